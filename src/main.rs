@@ -1,1 +1,14 @@
-fn main() { let a = mlx_rs::Array::from_slice(&[1.0f32, 2.0], &[2]); println!("{:?}", a.sum(None).unwrap()); }
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = runner::cli::Cli::parse();
+    match runner::cli::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

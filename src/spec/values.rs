@@ -34,7 +34,7 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Axis<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         // Buffer through figment's value type: unlike JSON values it keeps
         // infinities, and it is itself a deserializer with typed errors.
-        let value = Value::deserialize(deserializer)?;
+        let value = <Value as Deserialize>::deserialize(deserializer)?;
         match value {
             Value::Array(_, items) => items
                 .iter()
@@ -147,7 +147,7 @@ pub struct JsonValue(pub serde_json::Value);
 
 impl<'de> Deserialize<'de> for JsonValue {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Ok(JsonValue(figment_to_json(&Value::deserialize(deserializer)?)))
+        Ok(JsonValue(figment_to_json(&<Value as Deserialize>::deserialize(deserializer)?)))
     }
 }
 

@@ -1,0 +1,97 @@
+//! Command-line parsing and dispatch; the logic lives in the other modules.
+
+mod doctor;
+mod plan;
+mod schema;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::engine::EngineError;
+use crate::plan::PlanError;
+use crate::spec::SpecError;
+
+/// Declarative, reproducible evaluations of LLM inference-time search on MLX.
+#[derive(Debug, Parser)]
+#[command(name = "runner", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Layering flags shared by the commands that read an experiment file.
+#[derive(Debug, clap::Args)]
+pub struct SpecArgs {
+    /// The experiment file (YAML).
+    pub spec: PathBuf,
+    /// Override a value: `--set methods.mcts.c_uct=2` (value read as YAML;
+    /// wins over the file and RUNNER_* environment variables).
+    #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
+    pub sets: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Resolve the sweep and print its runs.
+    Plan {
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// Print JSON: an object with a `runs` array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check an experiment file and its sweep; print nothing but errors and a count.
+    Validate {
+        #[command(flatten)]
+        spec: SpecArgs,
+    },
+    /// Print (or write) the JSON Schema of experiment files.
+    Schema {
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Report MLX, the BLAS in use (with a measured sgemm figure) and the assets.
+    Doctor {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Skip the sgemm measurement.
+        #[arg(long)]
+        no_bench: bool,
+    },
+}
+
+/// A failed command and the exit code it maps to.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("{context}: {source}")]
+    Io { context: String, source: std::io::Error },
+}
+
+impl CliError {
+    /// 2 for anything wrong with the input, 1 for failures of the machine.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Spec(_) | CliError::Plan(_) => 2,
+            CliError::Engine(_) | CliError::Io { .. } => 1,
+        }
+    }
+}
+
+/// Runs one parsed command.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Plan { spec, json } => plan::plan(&spec, json),
+        Command::Validate { spec } => plan::validate(&spec),
+        Command::Schema { output } => schema::schema(output.as_deref()),
+        Command::Doctor { json, no_bench } => doctor::doctor(json, !no_bench),
+    }
+}

@@ -1,0 +1,12 @@
+//! runner: declarative, reproducible evaluations of LLM inference-time
+//! search on time-series tasks, on MLX.
+//!
+//! Data flows one way: `spec` (the YAML file, layered with env and `--set`)
+//! -> `plan` (runs with content-hash ids) -> execution (later modules).
+//! `engine` owns MLX; `assets` knows where offline models and data live.
+
+pub mod assets;
+pub mod cli;
+pub mod engine;
+pub mod plan;
+pub mod spec;

@@ -1,0 +1,214 @@
+//! A fully resolved run: every default filled in, every sweep value chosen.
+
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::spec::{ChildWeights, DataFormat, Expansion, Lambda, MethodKind, OutputRule, Selection, Split, TaskKind};
+
+/// Content hash of a run's identity (16 hex digits of a SHA-256).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct RunId(pub String);
+
+impl fmt::Display for RunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a model comes from, as written in the spec.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelSource {
+    /// A Hugging Face repo id with an optional revision.
+    Hf { repo: String, revision: Option<String> },
+    /// A local directory or `.gguf` file.
+    Path { path: String },
+    /// A file in the runner asset cache.
+    Asset { asset: String },
+}
+
+impl fmt::Display for ModelSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ModelSource::Hf { repo, revision: Some(r) } => write!(f, "{repo}@{r}"),
+            ModelSource::Hf { repo, revision: None } => f.write_str(repo),
+            ModelSource::Path { path } => f.write_str(path),
+            ModelSource::Asset { asset } => write!(f, "asset:{asset}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ModelRef {
+    /// The spec's short name (a label; not part of the run id).
+    pub name: String,
+    pub source: ModelSource,
+}
+
+/// Where a dataset comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DataSource {
+    Path { path: String },
+    Asset { asset: String },
+}
+
+impl fmt::Display for DataSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DataSource::Path { path } => f.write_str(path),
+            DataSource::Asset { asset } => write!(f, "asset:{asset}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DatasetRef {
+    /// The spec's short name (a label; not part of the run id).
+    pub name: String,
+    pub task: TaskKind,
+    pub source: DataSource,
+    pub format: DataFormat,
+    pub split: Split,
+    pub samples: u32,
+    pub selection_seed: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stratify_by: Option<String>,
+    pub reward_on_failure: f64,
+}
+
+/// The parameters of one run. Exactly the parameters that apply to the
+/// method are present; the rest are absent (not zero).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MethodParams {
+    pub max_new_tokens: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub num_rollouts: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expansion_k: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampling_temperature: Option<f64>,
+    /// Absent when off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_k: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lambda: Option<Lambda>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub c_uct: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub c_puct: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pw_c: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pw_alpha: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<Selection>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expansion: Option<Expansion>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<ChildWeights>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<OutputRule>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_samples: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add_rollout_to_tree: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prune_exhausted: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout_all_on_expand: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout_top_k: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel_rollouts: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens_generated: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_budget_from: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MethodRef {
+    /// The entry's name in `methods:` (a label; not part of the run id).
+    pub name: String,
+    pub kind: MethodKind,
+    pub params: MethodParams,
+}
+
+/// One run of the plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RunConfig {
+    pub run_id: RunId,
+    pub model: ModelRef,
+    pub dataset: DatasetRef,
+    pub method: MethodRef,
+    /// Seed of the search's random stream; absent for deterministic methods.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+}
+
+/// The part of a run that determines its results, in canonical form.
+#[derive(Serialize)]
+struct Identity<'a> {
+    model: &'a ModelSource,
+    dataset: DatasetIdentity<'a>,
+    method: MethodKind,
+    params: &'a MethodParams,
+    seed: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct DatasetIdentity<'a> {
+    task: TaskKind,
+    source: &'a DataSource,
+    format: DataFormat,
+    split: Split,
+    samples: u32,
+    selection_seed: u64,
+    stratify_by: &'a Option<String>,
+    reward_on_failure: f64,
+}
+
+impl RunConfig {
+    /// Builds a run and its id. The id hashes the canonical JSON (keys
+    /// sorted, labels excluded) of model source and revision as written,
+    /// dataset source, task settings, selection seed and sample count,
+    /// method, parameters and seed.
+    pub fn new(model: ModelRef, dataset: DatasetRef, method: MethodRef, seed: Option<u64>) -> RunConfig {
+        let identity = Identity {
+            model: &model.source,
+            dataset: DatasetIdentity {
+                task: dataset.task,
+                source: &dataset.source,
+                format: dataset.format,
+                split: dataset.split,
+                samples: dataset.samples,
+                selection_seed: dataset.selection_seed,
+                stratify_by: &dataset.stratify_by,
+                reward_on_failure: dataset.reward_on_failure,
+            },
+            method: method.kind,
+            params: &method.params,
+            seed,
+        };
+        let run_id = RunId(hash_canonical(&identity));
+        RunConfig { run_id, model, dataset, method, seed }
+    }
+}
+
+/// 16 hex digits of the SHA-256 of `value` as canonical JSON. serde_json's
+/// maps are ordered by key, so going through `Value` sorts every object.
+pub fn hash_canonical<T: Serialize>(value: &T) -> String {
+    let canonical = serde_json::to_value(value)
+        .and_then(|v| serde_json::to_string(&v))
+        .unwrap_or_default();
+    let digest = Sha256::digest(canonical.as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
