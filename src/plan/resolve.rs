@@ -260,6 +260,13 @@ impl<'a> Resolver<'a> {
         for (param, values) in own {
             axes.insert(param, (values, format!("{key}.{param}")));
         }
+        for (param, (values, vkey)) in &axes {
+            if values.is_empty() {
+                return Err(PlanError::EmptySweep(Box::new(
+                    self.loaded.diagnostic(vkey, format!("the sweep is empty: `{param}` lists no values")),
+                )));
+            }
+        }
         let mut zips: Vec<(Vec<String>, String)> = Vec::new();
         for (i, z) in m.zip.iter().enumerate() {
             zips.push((z.clone(), format!("{key}.zip.{i}")));

@@ -116,8 +116,8 @@ fn parse_set(file: &Path, flag: &str) -> Result<SetFlag, SpecError> {
 
 fn env_provider() -> Env {
     Env::prefixed("RUNNER_").split("__").filter(|key| {
-        let first = key.as_str().split('.').next().unwrap_or_default();
-        TOP_LEVEL_KEYS.contains(&first)
+        let first = key.as_str().split('.').next().unwrap_or_default().to_ascii_lowercase();
+        TOP_LEVEL_KEYS.contains(&first.as_str())
     })
 }
 
@@ -148,7 +148,7 @@ pub fn load_text(file: &Path, text: String, sets: &[String]) -> Result<LoadedSpe
         .iter()
         .map(|(key, _)| {
             let var = format!("RUNNER_{}", key.as_str().replace('.', "__").to_uppercase());
-            (key.as_str().to_owned(), var)
+            (key.as_str().to_ascii_lowercase(), var)
         })
         .collect();
     let set_keys = flags.iter().map(|f| (f.key.clone(), f.flag.clone())).collect();
@@ -226,10 +226,8 @@ fn translate(loaded: &LoadedSpec, error: figment::Error) -> Diagnostic {
     if let Some(meta) = &error.metadata {
         if meta.name.starts_with("--set ") {
             diagnostic.origin = Origin::Set(meta.name.trim_start_matches("--set ").to_owned());
-        } else if meta.name.contains("environment") {
-            let var = meta
-                .interpolate(&error.profile.clone().unwrap_or_default(), &error.path)
-                .to_uppercase();
+        } else if meta.name.contains("environment") && !matches!(diagnostic.origin, Origin::Env(_)) {
+            let var = format!("RUNNER_{}", error.path.join("__").to_uppercase());
             diagnostic.origin = Origin::Env(var);
         }
     }

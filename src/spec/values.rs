@@ -11,7 +11,7 @@ use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// One value, or a list of values to sweep over.
-#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Axis<T> {
     /// A single value.
@@ -27,6 +27,24 @@ impl<T: Clone> Axis<T> {
             Axis::One(v) => vec![v.clone()],
             Axis::Many(vs) => vs.clone(),
         }
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Axis<T> {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        format!("Axis_{}", T::schema_name()).into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let one = generator.subschema_for::<T>();
+        json_schema!({
+            "description": "One value, or a list of values to sweep over.",
+            "anyOf": [one.clone(), { "type": "array", "items": one }]
+        })
     }
 }
 
