@@ -18,6 +18,7 @@ pub fn doctor(as_json: bool, bench: bool) -> Result<(), CliError> {
     if as_json {
         let report = json!({
             "runner_version": env!("CARGO_PKG_VERSION"),
+            "checked_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             "mlx": mlx,
             "mlx_library_dir": env!("RUNNER_MLX_LIBDIR"),
             "blas": blas,
@@ -30,7 +31,7 @@ pub fn doctor(as_json: bool, bench: bool) -> Result<(), CliError> {
         println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
         return Ok(());
     }
-    println!("runner {}", env!("CARGO_PKG_VERSION"));
+    println!("runner {} (checked {})", env!("CARGO_PKG_VERSION"), chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC"));
     println!("MLX            {} (built against {}), backend {}, default device {}",
         mlx.version, mlx.build_version, serde_json::to_value(mlx.backend).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(), mlx.default_device);
     println!("libmlx         {}", env!("RUNNER_MLX_LIBDIR"));

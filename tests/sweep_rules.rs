@@ -1,0 +1,183 @@
+//! Each sweep rule, defaults, and the shipped experiments.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{plan_error, plan_text, root, runs_of, spec_with};
+use runner::plan::{resolve, ModelSource};
+use runner::spec::{load, Lambda, MethodKind};
+
+#[test]
+fn quickstart_plans_every_method_on_offline_assets() {
+    let loaded = load(&root().join("experiments/quickstart.yaml"), &[]).expect("quickstart loads");
+    let plan = resolve(&loaded).expect("quickstart plans");
+    let kinds: BTreeSet<MethodKind> = plan.runs.iter().map(|r| r.method.kind).collect();
+    assert_eq!(kinds.len(), 6, "every method appears");
+    assert!(plan.runs.iter().all(|r| matches!(r.model.source, ModelSource::Asset { .. })));
+    assert_eq!(plan.runs.len(), 12);
+}
+
+#[test]
+fn the_paper_sweep_has_1300_distinct_runs_in_the_declared_shape() {
+    let loaded = load(&root().join("experiments/m3max_sweep.yaml"), &[]).expect("sweep loads");
+    let plan = resolve(&loaded).expect("sweep plans");
+    assert_eq!(plan.runs.len(), 1300);
+    let ids: BTreeSet<_> = plan.runs.iter().map(|r| r.run_id.clone()).collect();
+    assert_eq!(ids.len(), 1300, "no duplicate runs");
+    // Per model and dataset: 1 + 12 + 60 + 36 + 36 + 180 = 325.
+    for (name, per_pair) in [("greedy", 1), ("best_of_n", 12), ("mcts", 60), ("dts", 36), ("dts_star", 36), ("maxent_ts", 180)] {
+        assert_eq!(runs_of(&plan, name).len(), per_pair * 4, "{name}");
+    }
+    // Parameters that do not apply are absent, not defaulted.
+    for run in runs_of(&plan, "mcts") {
+        assert!(run.method.params.lambda.is_none());
+    }
+    for run in runs_of(&plan, "dts") {
+        assert!(run.method.params.expansion_k.is_none());
+        assert!(run.method.params.lambda.is_some());
+    }
+    assert!(runs_of(&plan, "greedy").iter().all(|r| r.seed.is_none()));
+}
+
+#[test]
+fn grid_crosses_every_listed_value() {
+    let plan = plan_text(&spec_with("methods:\n  mcts:\n    num_rollouts: [2, 4, 8]\n    expansion_k: [2, 3]\n"), &[]);
+    assert_eq!(plan.runs.len(), 6);
+    let pairs: BTreeSet<(u32, u32)> = plan
+        .runs
+        .iter()
+        .map(|r| (r.method.params.num_rollouts.unwrap(), r.method.params.expansion_k.unwrap()))
+        .collect();
+    assert_eq!(pairs.len(), 6);
+}
+
+#[test]
+fn zip_varies_lists_together() {
+    let plan = plan_text(
+        &spec_with("methods:\n  mcts:\n    num_rollouts: [2, 4, 8]\n    expansion_k: [2, 3, 5]\n    zip: [[num_rollouts, expansion_k]]\n"),
+        &[],
+    );
+    let pairs: Vec<(u32, u32)> = plan
+        .runs
+        .iter()
+        .map(|r| (r.method.params.num_rollouts.unwrap(), r.method.params.expansion_k.unwrap()))
+        .collect();
+    assert_eq!(pairs, vec![(2, 2), (4, 3), (8, 5)]);
+
+    let global = plan_text(
+        &spec_with("methods:\n  mcts: {}\nsweep:\n  grid:\n    num_rollouts: [2, 4]\n    expansion_k: [2, 3]\n  zip: [[num_rollouts, expansion_k]]\n"),
+        &[],
+    );
+    assert_eq!(global.runs.len(), 2);
+}
+
+#[test]
+fn zip_of_unequal_lengths_is_an_error_at_the_zip() {
+    let msg = plan_error(
+        &spec_with("methods:\n  mcts:\n    num_rollouts: [2, 4, 8]\n    expansion_k: [2, 3]\n    zip: [[num_rollouts, expansion_k]]\n"),
+        &[],
+    );
+    assert!(msg.contains("methods.mcts.zip.0"), "{msg}");
+    assert!(msg.contains("num_rollouts has 3") && msg.contains("expansion_k has 2"), "{msg}");
+}
+
+#[test]
+fn include_adds_and_exclude_removes_specific_combinations() {
+    let base = "methods:\n  mcts:\n    num_rollouts: [2, 4]\n    expansion_k: [2, 3]\n";
+    let plan = plan_text(&spec_with(&format!("{base}sweep:\n  exclude:\n    - {{num_rollouts: 4, expansion_k: 3}}\n")), &[]);
+    assert_eq!(plan.runs.len(), 3);
+    assert!(!plan.runs.iter().any(|r| r.method.params.num_rollouts == Some(4) && r.method.params.expansion_k == Some(3)));
+
+    let plan = plan_text(
+        &spec_with(&format!("{base}sweep:\n  include:\n    - {{method: mcts, num_rollouts: 100, expansion_k: 8, seed: 7}}\n")),
+        &[],
+    );
+    assert_eq!(plan.runs.len(), 5);
+    let extra = plan.runs.iter().find(|r| r.method.params.num_rollouts == Some(100)).expect("included run");
+    assert_eq!(extra.method.params.expansion_k, Some(8));
+    assert_eq!(extra.seed, Some(7));
+
+    // Including a combination the grid already has adds nothing.
+    let plan = plan_text(&spec_with(&format!("{base}sweep:\n  include:\n    - {{method: mcts, num_rollouts: 2, expansion_k: 2}}\n")), &[]);
+    assert_eq!(plan.runs.len(), 4);
+
+    // Exclude by method kind and by lists of alternatives.
+    let plan = plan_text(
+        &spec_with(&format!("{base}  greedy: {{}}\nsweep:\n  exclude:\n    - {{method: mcts, expansion_k: [2, 3]}}\n")),
+        &[],
+    );
+    assert_eq!(plan.runs.len(), 1);
+    assert_eq!(plan.runs[0].method.kind, MethodKind::Greedy);
+}
+
+#[test]
+fn parameters_that_do_not_apply_are_not_swept() {
+    let plan = plan_text(
+        &spec_with(
+            "methods:\n  greedy: {}\n  best_of_n: {}\n  mcts: {}\nseeds: [0, 1, 2]\nsweep:\n  grid:\n    num_rollouts: [4, 8]\n    expansion_k: [2, 3]\n    lambda: [0.5, 1, 2]\n",
+        ),
+        &[],
+    );
+    assert_eq!(runs_of(&plan, "greedy").len(), 1, "greedy ignores rollouts, k, lambda and seeds");
+    assert_eq!(runs_of(&plan, "best_of_n").len(), 2 * 3, "best-of-N sweeps N and seeds only");
+    assert_eq!(runs_of(&plan, "mcts").len(), 2 * 2 * 3, "MCTS ignores lambda");
+    let ids: BTreeSet<_> = plan.runs.iter().map(|r| r.run_id.clone()).collect();
+    assert_eq!(ids.len(), plan.runs.len());
+}
+
+#[test]
+fn structural_choices_decide_which_constants_apply() {
+    let plan = plan_text(&spec_with("methods:\n  mcts:\n    num_rollouts: 4\n    expansion_k: 2\n    selection: [uct, puct]\nsweep:\n  grid:\n    c_uct: [1, 2]\n    c_puct: [0.5, 1, 3]\n"), &[]);
+    // UCT sweeps c_uct (2 runs), PUCT sweeps c_puct (3 runs).
+    assert_eq!(plan.runs.len(), 5);
+    for r in &plan.runs {
+        let p = &r.method.params;
+        assert!(p.c_uct.is_some() != p.c_puct.is_some());
+    }
+    let msg = plan_error(&spec_with("methods:\n  mcts:\n    num_rollouts: 4\n    expansion_k: 2\n    c_puct: 2\n"), &[]);
+    assert!(msg.contains("methods.mcts.c_puct") && msg.contains("does not apply"), "{msg}");
+}
+
+#[test]
+fn defaults_are_resolved_once_as_documented() {
+    let plan = plan_text(
+        &spec_with("methods:\n  best_of_n: {num_rollouts: 3}\n  mcts: {num_rollouts: 3, expansion_k: 2, selection: puct}\n  dts_star: {num_rollouts: 3}\n  maxent_ts: {num_rollouts: 3, expansion_k: 4}\n"),
+        &[],
+    );
+    let bon = &runs_of(&plan, "best_of_n")[0].method.params;
+    assert_eq!(bon.sampling_temperature, Some(1.0));
+    assert_eq!(bon.top_k, None, "top_k is off");
+    assert_eq!(bon.top_p, Some(1.0));
+    assert_eq!(bon.num_rollouts, Some(3), "N is num_rollouts");
+    let mcts = &runs_of(&plan, "mcts")[0].method.params;
+    assert_eq!(mcts.c_puct, Some(1.0));
+    let dts = &runs_of(&plan, "dts_star")[0].method.params;
+    assert_eq!(dts.lambda, Some(Lambda::new(1.0).unwrap()));
+    assert_eq!(dts.c_uct, Some(1.0));
+    assert_eq!(dts.pw_c, Some(2.0));
+    assert_eq!(dts.pw_alpha, Some(0.7));
+    let maxent = &runs_of(&plan, "maxent_ts")[0].method.params;
+    assert_eq!(maxent.rollout_top_k, Some(4), "rollouts share the expansion's top-k by default");
+    assert_eq!(plan.runs[0].dataset.reward_on_failure, -1.0);
+    assert_eq!(plan.runs[0].seed, Some(0), "default seeds: [0]");
+}
+
+#[test]
+fn lambda_infinity_is_the_string_inf_in_json() {
+    let plan = plan_text(&spec_with("methods:\n  dts:\n    num_rollouts: 4\n    lambda: [.inf, 2]\n"), &[]);
+    let json = serde_json::to_value(&plan).unwrap();
+    let lambdas: Vec<&serde_json::Value> = json["runs"].as_array().unwrap().iter().map(|r| &r["method"]["params"]["lambda"]).collect();
+    assert_eq!(lambdas, vec![&serde_json::json!("inf"), &serde_json::json!(2.0)]);
+    assert!(plan.runs[0].method.params.lambda.unwrap().is_infinite());
+    // "inf" is accepted as a string too, and means the same run.
+    let again = plan_text(&spec_with("methods:\n  dts:\n    num_rollouts: 4\n    lambda: [\"inf\", 2]\n"), &[]);
+    assert_eq!(plan.runs[0].run_id, again.runs[0].run_id);
+}
+
+#[test]
+fn a_method_entry_may_have_any_name_with_method_set() {
+    let plan = plan_text(&spec_with("methods:\n  mcts_wide:\n    method: mcts\n    num_rollouts: 4\n    expansion_k: 8\n  mcts:\n    num_rollouts: 4\n    expansion_k: 2\n"), &[]);
+    assert_eq!(plan.runs.len(), 2);
+    assert!(plan.runs.iter().all(|r| r.method.kind == MethodKind::Mcts));
+}
