@@ -64,13 +64,31 @@ system_packages() {
 }
 
 # ---------------------------------------------------------------- 2. venv + MLX
+# MLX backend on Linux: cpu (default), or cuda12 / cuda13 for NVIDIA GPUs
+# (RUNNER_MLX_BACKEND=cuda12 make setup); macOS always uses Metal.
+BACKEND="${RUNNER_MLX_BACKEND:-cpu}"
+case "$BACKEND" in cpu|cuda12|cuda13) ;; *) die "RUNNER_MLX_BACKEND must be cpu, cuda12 or cuda13 (got $BACKEND)" ;; esac
+
 # Pinned wheel hashes of the MLX binary package for the platforms we know.
 mlx_wheel_pin() {
-  case "$OS-$ARCH" in
-    Linux-x86_64) echo "mlx-cpu mlx_cpu-0.32.2-py3-none-manylinux_2_35_x86_64.whl fc5d31b90fc4f457b2f9614ed45651a567d22a6a11a03d114a90a4e10bdd8878" ;;
+  case "$OS-$ARCH-$BACKEND" in
+    Linux-x86_64-cpu) echo "mlx-cpu mlx_cpu-0.32.2-py3-none-manylinux_2_35_x86_64.whl fc5d31b90fc4f457b2f9614ed45651a567d22a6a11a03d114a90a4e10bdd8878" ;;
     *) echo "" ;;
   esac
 }
+
+# The pip requirement that brings libmlx for this platform and backend, and
+# the distribution (its dist-info) that holds libmlx once installed.
+mlx_platform() {
+  case "$OS-$BACKEND" in
+    Darwin-*) echo "mlx==$MLX_VERSION mlx_metal" ;;
+    Linux-cpu) echo "mlx[cpu]==$MLX_VERSION mlx_cpu" ;;
+    Linux-cuda12) echo "mlx[cuda12]==$MLX_VERSION mlx_cuda_12" ;;
+    Linux-cuda13) echo "mlx[cuda13]==$MLX_VERSION mlx_cuda_13" ;;
+  esac
+}
+mlx_requirement() { mlx_platform | cut -d' ' -f1; }
+mlx_dist() { mlx_platform | cut -d' ' -f2; }
 
 mlx_site() { "$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'; }
 
@@ -78,7 +96,8 @@ venv_with_mlx() {
   [ -x "$VENV/bin/python" ] || { say "creating $VENV"; python3 -m venv "$VENV"; }
   local site; site="$(mlx_site)"
   if [ -f "$site/mlx/include/mlx/version.h" ] && grep -q "MLX_VERSION_MINOR 32" "$site/mlx/include/mlx/version.h" \
-     && grep -q "MLX_VERSION_PATCH 2$" "$site/mlx/include/mlx/version.h"; then
+     && grep -q "MLX_VERSION_PATCH 2$" "$site/mlx/include/mlx/version.h" \
+     && ls -d "$site/$(mlx_dist)-$MLX_VERSION.dist-info" "$site/mlx-$MLX_VERSION.dist-info" >/dev/null 2>&1; then
     return 0
   fi
   local pin; pin="$(mlx_wheel_pin)"
@@ -88,13 +107,13 @@ venv_with_mlx() {
     say "downloading $1==$MLX_VERSION"
     "$VENV/bin/python" -m pip download -q --no-deps --only-binary=:all: -d "$tmp" "$1==$MLX_VERSION"
     check_sha "$tmp/$2" "$3" || { rm -rf "$tmp"; die "the $1 wheel does not match its pinned sha256"; }
-    "$VENV/bin/python" -m pip install -q --no-deps "$tmp/$2"
+    # The checked wheel carries libmlx; `mlx` adds the Python bindings,
+    # together what `mlx[cpu]` installs.
+    "$VENV/bin/python" -m pip install -q --no-deps "$tmp/$2" "mlx==$MLX_VERSION"
     rm -rf "$tmp"
   else
-    case "$OS" in
-      Darwin) say "installing mlx==$MLX_VERSION (Metal)"; "$VENV/bin/python" -m pip install -q "mlx==$MLX_VERSION" ;;
-      *) say "installing mlx[cpu]==$MLX_VERSION (no pinned hash for $OS-$ARCH)"; "$VENV/bin/python" -m pip install -q "mlx[cpu]==$MLX_VERSION" ;;
-    esac
+    say "installing $(mlx_requirement) (no pinned wheel hash for $OS-$ARCH-$BACKEND)"
+    "$VENV/bin/python" -m pip install -q "$(mlx_requirement)"
   fi
 }
 
@@ -104,7 +123,7 @@ venv_with_mlx() {
 # originals are kept beside them with a `.reference` suffix.
 openblas_swap() {
   [ "$OS" = Linux ] || return 0
-  local libs; libs="$(mlx_site)/mlx_cpu.libs"
+  local libs; libs="$(mlx_site)/$(mlx_dist).libs"
   [ -d "$libs" ] || return 0
   local multiarch; multiarch="$(gcc -print-multiarch 2>/dev/null || echo "$ARCH-linux-gnu")"
   local ob="/usr/lib/$multiarch/openblas-pthread"

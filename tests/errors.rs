@@ -81,6 +81,12 @@ fn impossible_values_are_refused() {
         &["methods.best_of_n.sampling_temperature", ">= 0"],
     );
     assert_error(&spec_with("methods:\n  dts:\n    num_rollouts: 4\n    lambda: -1\n"), &["methods.dts.lambda", ">= 0"]);
+    assert_error(&spec_with("methods:\n  dts:\n    num_rollouts: 4\n    lambda: .nan\n"), &["methods.dts.lambda", ">= 0"]);
+    assert_error(
+        &spec_with("methods:\n  best_of_n:\n    num_rollouts: 4\n    sampling_temperature: [1.0, .nan]\n"),
+        &["methods.best_of_n.sampling_temperature", "finite number"],
+    );
+    assert_error(&spec_with("methods:\n  mcts:\n    num_rollouts: 4\n    expansion_k: 2\n    c_uct: .inf\n"), &["methods.mcts.c_uct", "finite number"]);
     assert_error(&spec_with("methods:\n  best_of_n:\n    num_rollouts: 4\n    top_p: 1.5\n"), &["top_p", "(0, 1]"]);
     assert_error(&spec_with("methods:\n  mtcs:\n    num_rollouts: 4\n"), &["methods.mtcs", "did you mean `mcts`?"]);
     assert_error(&spec_with("methods:\n  x:\n    method: beam\n"), &["methods.x.method", "unknown value `beam`"]);

@@ -16,8 +16,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::exit;
 
-/// The MLX release whose C++ API mlx-c 0.7.0 was written against.
-const REQUIRED_MLX: &str = "0.32.2";
+#[path = "src/version_check.rs"]
+mod version_check;
+
+use version_check::{check_version, parse_version_header, REQUIRED_MLX};
 
 fn fail(msg: &str) -> ! {
     // cargo shows build-script stderr on failure; keep it one readable block.
@@ -68,13 +70,7 @@ fn mlx_prefix() -> PathBuf {
 fn mlx_version(prefix: &Path) -> String {
     let path = prefix.join("include/mlx/version.h");
     let text = fs::read_to_string(&path).unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", path.display())));
-    let field = |name: &str| -> String {
-        text.lines()
-            .find_map(|l| l.trim().strip_prefix("#define ")?.strip_prefix(name)?.trim().parse::<u32>().ok())
-            .map(|v| v.to_string())
-            .unwrap_or_else(|| fail(&format!("{} defines no {name}", path.display())))
-    };
-    format!("{}.{}.{}", field("MLX_VERSION_MAJOR"), field("MLX_VERSION_MINOR"), field("MLX_VERSION_PATCH"))
+    parse_version_header(&text).unwrap_or_else(|e| fail(&format!("{}: {e}", path.display())))
 }
 
 fn main() {
@@ -94,13 +90,8 @@ fn main() {
     }
     let prefix = mlx_prefix();
     let version = mlx_version(&prefix);
-    if version != REQUIRED_MLX {
-        fail(&format!(
-            "found MLX {version} at {}, but mlx-c 0.7.0 (mlx-rs 0.33.0) needs MLX {REQUIRED_MLX} exactly.\n\
-             Install it with: .venv/bin/pip install 'mlx[cpu]=={REQUIRED_MLX}' (Linux) or 'mlx=={REQUIRED_MLX}' (macOS), \
-             or run `make setup`.",
-            prefix.display()
-        ));
+    if let Err(message) = check_version(&version, &prefix.display().to_string()) {
+        fail(&message);
     }
     let libdir = prefix.join("lib");
     let include = prefix.join("include");

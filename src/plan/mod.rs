@@ -4,12 +4,14 @@
 mod applicability;
 mod resolve;
 mod run_config;
+mod runtime_identity;
 pub mod sweep;
 
 use serde::Serialize;
 
 pub use applicability::{applies, default_value};
 pub use resolve::resolve;
+pub use runtime_identity::{IdentityMismatch, RuntimeIdentity};
 pub use run_config::{hash_canonical, DataSource, DatasetRef, MethodParams, MethodRef, ModelRef, ModelSource, RunConfig, RunId};
 
 use crate::spec::Diagnostic;

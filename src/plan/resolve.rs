@@ -96,10 +96,10 @@ impl<'a> Resolver<'a> {
                         let method_ref = MethodRef { name: method.name.clone(), kind: method.kind, params: params.clone() };
                         if method.kind.is_stochastic() {
                             for &seed in &seeds {
-                                runs.push(RunConfig::new(model.clone(), dataset.clone(), method_ref.clone(), Some(seed)));
+                                runs.push(self.run(model, dataset, &method_ref, Some(seed))?);
                             }
                         } else {
-                            runs.push(RunConfig::new(model.clone(), dataset.clone(), method_ref, None));
+                            runs.push(self.run(model, dataset, &method_ref, None)?);
                         }
                     }
                 }
@@ -128,6 +128,12 @@ impl<'a> Resolver<'a> {
             ))));
         }
         Ok(Plan { experiment: spec.name.clone(), runs })
+    }
+
+    fn run(&self, model: &ModelRef, dataset: &DatasetRef, method: &MethodRef, seed: Option<u64>) -> Result<RunConfig, PlanError> {
+        RunConfig::new(model.clone(), dataset.clone(), method.clone(), seed).map_err(|e| {
+            self.err(&format!("methods.{}", method.name), format!("a value has no canonical form: {e}"))
+        })
     }
 
     fn model(&self, name: &str, m: &ModelSpec) -> Result<ModelRef, PlanError> {
@@ -516,7 +522,7 @@ impl<'a> Resolver<'a> {
         for model in models.iter().filter(|m| include.get("model").is_none_or(|w| admits(w, &json!(m.name)))) {
             for dataset in datasets.iter().filter(|d| include.get("dataset").is_none_or(|w| admits(w, &json!(d.name)))) {
                 for seed in &pick_seeds {
-                    runs.push(RunConfig::new(model.clone(), dataset.clone(), method.clone(), *seed));
+                    runs.push(self.run(model, dataset, &method, *seed)?);
                 }
             }
         }
@@ -562,7 +568,15 @@ fn infer_format(file: &str) -> Option<DataFormat> {
 
 /// The valid range of each numeric parameter.
 fn check_range(name: &str, value: &Value) -> Result<(), String> {
-    let Some(x) = value.as_f64() else { return Ok(()) };
+    const NUMERIC: &[&str] = &[
+        "num_rollouts", "expansion_k", "max_new_tokens", "parallel_rollouts", "output_samples",
+        "max_tokens_generated", "rollout_top_k", "top_k", "sampling_temperature", "top_p", "c_uct",
+        "c_puct", "pw_c", "pw_alpha",
+    ];
+    let Some(x) = value.as_f64() else {
+        // Non-finite floats (YAML .nan, .inf) do not survive as JSON numbers.
+        return if NUMERIC.contains(&name) { Err(format!("must be a finite number, got {value}")) } else { Ok(()) };
+    };
     let (ok, what) = match name {
         "num_rollouts" | "expansion_k" | "max_new_tokens" | "parallel_rollouts" | "output_samples"
         | "max_tokens_generated" | "rollout_top_k" => (x >= 1.0, "must be at least 1"),

@@ -181,7 +181,8 @@ impl RunConfig {
     /// sorted, labels excluded) of model source and revision as written,
     /// dataset source, task settings, selection seed and sample count,
     /// method, parameters and seed.
-    pub fn new(model: ModelRef, dataset: DatasetRef, method: MethodRef, seed: Option<u64>) -> RunConfig {
+    /// Fails only if a value has no JSON form (a non-finite float).
+    pub fn new(model: ModelRef, dataset: DatasetRef, method: MethodRef, seed: Option<u64>) -> Result<RunConfig, serde_json::Error> {
         let identity = Identity {
             model: &model.source,
             dataset: DatasetIdentity {
@@ -198,17 +199,15 @@ impl RunConfig {
             params: &method.params,
             seed,
         };
-        let run_id = RunId(hash_canonical(&identity));
-        RunConfig { run_id, model, dataset, method, seed }
+        let run_id = RunId(hash_canonical(&identity)?);
+        Ok(RunConfig { run_id, model, dataset, method, seed })
     }
 }
 
 /// 16 hex digits of the SHA-256 of `value` as canonical JSON. serde_json's
 /// maps are ordered by key, so going through `Value` sorts every object.
-pub fn hash_canonical<T: Serialize>(value: &T) -> String {
-    let canonical = serde_json::to_value(value)
-        .and_then(|v| serde_json::to_string(&v))
-        .unwrap_or_default();
+pub fn hash_canonical<T: Serialize>(value: &T) -> Result<String, serde_json::Error> {
+    let canonical = serde_json::to_string(&serde_json::to_value(value)?)?;
     let digest = Sha256::digest(canonical.as_bytes());
-    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    Ok(digest.iter().take(8).map(|b| format!("{b:02x}")).collect())
 }

@@ -23,10 +23,28 @@ pub const TOP_LEVEL_KEYS: &[&str] = &["name", "description", "models", "datasets
 /// A spec as loaded, with what is needed to point at its lines later.
 #[derive(Debug, Clone)]
 pub struct LoadedSpec {
-    pub file: PathBuf,
     pub spec: Spec,
     /// The file's text, exactly as read.
     pub text: String,
+    origins: Origins,
+}
+
+impl LoadedSpec {
+    pub fn file(&self) -> &Path {
+        &self.origins.file
+    }
+
+    /// A diagnostic about `key` (dotted path), located in the file or
+    /// attributed to the override that set it.
+    pub fn diagnostic(&self, key: &str, message: impl Into<String>) -> Diagnostic {
+        self.origins.diagnostic(key, message)
+    }
+}
+
+/// Where each value of a spec came from: the file's lines, or an override.
+#[derive(Debug, Clone)]
+struct Origins {
+    file: PathBuf,
     source_map: SourceMap,
     /// Key paths set by `--set` (dotted) with the flag as given.
     set_keys: Vec<(String, String)>,
@@ -34,22 +52,16 @@ pub struct LoadedSpec {
     env_keys: Vec<(String, String)>,
 }
 
-impl LoadedSpec {
-    /// A diagnostic about `key` (dotted path), located in the file or
-    /// attributed to the override that set it.
-    pub fn diagnostic(&self, key: &str, message: impl Into<String>) -> Diagnostic {
+impl Origins {
+    fn diagnostic(&self, key: &str, message: impl Into<String>) -> Diagnostic {
+        let covers = |k: &str| key == k || key.starts_with(&format!("{k}."));
         let origin = self
             .set_keys
             .iter()
             .rev()
-            .find(|(k, _)| key == k || key.starts_with(&format!("{k}.")))
+            .find(|(k, _)| covers(k))
             .map(|(_, flag)| Origin::Set(flag.clone()))
-            .or_else(|| {
-                self.env_keys
-                    .iter()
-                    .find(|(k, _)| key == k || key.starts_with(&format!("{k}.")))
-                    .map(|(_, var)| Origin::Env(var.clone()))
-            })
+            .or_else(|| self.env_keys.iter().find(|(k, _)| covers(k)).map(|(_, var)| Origin::Env(var.clone())))
             .unwrap_or(Origin::File);
         let path: Vec<String> = key.split('.').filter(|s| !s.is_empty()).map(str::to_owned).collect();
         Diagnostic {
@@ -157,37 +169,15 @@ pub fn load_text(file: &Path, text: String, sets: &[String]) -> Result<LoadedSpe
     for flag in flags {
         figment = figment.merge(flag);
     }
-    let mut loaded = LoadedSpec {
-        file: file.to_owned(),
-        spec: placeholder_spec(),
-        text,
-        source_map,
-        set_keys,
-        env_keys,
-    };
+    let origins = Origins { file: file.to_owned(), source_map, set_keys, env_keys };
     match figment.extract::<Spec>() {
-        Ok(spec) => {
-            loaded.spec = spec;
-            Ok(loaded)
-        }
-        Err(error) => Err(SpecError::Invalid(Box::new(translate(&loaded, error)))),
-    }
-}
-
-fn placeholder_spec() -> Spec {
-    Spec {
-        name: String::new(),
-        description: None,
-        models: Default::default(),
-        datasets: Default::default(),
-        methods: Default::default(),
-        seeds: None,
-        sweep: Default::default(),
+        Ok(spec) => Ok(LoadedSpec { spec, text, origins }),
+        Err(error) => Err(SpecError::Invalid(Box::new(translate(&origins, error)))),
     }
 }
 
 /// Turns figment's first error into a located diagnostic with a hint.
-fn translate(loaded: &LoadedSpec, error: figment::Error) -> Diagnostic {
+fn translate(origins: &Origins, error: figment::Error) -> Diagnostic {
     use figment::error::Kind;
     let mut path = error.path.clone();
     let message = match &error.kind {
@@ -221,7 +211,7 @@ fn translate(loaded: &LoadedSpec, error: figment::Error) -> Diagnostic {
         other => other.to_string(),
     };
     let key = path.join(".");
-    let mut diagnostic = loaded.diagnostic(&key, message);
+    let mut diagnostic = origins.diagnostic(&key, message);
     // figment knows the provider that supplied a bad value; prefer it.
     if let Some(meta) = &error.metadata {
         if meta.name.starts_with("--set ") {

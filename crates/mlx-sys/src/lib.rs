@@ -6,6 +6,9 @@
 
 include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
 
+#[cfg(test)]
+mod version_check;
+
 /// The MLX version this crate was compiled against (checked by build.rs).
 pub const MLX_BUILD_VERSION: &str = env!("RUNNER_MLX_BUILD_VERSION");
 
