@@ -40,3 +40,24 @@ fn doctor_notices_a_missing_asset_cache() {
     assert_eq!(text.matches("MISSING").count(), 6, "{text}");
     assert!(text.contains("BLAS           OpenBLAS"), "{text}");
 }
+
+/// The BLAS is read from what is mapped, not from what setup intended: with
+/// the wheel's reference BLAS preloaded, doctor says so.
+#[test]
+fn doctor_sees_the_reference_blas_when_it_is_loaded() {
+    let libs = std::path::Path::new(env!("RUNNER_MLX_LIBDIR")).join("../../mlx_cpu.libs");
+    let reference = std::fs::read_dir(&libs)
+        .expect("the MLX wheel's library folder")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().contains("libblas-") && p.to_string_lossy().ends_with(".reference"))
+        .expect("setup keeps the reference BLAS beside its link");
+    let out = runner()
+        .args(["doctor", "--json"])
+        .env("LD_PRELOAD", &reference)
+        .output()
+        .expect("runner runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON report");
+    assert_eq!(report["blas"]["kind"], "reference", "{}", report["blas"]);
+}
