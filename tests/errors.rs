@@ -91,17 +91,17 @@ fn impossible_values_are_refused() {
     assert_error(&spec_with("methods:\n  mtcs:\n    num_rollouts: 4\n"), &["methods.mtcs", "did you mean `mcts`?"]);
     assert_error(&spec_with("methods:\n  x:\n    method: beam\n"), &["methods.x.method", "unknown value `beam`"]);
     assert_error(
-        &"name: t\nmodels:\n  m: {asset: a.gguf}\ndatasets:\n  d: {task: forcasting, asset: a.json, samples: 2}\nmethods:\n  greedy: {}\n",
+        "name: t\nmodels:\n  m: {asset: a.gguf}\ndatasets:\n  d: {task: forcasting, asset: a.json, samples: 2}\nmethods:\n  greedy: {}\n",
         &["datasets.d.task", "did you mean `forecasting`?"],
     );
     assert_error(
-        &"name: t\nmodels:\n  m: {asset: a.gguf}\ndatasets:\n  d: {task: forecasting, asset: a.json, samples: 0}\nmethods:\n  greedy: {}\n",
+        "name: t\nmodels:\n  m: {asset: a.gguf}\ndatasets:\n  d: {task: forecasting, asset: a.json, samples: 0}\nmethods:\n  greedy: {}\n",
         &["datasets.d.samples", "at least 1"],
     );
     assert_error(&spec_with("methods:\n  greedy:\n    expansion_k: 3\n"), &["methods.greedy.expansion_k", "does not apply to greedy"]);
     assert_error(&spec_with("methods:\n  mcts:\n    expansion_k: 3\n"), &["methods.mcts", "`num_rollouts` is required"]);
     assert_error(
-        &"name: t\nmodels:\n  m: {hf: not a repo}\ndatasets:\n  d: {task: forecasting, asset: a.json, samples: 1}\nmethods:\n  greedy: {}\n",
+        "name: t\nmodels:\n  m: {hf: not a repo}\ndatasets:\n  d: {task: forecasting, asset: a.json, samples: 1}\nmethods:\n  greedy: {}\n",
         &["models.m.hf", "org/name"],
     );
 }
