@@ -1,6 +1,7 @@
 //! Command-line parsing and dispatch; the logic lives in the other modules.
 
 mod doctor;
+mod model;
 mod plan;
 mod schema;
 
@@ -52,6 +53,9 @@ pub enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Inspect a model or generate with it.
+    #[command(subcommand)]
+    Model(model::ModelCommand),
     /// Report MLX, the BLAS in use (with a measured sgemm figure) and the assets.
     Doctor {
         /// Print JSON.
@@ -81,6 +85,7 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Spec(_) | CliError::Plan(_) => 2,
+            CliError::Engine(EngineError::BadInput(_)) => 2,
             CliError::Engine(_) | CliError::Io { .. } => 1,
         }
     }
@@ -93,5 +98,6 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Validate { spec } => plan::validate(&spec),
         Command::Schema { output } => schema::schema(output.as_deref()),
         Command::Doctor { json, no_bench } => doctor::doctor(json, !no_bench),
+        Command::Model(cmd) => model::model(cmd),
     }
 }

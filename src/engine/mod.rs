@@ -1,8 +1,16 @@
-//! The MLX side of the runner. This part: what MLX and BLAS the
-//! process runs on. Models, tokenizers and the KV cache come next.
+//! The MLX side of the runner: what MLX and BLAS the process runs on,
+//! model loading (GGUF), the Llama-family forward pass with an explicit KV
+//! cache, tokenizers and chat templates, sampling and generation.
 
 pub mod blas;
+pub mod generate;
+pub mod gguf;
+pub mod kv_cache;
+pub mod model;
+pub mod models;
 pub mod runtime;
+pub mod sampling;
+pub mod tokenizer;
 
 use std::path::PathBuf;
 
@@ -20,6 +28,24 @@ pub enum EngineError {
         blas::ALLOW_REFERENCE_BLAS
     )]
     ReferenceBlas(PathBuf),
+    #[error("model not found: {0}")]
+    ModelNotFound(String),
+    #[error("bad model file: {0}")]
+    BadModel(String),
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    #[error("the weights lack tensor `{0}`")]
+    MissingTensor(String),
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    #[error("{0}")]
+    BadInput(String),
+}
+
+impl From<mlx_rs::error::Exception> for EngineError {
+    fn from(e: mlx_rs::error::Exception) -> Self {
+        EngineError::Mlx(e.to_string())
+    }
 }
 
 /// Checks that this process may compute: MLX answers and the BLAS is fast.

@@ -1,0 +1,100 @@
+//! `runner model info` and `runner model generate`.
+
+use mlx_rs::Dtype;
+
+use super::CliError;
+use crate::engine::generate::generate;
+use crate::engine::model::load;
+use crate::engine::sampling::SamplingParams;
+use crate::engine::tokenizer::Message;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ModelCommand {
+    /// Architecture, size, format and tokenizer of a model.
+    Info {
+        /// A `.gguf` path or an asset (e.g. models/SmolLM2-135M-Instruct.Q4_1.gguf).
+        model: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Generate text (greedy unless a sampling temperature is given).
+    Generate {
+        model: String,
+        #[arg(long)]
+        prompt: String,
+        /// Wrap the prompt as a user message in the model's chat template.
+        #[arg(long)]
+        chat: bool,
+        #[arg(long, default_value_t = 64)]
+        max_tokens: usize,
+        #[arg(long, default_value_t = 0.0)]
+        sampling_temperature: f64,
+        #[arg(long)]
+        top_k: Option<usize>,
+        #[arg(long, default_value_t = 1.0)]
+        top_p: f64,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn model(cmd: ModelCommand) -> Result<(), CliError> {
+    crate::engine::init()?;
+    match cmd {
+        ModelCommand::Info { model, json } => {
+            let m = load(&model, Dtype::Float32)?;
+            let c = &m.model.config;
+            let info = serde_json::json!({
+                "path": m.path,
+                "architecture": c.model_type,
+                "parameters": m.model.parameter_count(),
+                "format": m.format,
+                "compute_dtype": "float32",
+                "layers": c.num_hidden_layers,
+                "hidden_size": c.hidden_size,
+                "heads": c.num_attention_heads,
+                "kv_heads": c.kv_heads(),
+                "vocab_size": m.tokenizer.vocab_size(),
+                "context": c.max_position_embeddings,
+                "chat_template": m.tokenizer.has_chat_template(),
+                "stop_ids": m.tokenizer.stop_ids(),
+                "revision_sha256": m.revision,
+            });
+            if json {
+                println!("{}", serde_json::to_string_pretty(&info).unwrap_or_default());
+            } else if let Some(map) = info.as_object() {
+                for (k, v) in map {
+                    println!("{k:<16} {v}");
+                }
+            }
+            Ok(())
+        }
+        ModelCommand::Generate { model, prompt, chat, max_tokens, sampling_temperature, top_k, top_p, seed, json } => {
+            if !(sampling_temperature >= 0.0 && sampling_temperature.is_finite()) || !(top_p > 0.0 && top_p <= 1.0) {
+                return Err(crate::engine::EngineError::BadInput(
+                    "--sampling-temperature must be >= 0 and --top-p in (0, 1]".into(),
+                )
+                .into());
+            }
+            let m = load(&model, Dtype::Float32)?;
+            let text = if chat { m.tokenizer.apply_chat_template(&[Message::new("user", &prompt)], true)? } else { prompt };
+            let ids = m.tokenizer.encode(&text)?;
+            let params = SamplingParams { temperature: sampling_temperature, top_k, top_p };
+            let g = generate(&m, &ids, max_tokens, &params, seed)?;
+            if json {
+                println!("{}", serde_json::to_string(&g).unwrap_or_default());
+            } else {
+                println!("{}", g.text);
+                eprintln!(
+                    "prefill {:.1} tok/s, decode {:.1} tok/s, peak memory {:.1} MiB",
+                    g.timings.prefill_tokens_per_s,
+                    g.timings.decode_tokens_per_s,
+                    g.timings.peak_memory_bytes as f64 / (1 << 20) as f64
+                );
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! Per-sequence key/value cache. MLX arrays are immutable and reference
+//! counted, so a fork shares its parent's prefix without copying it and a
+//! trim is a view of the first `len` positions.
+
+use mlx_rs::ops::indexing::IndexOp;
+use mlx_rs::Array;
+
+use super::models::llama::cat_seq;
+use super::EngineError;
+
+/// Keys and values of every layer for one batch of rows at one position.
+#[derive(Clone, Default)]
+pub struct SeqCache {
+    layers: Vec<Option<(Array, Array)>>,
+    len: usize,
+}
+
+impl SeqCache {
+    pub fn new(num_layers: usize) -> SeqCache {
+        SeqCache { layers: vec![None; num_layers], len: 0 }
+    }
+
+    /// Positions cached.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends new keys/values of `layer` (`[rows, kv_heads, new, head_dim]`)
+    /// and returns the whole keys/values to attend over.
+    pub(crate) fn append(&mut self, layer: usize, k: Array, v: Array) -> Result<(Array, Array), EngineError> {
+        let slot = self.layers.get_mut(layer).ok_or_else(|| EngineError::Mlx(format!("no cache layer {layer}")))?;
+        let (k, v) = match slot.take() {
+            Some((pk, pv)) => (cat_seq(&pk, &k)?, cat_seq(&pv, &v)?),
+            None => (k, v),
+        };
+        *slot = Some((k.clone(), v.clone()));
+        Ok((k, v))
+    }
+
+    pub(crate) fn advance(&mut self, n: usize) {
+        self.len += n;
+    }
+
+    /// A new sequence that continues from this one; the prefix is shared.
+    pub fn fork(&self) -> SeqCache {
+        self.clone()
+    }
+
+    /// Cuts the cache back to its first `len` positions.
+    pub fn trim(&mut self, len: usize) -> Result<(), EngineError> {
+        if len >= self.len {
+            return Ok(());
+        }
+        let end = len as i32;
+        for (k, v) in self.layers.iter_mut().flatten() {
+            *k = k.index((.., .., ..end, ..));
+            *v = v.index((.., .., ..end, ..));
+        }
+        self.len = len;
+        Ok(())
+    }
+
+    /// Bytes held by the cached keys and values.
+    pub fn nbytes(&self) -> usize {
+        self.layers.iter().flatten().map(|(k, v)| k.nbytes() + v.nbytes()).sum()
+    }
+}

@@ -1,0 +1,258 @@
+//! The Llama architecture (also SmolLM2, Mistral, and Qwen2 with q/k/v bias):
+//! pre-norm decoder blocks with grouped-query attention, RoPE and a SwiGLU
+//! MLP. Config straight from `config.json` (or GGUF metadata, see gguf.rs);
+//! the KV cache is passed in explicitly.
+
+use std::collections::HashMap;
+
+use mlx_rs::fast::{rms_norm, rope, scaled_dot_product_attention, ScaledDotProductAttentionMask};
+use mlx_rs::ops::concatenate;
+use mlx_rs::Array;
+use serde::Deserialize;
+
+use crate::engine::kv_cache::SeqCache;
+use crate::engine::EngineError;
+
+fn default_rope_theta() -> f32 {
+    10_000.0
+}
+
+/// `rope_scaling` of Llama 3.x checkpoints.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct RopeScaling {
+    #[serde(alias = "type")]
+    pub rope_type: String,
+    #[serde(default = "one")]
+    pub factor: f32,
+    #[serde(default = "one")]
+    pub low_freq_factor: f32,
+    #[serde(default = "four")]
+    pub high_freq_factor: f32,
+    #[serde(default = "ctx8k")]
+    pub original_max_position_embeddings: f32,
+}
+
+fn one() -> f32 {
+    1.0
+}
+fn four() -> f32 {
+    4.0
+}
+fn ctx8k() -> f32 {
+    8192.0
+}
+
+/// The fields of a Hugging Face `config.json` this architecture reads.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct LlamaConfig {
+    #[serde(default)]
+    pub model_type: String,
+    pub hidden_size: i32,
+    pub intermediate_size: i32,
+    pub num_hidden_layers: i32,
+    pub num_attention_heads: i32,
+    #[serde(default)]
+    pub num_key_value_heads: Option<i32>,
+    #[serde(default)]
+    pub head_dim: Option<i32>,
+    pub rms_norm_eps: f32,
+    #[serde(default = "default_rope_theta")]
+    pub rope_theta: f32,
+    pub vocab_size: i32,
+    #[serde(default)]
+    pub tie_word_embeddings: bool,
+    /// Bias on q/k/v projections (Qwen2 has it; `attention_bias` in Llama configs).
+    #[serde(default)]
+    pub attention_bias: bool,
+    #[serde(default)]
+    pub rope_scaling: Option<RopeScaling>,
+    #[serde(default)]
+    pub max_position_embeddings: Option<i32>,
+}
+
+impl LlamaConfig {
+    pub fn kv_heads(&self) -> i32 {
+        self.num_key_value_heads.unwrap_or(self.num_attention_heads)
+    }
+
+    pub fn head_dim(&self) -> i32 {
+        self.head_dim.unwrap_or(self.hidden_size / self.num_attention_heads)
+    }
+
+    /// Per-dimension RoPE frequencies for `llama3` scaling (None: plain RoPE).
+    fn rope_freqs(&self) -> Result<Option<Array>, EngineError> {
+        let Some(s) = &self.rope_scaling else { return Ok(None) };
+        match s.rope_type.as_str() {
+            "llama3" => {}
+            "default" | "linear" if s.factor == 1.0 => return Ok(None),
+            other => return Err(EngineError::Unsupported(format!("rope_scaling type `{other}`"))),
+        }
+        let dims = self.head_dim();
+        let low_wavelen = s.original_max_position_embeddings / s.low_freq_factor;
+        let high_wavelen = s.original_max_position_embeddings / s.high_freq_factor;
+        let freqs: Vec<f32> = (0..dims / 2)
+            .map(|i| {
+                let f = self.rope_theta.powf(2.0 * i as f32 / dims as f32);
+                let wavelen = 2.0 * std::f32::consts::PI * f;
+                if wavelen > low_wavelen {
+                    f * s.factor
+                } else if wavelen > high_wavelen {
+                    let smooth = (s.original_max_position_embeddings / wavelen - s.low_freq_factor)
+                        / (s.high_freq_factor - s.low_freq_factor);
+                    f / ((1.0 - smooth) / s.factor + smooth)
+                } else {
+                    f
+                }
+            })
+            .collect();
+        Ok(Some(Array::from_slice(&freqs, &[dims / 2])))
+    }
+}
+
+/// A dense projection `y = x W^T (+ b)`.
+pub struct Linear {
+    weight: Array,
+    bias: Option<Array>,
+}
+
+impl Linear {
+    fn forward(&self, x: &Array) -> Result<Array, EngineError> {
+        let y = x.matmul(self.weight.t())?;
+        Ok(match &self.bias {
+            Some(b) => y.add(b)?,
+            None => y,
+        })
+    }
+}
+
+struct Block {
+    input_norm: Array,
+    post_norm: Array,
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    o: Linear,
+    gate: Linear,
+    up: Linear,
+    down: Linear,
+}
+
+/// A loaded Llama-family model.
+pub struct Llama {
+    pub config: LlamaConfig,
+    embed: Array,
+    blocks: Vec<Block>,
+    norm: Array,
+    lm_head: Option<Linear>,
+    rope_freqs: Option<Array>,
+}
+
+/// Takes named tensors out of a weight map, failing with the name.
+struct Take<'a>(&'a mut HashMap<String, Array>);
+
+impl Take<'_> {
+    fn get(&mut self, name: &str) -> Result<Array, EngineError> {
+        self.0.remove(name).ok_or_else(|| EngineError::MissingTensor(name.to_owned()))
+    }
+
+    fn linear(&mut self, prefix: &str, bias: bool) -> Result<Linear, EngineError> {
+        let weight = self.get(&format!("{prefix}.weight"))?;
+        let bias = if bias { Some(self.get(&format!("{prefix}.bias"))?) } else { self.0.remove(&format!("{prefix}.bias")) };
+        Ok(Linear { weight, bias })
+    }
+}
+
+impl Llama {
+    /// Builds the model from dense weights in Hugging Face naming.
+    pub fn from_weights(config: LlamaConfig, mut weights: HashMap<String, Array>) -> Result<Llama, EngineError> {
+        let mut t = Take(&mut weights);
+        let embed = t.get("model.embed_tokens.weight")?;
+        let mut blocks = Vec::with_capacity(config.num_hidden_layers as usize);
+        for i in 0..config.num_hidden_layers {
+            let p = format!("model.layers.{i}");
+            blocks.push(Block {
+                input_norm: t.get(&format!("{p}.input_layernorm.weight"))?,
+                post_norm: t.get(&format!("{p}.post_attention_layernorm.weight"))?,
+                q: t.linear(&format!("{p}.self_attn.q_proj"), config.attention_bias)?,
+                k: t.linear(&format!("{p}.self_attn.k_proj"), config.attention_bias)?,
+                v: t.linear(&format!("{p}.self_attn.v_proj"), config.attention_bias)?,
+                o: t.linear(&format!("{p}.self_attn.o_proj"), false)?,
+                gate: t.linear(&format!("{p}.mlp.gate_proj"), false)?,
+                up: t.linear(&format!("{p}.mlp.up_proj"), false)?,
+                down: t.linear(&format!("{p}.mlp.down_proj"), false)?,
+            });
+        }
+        let norm = t.get("model.norm.weight")?;
+        let lm_head = match t.0.remove("lm_head.weight") {
+            Some(weight) if !config.tie_word_embeddings => Some(Linear { weight, bias: None }),
+            _ => None,
+        };
+        let rope_freqs = config.rope_freqs()?;
+        Ok(Llama { config, embed, blocks, norm, lm_head, rope_freqs })
+    }
+
+    pub fn num_layers(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// Parameters held (elements of every weight).
+    pub fn parameter_count(&self) -> usize {
+        let lin = |l: &Linear| l.weight.size() + l.bias.as_ref().map_or(0, |b| b.size());
+        self.embed.size()
+            + self.norm.size()
+            + self.lm_head.as_ref().map_or(0, lin)
+            + self
+                .blocks
+                .iter()
+                .map(|b| {
+                    b.input_norm.size()
+                        + b.post_norm.size()
+                        + [&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down].into_iter().map(lin).sum::<usize>()
+                })
+                .sum::<usize>()
+    }
+
+    /// Runs `tokens` (`[rows, len]`) after the cached prefix of `cache`
+    /// (every row at the same position), appends their keys and values to
+    /// the cache, and returns the logits of every position `[rows, len, vocab]`.
+    pub fn forward(&self, tokens: &Array, cache: &mut SeqCache) -> Result<Array, EngineError> {
+        let shape = tokens.shape();
+        let (rows, len) = (shape[0], shape[1]);
+        let (nh, nkv, hd) = (self.config.num_attention_heads, self.config.kv_heads(), self.config.head_dim());
+        let offset = cache.len() as i32;
+        let scale = 1.0 / (hd as f32).sqrt();
+        let eps = self.config.rms_norm_eps;
+        let base = if self.rope_freqs.is_some() { None } else { Some(self.config.rope_theta) };
+        let mut h = self.embed.take_axis(tokens, 0)?;
+        for (i, b) in self.blocks.iter().enumerate() {
+            let x = rms_norm(&h, Some(&b.input_norm), eps)?;
+            let heads = |y: Array, n: i32| -> Result<Array, EngineError> {
+                Ok(y.reshape(&[rows, len, n, hd])?.transpose_axes(&[0, 2, 1, 3])?)
+            };
+            let q = heads(b.q.forward(&x)?, nh)?;
+            let k = heads(b.k.forward(&x)?, nkv)?;
+            let v = heads(b.v.forward(&x)?, nkv)?;
+            let q = rope(&q, hd, false, base, 1.0, offset, self.rope_freqs.as_ref())?;
+            let k = rope(&k, hd, false, base, 1.0, offset, self.rope_freqs.as_ref())?;
+            let (k, v) = cache.append(i, k, v)?;
+            let mask = if len > 1 { Some(ScaledDotProductAttentionMask::Causal) } else { None };
+            let a = scaled_dot_product_attention(&q, &k, &v, scale, mask, None)?;
+            let a = a.transpose_axes(&[0, 2, 1, 3])?.reshape(&[rows, len, nh * hd])?;
+            h = h.add(b.o.forward(&a)?)?;
+            let x = rms_norm(&h, Some(&b.post_norm), eps)?;
+            let g = mlx_rs::nn::silu(b.gate.forward(&x)?)?;
+            h = h.add(b.down.forward(&g.multiply(b.up.forward(&x)?)?)?)?;
+        }
+        cache.advance(len as usize);
+        let h = rms_norm(&h, Some(&self.norm), eps)?;
+        Ok(match &self.lm_head {
+            Some(head) => head.forward(&h)?,
+            None => h.matmul(self.embed.t())?,
+        })
+    }
+}
+
+/// Concatenates along the sequence axis (cache growth).
+pub(crate) fn cat_seq(a: &Array, b: &Array) -> Result<Array, EngineError> {
+    Ok(concatenate(&[a, b], 2)?)
+}
