@@ -100,7 +100,11 @@ pub fn generate(
     let decoded_steps = generated.len().saturating_sub(1).max(1);
     Ok(Generation {
         prompt_ids: prompt_ids.to_vec(),
-        text: m.tokenizer.decode(&generated)?,
+        // The text is the answer: a final stop token is not part of it.
+        text: m.tokenizer.decode(match generated.split_last() {
+            Some((last, rest)) if m.tokenizer.stop_ids().contains(last) => rest,
+            _ => &generated,
+        })?,
         generated_ids: generated,
         logprobs,
         top10,

@@ -27,6 +27,10 @@ impl Gguf {
         if !path.is_file() {
             return Err(EngineError::ModelNotFound(format!("{} does not exist", path.display())));
         }
+        super::gguf_header::check(path).map_err(|e| match e {
+            super::gguf_header::HeaderError::Corrupt(m) => EngineError::BadModel(format!("{}: {m}", path.display())),
+            super::gguf_header::HeaderError::Unsupported(m) => EngineError::Unsupported(format!("{}: {m}", path.display())),
+        })?;
         let file = GgufFile::load(path).map_err(|e| EngineError::BadModel(format!("{}: not a readable GGUF file: {e}", path.display())))?;
         Ok(Gguf { file, path: path.display().to_string() })
     }

@@ -5,6 +5,7 @@
 pub mod blas;
 pub mod generate;
 pub mod gguf;
+mod gguf_header;
 pub mod kv_cache;
 pub mod model;
 pub mod models;
