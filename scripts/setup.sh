@@ -117,6 +117,14 @@ venv_with_mlx() {
   fi
 }
 
+# The reference peer (mlx-lm, gguf) for tests and benchmarks, pinned.
+peer_packages() {
+  local site; site="$(mlx_site)"
+  if ls -d "$site"/mlx_lm-0.32.2.dist-info "$site"/gguf-0.19.0.dist-info >/dev/null 2>&1; then return 0; fi
+  say "installing the reference peer (mlx-lm 0.32.2, gguf) into $VENV"
+  "$VENV/bin/python" -m pip install -q -r "$ROOT/scripts/peer-requirements.txt"
+}
+
 # ---------------------------------------------------------------- 3. BLAS
 # libmlx.so has an RPATH to ../../mlx_cpu.libs, searched before anything else,
 # so its hashed reference BLAS/LAPACK are replaced by links to OpenBLAS. The
@@ -203,6 +211,7 @@ command -v python3 >/dev/null 2>&1 || die "python3 is required"
 
 system_packages
 venv_with_mlx
+peer_packages
 openblas_swap
 mlxc_sources
 assets

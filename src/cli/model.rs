@@ -17,6 +17,18 @@ pub enum ModelCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Write a model as an mlx-community style directory (optionally quantized).
+    Convert {
+        /// A `.gguf` file or asset.
+        src: String,
+        /// The directory to create.
+        dst: std::path::PathBuf,
+        /// Quantize linear and embedding weights to 4 or 8 bits.
+        #[arg(long)]
+        quantize: Option<i32>,
+        #[arg(long, default_value_t = 64)]
+        group_size: i32,
+    },
     /// Generate text (greedy unless a sampling temperature is given).
     Generate {
         model: String,
@@ -69,6 +81,14 @@ pub fn model(cmd: ModelCommand) -> Result<(), CliError> {
                     println!("{k:<16} {v}");
                 }
             }
+            Ok(())
+        }
+        ModelCommand::Convert { src, dst, quantize, group_size } => {
+            let direct = std::path::PathBuf::from(&src);
+            let path = if direct.exists() { direct } else { crate::assets::resolve(&src) };
+            let q = quantize.map(|bits| crate::engine::convert::Quantization { bits, group_size });
+            crate::engine::convert::convert_gguf(&path, &dst, q)?;
+            println!("wrote {}", dst.display());
             Ok(())
         }
         ModelCommand::Generate { model, prompt, chat, max_tokens, sampling_temperature, top_k, top_p, seed, json } => {

@@ -135,7 +135,11 @@ impl Gguf {
                     if ![4, 8].contains(&bits) {
                         return Err(EngineError::Unsupported(format!("{}: tensor {name} has {bits}-bit blocks", self.path)));
                     }
-                    dequantize(array, scales, biases, GGUF_GROUP, bits)?
+                    // Scales and offsets are stored as f16; GGUF defines the
+                    // values as f32 products, so widen before multiplying.
+                    let scales = scales.as_dtype(Dtype::Float32)?;
+                    let biases = biases.map(|b| b.as_dtype(Dtype::Float32)).transpose()?;
+                    dequantize(array, &scales, biases.as_ref(), GGUF_GROUP, bits)?
                 }
                 (None, _) => array.clone(),
             };

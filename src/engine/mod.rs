@@ -3,6 +3,7 @@
 //! cache, tokenizers and chat templates, sampling and generation.
 
 pub mod blas;
+pub mod convert;
 pub mod generate;
 pub mod gguf;
 mod gguf_header;

@@ -1,12 +1,14 @@
 //! Loading a model by reference: weights, config and tokenizer, plus the
 //! identity (sha256 of the file) that runs record.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use mlx_rs::Dtype;
+use mlx_rs::ops::dequantize;
+use mlx_rs::{Array, Dtype};
 
 use super::gguf::Gguf;
-use super::models::llama::Llama;
+use super::models::llama::{Llama, LlamaConfig};
 use super::tokenizer::TextTokenizer;
 use super::EngineError;
 
@@ -46,6 +48,100 @@ pub fn load_gguf(path: &Path, dtype: Dtype) -> Result<LoadedModel, EngineError> 
     Ok(LoadedModel { model, tokenizer, path: path.to_owned(), revision, dtype, format })
 }
 
+/// `config.json` fields beyond the architecture's own.
+#[derive(serde::Deserialize)]
+struct DirConfig {
+    #[serde(default)]
+    model_type: String,
+    #[serde(default)]
+    quantization: Option<QuantConfig>,
+}
+
+#[derive(serde::Deserialize)]
+struct QuantConfig {
+    group_size: i32,
+    bits: i32,
+}
+
+/// Loads a Hugging Face / mlx-community model directory: `config.json`,
+/// `model.safetensors` (or shards listed in `model.safetensors.index.json`),
+/// dense f32/f16/bf16 or MLX-quantized weights, and the tokenizer files.
+pub fn load_dir(dir: &Path, dtype: Dtype) -> Result<LoadedModel, EngineError> {
+    let bad = |what: String| EngineError::BadModel(format!("{}: {what}", dir.display()));
+    let config_path = dir.join("config.json");
+    let text = std::fs::read_to_string(&config_path)
+        .map_err(|e| EngineError::ModelNotFound(format!("{}: {e}", config_path.display())))?;
+    let extra: DirConfig = serde_json::from_str(&text).map_err(|e| bad(format!("config.json: {e}")))?;
+    if !["llama", "mistral", "qwen2"].contains(&extra.model_type.as_str()) {
+        return Err(EngineError::Unsupported(format!(
+            "{}: model_type `{}` (supported: llama, mistral, qwen2)",
+            dir.display(),
+            extra.model_type
+        )));
+    }
+    let mut config: LlamaConfig = serde_json::from_str(&text).map_err(|e| bad(format!("config.json: {e}")))?;
+    if extra.model_type == "qwen2" {
+        config.attention_bias = true;
+    }
+    let files: Vec<PathBuf> = if dir.join("model.safetensors").is_file() {
+        vec![dir.join("model.safetensors")]
+    } else {
+        let index_path = dir.join("model.safetensors.index.json");
+        let index: serde_json::Value = std::fs::read_to_string(&index_path)
+            .map_err(|_| EngineError::ModelNotFound(format!("{}: no model.safetensors or model.safetensors.index.json", dir.display())))
+            .and_then(|t| serde_json::from_str(&t).map_err(|e| bad(format!("model.safetensors.index.json: {e}"))))?;
+        let mut shards: Vec<PathBuf> = index["weight_map"]
+            .as_object()
+            .ok_or_else(|| bad("model.safetensors.index.json has no weight_map".into()))?
+            .values()
+            .filter_map(|v| v.as_str().map(|f| dir.join(f)))
+            .collect();
+        shards.sort();
+        shards.dedup();
+        shards
+    };
+    let mut raw: HashMap<String, Array> = HashMap::new();
+    let mut digest = String::new();
+    for file in &files {
+        let arrays = Array::load_safetensors(file).map_err(|e| bad(format!("{}: {e}", file.display())))?;
+        raw.extend(arrays);
+        let sum = crate::assets::sha256_file(file).map_err(|e| bad(format!("{}: {e}", file.display())))?;
+        digest.push_str(&sum);
+    }
+    let mut weights = HashMap::new();
+    let names: Vec<String> = raw.keys().cloned().collect();
+    for name in names {
+        if name.ends_with(".scales") || name.ends_with(".biases") {
+            continue;
+        }
+        let Some(w) = raw.get(&name) else { continue };
+        let stem = name.trim_end_matches(".weight");
+        let dense = match (raw.get(&format!("{stem}.scales")), &extra.quantization) {
+            (Some(scales), Some(q)) => {
+                if ![2, 3, 4, 6, 8].contains(&q.bits) {
+                    return Err(EngineError::Unsupported(format!("{}: {}-bit quantization", dir.display(), q.bits)));
+                }
+                dequantize(w, scales, raw.get(&format!("{stem}.biases")), q.group_size, q.bits)?
+            }
+            (Some(_), None) => return Err(bad(format!("{name} is quantized but config.json has no `quantization`"))),
+            (None, _) => w.clone(),
+        };
+        weights.insert(name, dense.as_dtype(dtype)?);
+    }
+    mlx_rs::transforms::eval(weights.values())?;
+    let tokenizer = TextTokenizer::from_dir(dir)?;
+    let format = match &extra.quantization {
+        Some(q) => format!("mlx {}-bit (group {})", q.bits, q.group_size),
+        None => "safetensors".to_owned(),
+    };
+    let model = Llama::from_weights(config, weights)?;
+    let revision = {
+        use sha2::Digest;
+        sha2::Sha256::digest(digest.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    };
+    Ok(LoadedModel { model, tokenizer, path: dir.to_owned(), revision, dtype, format })
+}
+
 /// Resolves a model argument: a `.gguf` path, or a file in the asset cache.
 pub fn load(reference: &str, dtype: Dtype) -> Result<LoadedModel, EngineError> {
     let direct = PathBuf::from(reference);
@@ -56,9 +152,11 @@ pub fn load(reference: &str, dtype: Dtype) -> Result<LoadedModel, EngineError> {
             crate::assets::assets_dir().display()
         )));
     }
-    if path.extension().is_some_and(|e| e == "gguf") {
+    if path.is_dir() {
+        load_dir(&path, dtype)
+    } else if path.extension().is_some_and(|e| e == "gguf") {
         load_gguf(&path, dtype)
     } else {
-        Err(EngineError::Unsupported(format!("{}: only .gguf models are loaded so far", path.display())))
+        Err(EngineError::Unsupported(format!("{}: expected a .gguf file or a model directory", path.display())))
     }
 }

@@ -137,6 +137,61 @@ impl TextTokenizer {
         })
     }
 
+    /// Loads `tokenizer.json` with `tokenizer_config.json` (chat template,
+    /// BOS/EOS, add_bos_token) and `generation_config.json` (stop ids) from
+    /// a Hugging Face style model directory.
+    pub fn from_dir(dir: &std::path::Path) -> Result<TextTokenizer, EngineError> {
+        let inner = Tokenizer::from_file(dir.join("tokenizer.json"))
+            .map_err(|e| tk_err(format!("{}: {e}", dir.join("tokenizer.json").display())))?;
+        let read_json = |name: &str| -> Result<serde_json::Value, EngineError> {
+            let path = dir.join(name);
+            match std::fs::read_to_string(&path) {
+                Ok(text) => serde_json::from_str(&text).map_err(|e| tk_err(format!("{}: {e}", path.display()))),
+                Err(_) => Ok(serde_json::Value::Null),
+            }
+        };
+        let config = read_json("tokenizer_config.json")?;
+        let generation = read_json("generation_config.json")?;
+        let token_text = |v: &serde_json::Value| -> Option<String> {
+            v.as_str().map(str::to_owned).or_else(|| v.get("content").and_then(|c| c.as_str()).map(str::to_owned))
+        };
+        let bos_token = token_text(&config["bos_token"]);
+        let eos_token = token_text(&config["eos_token"]);
+        let chat_template = config["chat_template"].as_str().map(str::to_owned);
+        let add_bos = config["add_bos_token"].as_bool().unwrap_or(false);
+        let mut stop_ids: Vec<u32> = match &generation["eos_token_id"] {
+            serde_json::Value::Array(v) => v.iter().filter_map(|x| x.as_u64().map(|i| i as u32)).collect(),
+            serde_json::Value::Number(n) => n.as_u64().map(|i| i as u32).into_iter().collect(),
+            _ => Vec::new(),
+        };
+        if let Some(id) = eos_token.as_deref().and_then(|t| inner.token_to_id(t)) {
+            if !stop_ids.contains(&id) {
+                stop_ids.push(id);
+            }
+        }
+        let add_bos = if add_bos { bos_token.as_deref().and_then(|t| inner.token_to_id(t)) } else { None };
+        Ok(TextTokenizer { inner, bos_token, eos_token, add_bos, stop_ids, chat_template })
+    }
+
+    /// Writes `tokenizer.json`, `tokenizer_config.json` and
+    /// `generation_config.json` into `dir` (Hugging Face layout).
+    pub fn save_dir(&self, dir: &std::path::Path, context: Option<i32>) -> Result<(), EngineError> {
+        let io = |e: std::io::Error| tk_err(format!("{}: {e}", dir.display()));
+        self.inner.save(dir.join("tokenizer.json"), false).map_err(tk_err)?;
+        let config = serde_json::json!({
+            "tokenizer_class": "PreTrainedTokenizerFast",
+            "bos_token": self.bos_token,
+            "eos_token": self.eos_token,
+            "add_bos_token": self.add_bos.is_some(),
+            "clean_up_tokenization_spaces": false,
+            "model_max_length": context,
+            "chat_template": self.chat_template,
+        });
+        std::fs::write(dir.join("tokenizer_config.json"), serde_json::to_string_pretty(&config).unwrap_or_default()).map_err(io)?;
+        let generation = serde_json::json!({ "eos_token_id": self.stop_ids });
+        std::fs::write(dir.join("generation_config.json"), serde_json::to_string_pretty(&generation).unwrap_or_default()).map_err(io)
+    }
+
     /// Token ids of `text`; special-token strings become their tokens, and
     /// BOS is added only when the tokenizer says so.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>, EngineError> {

@@ -1,0 +1,240 @@
+//! The engine against an independent implementation: mlx-lm 0.32.2 (in the
+//! project venv, same libmlx) computes logits for the same token ids from the
+//! same weights. f32 logits of the last position agree within 1e-4.
+//!
+//! SmolLM2 is compared through `runner model convert`; architectures and
+//! formats without a real file here are compared on tiny random-weight models
+//! written by scripts/peer/reference.py.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+
+use mlx_rs::{Array, Dtype};
+use runner::engine::convert::{convert_gguf, Quantization};
+use runner::engine::gguf::Gguf;
+use runner::engine::kv_cache::SeqCache;
+use runner::engine::model::{load, LoadedModel};
+use runner::engine::tokenizer::TextTokenizer;
+
+const TOL: f32 = 1e-4;
+
+/// MLX work in this binary runs one test at a time.
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn smollm2() -> PathBuf {
+    runner::assets::resolve("models/SmolLM2-135M-Instruct.Q4_1.gguf")
+}
+
+fn python() -> PathBuf {
+    let p = common::root().join(".venv/bin/python");
+    assert!(p.exists(), "{} is missing: run `make setup`", p.display());
+    p
+}
+
+fn script() -> PathBuf {
+    common::root().join("scripts/peer/reference.py")
+}
+
+fn run_py(args: &[&str], stdin: Option<&str>) -> String {
+    let mut child = Command::new(python())
+        .arg(script())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    } else {
+        drop(child.stdin.take());
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "reference.py {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Logits from mlx-lm; `flags` among `--float32` (compute in f32) and
+/// `--dequantize` (expand quantized weights first, as the engine does on CPU).
+fn reference_logits(dir: &Path, prompts: &[Vec<u32>], flags: &[&str]) -> Vec<Vec<f32>> {
+    let input = serde_json::json!({ "prompts": prompts }).to_string();
+    let mut args = vec!["logits", dir.to_str().unwrap()];
+    args.extend_from_slice(flags);
+    let out: serde_json::Value = serde_json::from_str(&run_py(&args, Some(&input))).unwrap();
+    out["logits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect())
+        .collect()
+}
+
+fn our_logits(m: &LoadedModel, prompts: &[Vec<u32>]) -> Vec<Vec<f32>> {
+    prompts
+        .iter()
+        .map(|p| {
+            let ids: Vec<i32> = p.iter().map(|&t| t as i32).collect();
+            let mut cache = SeqCache::new(m.model.num_layers());
+            let logits = m.model.forward(&Array::from_slice(&ids, &[1, ids.len() as i32]), &mut cache).unwrap();
+            let vocab = *logits.shape().last().unwrap() as usize;
+            let flat = logits.as_dtype(Dtype::Float32).unwrap();
+            flat.eval().unwrap();
+            let data = flat.as_slice::<f32>();
+            data[data.len() - vocab..].to_vec()
+        })
+        .collect()
+}
+
+fn assert_close(ours: &[Vec<f32>], theirs: &[Vec<f32>], what: &str) {
+    assert_eq!(ours.len(), theirs.len());
+    for (i, (a, b)) in ours.iter().zip(theirs).enumerate() {
+        assert_eq!(a.len(), b.len(), "{what}: vocab sizes");
+        let d = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+        assert!(d <= TOL, "{what}, prompt {i}: max |Δlogit| = {d:e} > {TOL:e}");
+    }
+}
+
+/// Tokenizer files of SmolLM2 (from its GGUF) plus the vocabulary size, as
+/// the tiny models' tokenizer.
+fn tokenizer_dir(dir: &Path) -> PathBuf {
+    let out = dir.join("tokenizer");
+    std::fs::create_dir_all(&out).unwrap();
+    let gguf = Gguf::open(&smollm2()).unwrap();
+    let tok = TextTokenizer::from_gguf(&gguf).unwrap();
+    tok.save_dir(&out, Some(2048)).unwrap();
+    std::fs::write(out.join("config.json"), format!("{{\"vocab_size\": {}}}", tok.vocab_size())).unwrap();
+    out
+}
+
+fn prompts(tok: &TextTokenizer) -> Vec<Vec<u32>> {
+    ["The capital of France is", "Series: 112, 118, 132, 129, 121, 135,", "<|im_start|>user\nHi<|im_end|>\n"]
+        .iter()
+        .map(|t| tok.encode(t).unwrap())
+        .collect()
+}
+
+#[test]
+fn smollm2_converted_matches_mlx_lm() {
+    let _g = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("smollm2");
+    convert_gguf(&smollm2(), &dir, None).expect("convert");
+    let ours = load(dir.to_str().unwrap(), Dtype::Float32).unwrap();
+    let from_gguf = load(smollm2().to_str().unwrap(), Dtype::Float32).unwrap();
+    let ps = prompts(&ours.tokenizer);
+    assert_eq!(ps, prompts(&from_gguf.tokenizer), "the converted tokenizer encodes alike");
+    let theirs = reference_logits(&dir, &ps, &[]);
+    assert_close(&our_logits(&ours, &ps), &theirs, "converted directory");
+    assert_close(&our_logits(&from_gguf, &ps), &theirs, "GGUF loaded directly");
+}
+
+fn tiny_case(arch: &str, extra: &[&str], reference_flags: &[&str]) {
+    let _g = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let tok = tokenizer_dir(tmp.path());
+    let dir = tmp.path().join("tiny");
+    let mut args = vec!["tiny", dir.to_str().unwrap(), "--arch", arch, "--tokenizer-from", tok.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    run_py(&args, None);
+    let ours = load(dir.to_str().unwrap(), Dtype::Float32).unwrap_or_else(|e| panic!("{arch} {extra:?}: {e}"));
+    let ps = prompts(&ours.tokenizer);
+    let theirs = reference_logits(&dir, &ps, reference_flags);
+    assert_close(&our_logits(&ours, &ps), &theirs, &format!("{arch} {extra:?}"));
+}
+
+#[test]
+fn tiny_llama_matches() {
+    tiny_case("llama", &[], &[]);
+}
+
+#[test]
+fn tiny_mistral_matches() {
+    tiny_case("mistral", &[], &[]);
+}
+
+#[test]
+fn tiny_qwen2_with_qkv_bias_matches() {
+    tiny_case("qwen2", &[], &[]);
+}
+
+#[test]
+fn tiny_llama3_rope_scaling_matches() {
+    tiny_case("llama3", &[], &[]);
+}
+
+#[test]
+fn tiny_bf16_weights_match() {
+    tiny_case("llama", &["--dtype", "bfloat16"], &["--float32"]);
+}
+
+#[test]
+fn tiny_mlx_4bit_matches() {
+    tiny_case("llama", &["--quantize", "4"], &["--dequantize"]);
+}
+
+#[test]
+fn tiny_mlx_8bit_matches() {
+    tiny_case("qwen2", &["--quantize", "8"], &["--dequantize"]);
+}
+
+fn tiny_gguf_case(qtype: &str) {
+    let _g = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let tok = tokenizer_dir(tmp.path());
+    let gguf = tmp.path().join("tiny.gguf");
+    let refdir = tmp.path().join("reference");
+    run_py(
+        &[
+            "tiny-gguf",
+            gguf.to_str().unwrap(),
+            refdir.to_str().unwrap(),
+            "--qtype",
+            qtype,
+            "--tokenizer-gguf",
+            smollm2().to_str().unwrap(),
+            "--tokenizer-from",
+            tok.to_str().unwrap(),
+        ],
+        None,
+    );
+    let ours = load(gguf.to_str().unwrap(), Dtype::Float32).unwrap_or_else(|e| panic!("{qtype}: {e}"));
+    let ps = prompts(&ours.tokenizer);
+    let theirs = reference_logits(&refdir, &ps, &[]);
+    assert_close(&our_logits(&ours, &ps), &theirs, &format!("GGUF {qtype}"));
+}
+
+#[test]
+fn tiny_gguf_q8_0_matches() {
+    tiny_gguf_case("Q8_0");
+}
+
+#[test]
+fn tiny_gguf_q4_0_matches() {
+    tiny_gguf_case("Q4_0");
+}
+
+#[test]
+fn tiny_gguf_f16_matches() {
+    tiny_gguf_case("F16");
+}
+
+#[test]
+fn converted_4bit_model_loads_and_runs() {
+    let _g = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("q4");
+    convert_gguf(&smollm2(), &dir, Some(Quantization { bits: 4, group_size: 64 })).unwrap();
+    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["quantization"]["bits"], 4);
+    let ours = load(dir.to_str().unwrap(), Dtype::Float32).unwrap();
+    assert!(ours.format.contains("4-bit"));
+    let ps = prompts(&ours.tokenizer);
+    assert_close(&our_logits(&ours, &ps), &reference_logits(&dir, &ps, &["--dequantize"]), "converted 4-bit");
+}
