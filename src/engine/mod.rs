@@ -12,6 +12,7 @@ pub mod model;
 pub mod models;
 pub mod runtime;
 pub mod sampling;
+pub mod service;
 pub mod tokenizer;
 
 use std::path::PathBuf;

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use mlx_rs::fast::{rms_norm, rope, scaled_dot_product_attention, ScaledDotProductAttentionMask};
 use mlx_rs::ops::concatenate;
+use mlx_rs::ops::indexing::IndexOp;
 use mlx_rs::Array;
 use serde::Deserialize;
 
@@ -212,43 +213,102 @@ impl Llama {
                 .sum::<usize>()
     }
 
-    /// Runs `tokens` (`[rows, len]`) after the cached prefix of `cache`
-    /// (every row at the same position), appends their keys and values to
-    /// the cache, and returns the logits of every position `[rows, len, vocab]`.
-    pub fn forward(&self, tokens: &Array, cache: &mut SeqCache) -> Result<Array, EngineError> {
-        let shape = tokens.shape();
-        let (rows, len) = (shape[0], shape[1]);
-        let (nh, nkv, hd) = (self.config.num_attention_heads, self.config.kv_heads(), self.config.head_dim());
-        let offset = cache.len() as i32;
-        let scale = 1.0 / (hd as f32).sqrt();
-        let eps = self.config.rms_norm_eps;
+    fn rope(&self, x: &Array, offset: i32) -> Result<Array, EngineError> {
         let base = if self.rope_freqs.is_some() { None } else { Some(self.config.rope_theta) };
-        let mut h = self.embed.take_axis(tokens, 0)?;
-        for (i, b) in self.blocks.iter().enumerate() {
-            let x = rms_norm(&h, Some(&b.input_norm), eps)?;
-            let heads = |y: Array, n: i32| -> Result<Array, EngineError> {
-                Ok(y.reshape(&[rows, len, n, hd])?.transpose_axes(&[0, 2, 1, 3])?)
-            };
-            let q = heads(b.q.forward(&x)?, nh)?;
-            let k = heads(b.k.forward(&x)?, nkv)?;
-            let v = heads(b.v.forward(&x)?, nkv)?;
-            let q = rope(&q, hd, false, base, 1.0, offset, self.rope_freqs.as_ref())?;
-            let k = rope(&k, hd, false, base, 1.0, offset, self.rope_freqs.as_ref())?;
-            let (k, v) = cache.append(i, k, v)?;
-            let mask = if len > 1 { Some(ScaledDotProductAttentionMask::Causal) } else { None };
-            let a = scaled_dot_product_attention(&q, &k, &v, scale, mask, None)?;
-            let a = a.transpose_axes(&[0, 2, 1, 3])?.reshape(&[rows, len, nh * hd])?;
-            h = h.add(b.o.forward(&a)?)?;
-            let x = rms_norm(&h, Some(&b.post_norm), eps)?;
-            let g = mlx_rs::nn::silu(b.gate.forward(&x)?)?;
-            h = h.add(b.down.forward(&g.multiply(b.up.forward(&x)?)?)?)?;
-        }
-        cache.advance(len as usize);
-        let h = rms_norm(&h, Some(&self.norm), eps)?;
+        Ok(rope(x, self.config.head_dim(), false, base, 1.0, offset, self.rope_freqs.as_ref())?)
+    }
+
+    /// Attention of `len` new positions of `rows` rows, whose projections
+    /// `q`, `k`, `v` are `[rows, len, heads * head_dim]`, after the prefix in
+    /// `cache` (layer `layer`); returns `[rows, len, hidden]` before `o_proj`.
+    fn attend(&self, layer: usize, q: &Array, k: &Array, v: &Array, cache: &mut SeqCache) -> Result<Array, EngineError> {
+        let (nh, nkv, hd) = (self.config.num_attention_heads, self.config.kv_heads(), self.config.head_dim());
+        let shape = q.shape();
+        let (rows, len) = (shape[0], shape[1]);
+        let heads = |y: &Array, n: i32| -> Result<Array, EngineError> {
+            Ok(y.reshape(&[rows, len, n, hd])?.transpose_axes(&[0, 2, 1, 3])?)
+        };
+        let offset = cache.len() as i32;
+        let q = self.rope(&heads(q, nh)?, offset)?;
+        let k = self.rope(&heads(k, nkv)?, offset)?;
+        let (k, v) = cache.append(layer, k, heads(v, nkv)?)?;
+        let mask = if len > 1 { Some(ScaledDotProductAttentionMask::Causal) } else { None };
+        let a = scaled_dot_product_attention(&q, &k, &v, 1.0 / (hd as f32).sqrt(), mask, None)?;
+        Ok(a.transpose_axes(&[0, 2, 1, 3])?.reshape(&[rows, len, nh * hd])?)
+    }
+
+    fn mlp(b: &Block, x: &Array) -> Result<Array, EngineError> {
+        let g = mlx_rs::nn::silu(b.gate.forward(x)?)?;
+        b.down.forward(&g.multiply(b.up.forward(x)?)?)
+    }
+
+    fn head(&self, h: &Array) -> Result<Array, EngineError> {
+        let h = rms_norm(h, Some(&self.norm), self.config.rms_norm_eps)?;
         Ok(match &self.lm_head {
             Some(head) => head.forward(&h)?,
             None => h.matmul(self.embed.t())?,
         })
+    }
+
+    /// Runs `tokens` (`[rows, len]`) after the cached prefix of `cache`
+    /// (every row at the same position), appends their keys and values to
+    /// the cache, and returns the logits of every position `[rows, len, vocab]`.
+    pub fn forward(&self, tokens: &Array, cache: &mut SeqCache) -> Result<Array, EngineError> {
+        let len = tokens.shape()[1];
+        let eps = self.config.rms_norm_eps;
+        let mut h = self.embed.take_axis(tokens, 0)?;
+        for (i, b) in self.blocks.iter().enumerate() {
+            let x = rms_norm(&h, Some(&b.input_norm), eps)?;
+            let a = self.attend(i, &b.q.forward(&x)?, &b.k.forward(&x)?, &b.v.forward(&x)?, cache)?;
+            h = h.add(b.o.forward(&a)?)?;
+            h = h.add(Self::mlp(b, &rms_norm(&h, Some(&b.post_norm), eps)?)?)?;
+        }
+        cache.advance(len as usize);
+        self.head(&h)
+    }
+
+    /// One pass over several sequences, each with its own cache and its own
+    /// number of new tokens: the token-wise work (projections, MLP) runs on
+    /// all tokens at once, attention per sequence with its own positions.
+    /// Returns the log-probabilities at each sequence's last new position
+    /// (`[rows, vocab]`, f32).
+    pub fn forward_rows(&self, rows: &mut [(&[u32], &mut SeqCache)]) -> Result<Array, EngineError> {
+        if rows.is_empty() || rows.iter().any(|(t, _)| t.is_empty()) {
+            return Err(EngineError::BadInput("every row needs at least one new token".into()));
+        }
+        let eps = self.config.rms_norm_eps;
+        let ids: Vec<i32> = rows.iter().flat_map(|(t, _)| t.iter().map(|&x| x as i32)).collect();
+        let total = ids.len() as i32;
+        let mut spans = Vec::with_capacity(rows.len());
+        let mut start = 0i32;
+        for (t, _) in rows.iter() {
+            spans.push((start, t.len() as i32));
+            start += t.len() as i32;
+        }
+        let mut h = self.embed.take_axis(Array::from_slice(&ids, &[1, total]), 0)?;
+        for (i, b) in self.blocks.iter().enumerate() {
+            let x = rms_norm(&h, Some(&b.input_norm), eps)?;
+            let (q, k, v) = (b.q.forward(&x)?, b.k.forward(&x)?, b.v.forward(&x)?);
+            let mut parts = Vec::with_capacity(rows.len());
+            for ((_, cache), &(s, n)) in rows.iter_mut().zip(&spans) {
+                let seg = |y: &Array| y.index((.., s..s + n, ..));
+                parts.push(self.attend(i, &seg(&q), &seg(&k), &seg(&v), cache)?);
+            }
+            let a = match parts.len() {
+                1 => parts.swap_remove(0),
+                _ => concatenate(&parts, 1)?,
+            };
+            h = h.add(b.o.forward(&a)?)?;
+            h = h.add(Self::mlp(b, &rms_norm(&h, Some(&b.post_norm), eps)?)?)?;
+        }
+        for ((t, cache), _) in rows.iter_mut().zip(&spans) {
+            cache.advance(t.len());
+        }
+        let last: Vec<i32> = spans.iter().map(|(s, n)| s + n - 1).collect();
+        let h = h.take_axis(Array::from_slice(&last, &[last.len() as i32]), 1)?;
+        let logits = self.head(&h)?.reshape(&[last.len() as i32, -1])?.as_dtype(mlx_rs::Dtype::Float32)?;
+        let lse = logits.logsumexp_axis(-1, true)?;
+        Ok(logits.subtract(&lse)?)
     }
 }
 

@@ -1,0 +1,318 @@
+//! The engine loop: one thread owns the model and every KV cache and serves
+//! many callers at once. Callers hold sequence handles, submit forward
+//! requests and block on the answer (log-probabilities of each row's last
+//! position); they never see an MLX array.
+//!
+//! Batches never depend on timing. Callers join in groups (`group(n)`), the
+//! loop waits until every active caller has a forward request pending (or
+//! has finished), then runs all pending rows as one pass, ordered by caller
+//! id and row order within the request, split into chunks of at most
+//! `max_rows` rows. The same work therefore always forms the same batches and
+//! yields the same bits.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::thread::JoinHandle;
+
+use super::kv_cache::SeqCache;
+use super::model::LoadedModel;
+use super::EngineError;
+
+/// A sequence held by the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SeqId(u64);
+
+/// Counters of the loop, for reports and benchmarks.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct ServiceStats {
+    /// Forward passes run.
+    pub passes: u64,
+    /// Rows over all passes.
+    pub rows: u64,
+    /// Tokens pushed through the model.
+    pub tokens: u64,
+    /// Largest total size of the KV caches held at once.
+    pub peak_cache_bytes: u64,
+}
+
+impl ServiceStats {
+    pub fn mean_batch(&self) -> f64 {
+        if self.passes == 0 {
+            0.0
+        } else {
+            self.rows as f64 / self.passes as f64
+        }
+    }
+}
+
+type Reply<T> = Sender<Result<T, EngineError>>;
+
+enum Op {
+    Join { count: usize, reply: Reply<Vec<u32>> },
+    NewSeq { parent: Option<SeqId>, reply: Reply<SeqId> },
+    Forward { caller: u32, rows: Vec<(SeqId, Vec<u32>)>, reply: Reply<Vec<Vec<f32>>> },
+    Trim { seq: SeqId, len: usize, reply: Reply<()> },
+    Release { seq: SeqId },
+    Finish { caller: u32 },
+    Stats { reply: Reply<ServiceStats> },
+    Vocab { reply: Reply<usize> },
+}
+
+/// Handle to a running engine loop.
+pub struct EngineService {
+    tx: Sender<Op>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// One caller of the engine (one search, say).
+pub struct Session {
+    id: u32,
+    tx: Sender<Op>,
+}
+
+fn gone() -> EngineError {
+    EngineError::Mlx("the engine loop has stopped".into())
+}
+
+fn ask<T>(tx: &Sender<Op>, make: impl FnOnce(Reply<T>) -> Op) -> Result<T, EngineError> {
+    let (reply, rx) = channel();
+    tx.send(make(reply)).map_err(|_| gone())?;
+    rx.recv().map_err(|_| gone())?
+}
+
+impl EngineService {
+    /// Starts the loop; `load` runs on the loop's thread (MLX arrays stay there).
+    pub fn start<F>(load: F, max_rows: usize) -> Result<EngineService, EngineError>
+    where
+        F: FnOnce() -> Result<LoadedModel, EngineError> + Send + 'static,
+    {
+        let (tx, rx) = channel();
+        let (ready_tx, ready_rx) = channel();
+        let thread = std::thread::Builder::new()
+            .name("engine".into())
+            .spawn(move || match load() {
+                Ok(model) => {
+                    let _ = ready_tx.send(Ok(()));
+                    Loop::new(model, max_rows.max(1)).run(rx);
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                }
+            })
+            .map_err(|e| EngineError::Mlx(format!("cannot start the engine thread: {e}")))?;
+        ready_rx.recv().map_err(|_| gone())??;
+        Ok(EngineService { tx, thread: Some(thread) })
+    }
+
+    /// `count` new callers, joined at once so that none runs ahead of the others.
+    pub fn group(&self, count: usize) -> Result<Vec<Session>, EngineError> {
+        let ids = ask(&self.tx, |reply| Op::Join { count, reply })?;
+        Ok(ids.into_iter().map(|id| Session { id, tx: self.tx.clone() }).collect())
+    }
+
+    pub fn stats(&self) -> Result<ServiceStats, EngineError> {
+        ask(&self.tx, |reply| Op::Stats { reply })
+    }
+
+    pub fn vocab_size(&self) -> Result<usize, EngineError> {
+        ask(&self.tx, |reply| Op::Vocab { reply })
+    }
+}
+
+impl Drop for EngineService {
+    fn drop(&mut self) {
+        // Closing the channel ends the loop once every session is gone.
+        let (tx, _) = channel();
+        drop(std::mem::replace(&mut self.tx, tx));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Session {
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// A new empty sequence, or a fork of `parent` sharing its prefix.
+    pub fn new_seq(&self, parent: Option<SeqId>) -> Result<SeqId, EngineError> {
+        ask(&self.tx, |reply| Op::NewSeq { parent, reply })
+    }
+
+    /// Feeds `tokens` to `seq`; returns log-probabilities after the last one.
+    pub fn forward(&self, seq: SeqId, tokens: &[u32]) -> Result<Vec<f32>, EngineError> {
+        let mut out = self.forward_rows(vec![(seq, tokens.to_vec())])?;
+        out.pop().ok_or_else(gone)
+    }
+
+    /// Several rows of this caller in the same pass, answered in order.
+    pub fn forward_rows(&self, rows: Vec<(SeqId, Vec<u32>)>) -> Result<Vec<Vec<f32>>, EngineError> {
+        ask(&self.tx, |reply| Op::Forward { caller: self.id, rows, reply })
+    }
+
+    /// Cuts `seq` back to its first `len` positions.
+    pub fn trim(&self, seq: SeqId, len: usize) -> Result<(), EngineError> {
+        ask(&self.tx, |reply| Op::Trim { seq, len, reply })
+    }
+
+    /// Frees `seq`'s cache.
+    pub fn release(&self, seq: SeqId) {
+        let _ = self.tx.send(Op::Release { seq });
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = self.tx.send(Op::Finish { caller: self.id });
+    }
+}
+
+struct Pending {
+    rows: Vec<(SeqId, Vec<u32>)>,
+    reply: Reply<Vec<Vec<f32>>>,
+}
+
+struct Loop {
+    model: LoadedModel,
+    max_rows: usize,
+    next_caller: u32,
+    next_seq: u64,
+    active: BTreeMap<u32, ()>,
+    pending: BTreeMap<u32, Pending>,
+    seqs: HashMap<SeqId, SeqCache>,
+    stats: ServiceStats,
+}
+
+impl Loop {
+    fn new(model: LoadedModel, max_rows: usize) -> Loop {
+        Loop {
+            model,
+            max_rows,
+            next_caller: 0,
+            next_seq: 0,
+            active: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            seqs: HashMap::new(),
+            stats: ServiceStats::default(),
+        }
+    }
+
+    fn run(mut self, rx: Receiver<Op>) {
+        while let Ok(op) = rx.recv() {
+            self.handle(op);
+            if !self.active.is_empty() && self.pending.len() == self.active.len() {
+                self.run_batch();
+            }
+        }
+    }
+
+    fn handle(&mut self, op: Op) {
+        match op {
+            Op::Join { count, reply } => {
+                let ids: Vec<u32> = (0..count as u32).map(|i| self.next_caller + i).collect();
+                self.next_caller += count as u32;
+                for id in &ids {
+                    self.active.insert(*id, ());
+                }
+                let _ = reply.send(Ok(ids));
+            }
+            Op::NewSeq { parent, reply } => {
+                let cache = match parent {
+                    None => Ok(SeqCache::new(self.model.model.num_layers())),
+                    Some(p) => self.seqs.get(&p).map(SeqCache::fork).ok_or_else(|| unknown(p)),
+                };
+                let _ = reply.send(cache.map(|c| {
+                    let id = SeqId(self.next_seq);
+                    self.next_seq += 1;
+                    self.seqs.insert(id, c);
+                    id
+                }));
+            }
+            Op::Forward { caller, rows, reply } => {
+                if !self.active.contains_key(&caller) {
+                    let _ = reply.send(Err(EngineError::BadInput(format!("caller {caller} has finished"))));
+                } else if let Some(bad) = rows.iter().find(|(s, _)| !self.seqs.contains_key(s)) {
+                    let _ = reply.send(Err(unknown(bad.0)));
+                } else {
+                    self.pending.insert(caller, Pending { rows, reply });
+                }
+            }
+            Op::Trim { seq, len, reply } => {
+                let r = self.seqs.get_mut(&seq).ok_or_else(|| unknown(seq)).and_then(|c| c.trim(len));
+                let _ = reply.send(r);
+            }
+            Op::Release { seq } => {
+                self.seqs.remove(&seq);
+            }
+            Op::Finish { caller } => {
+                self.active.remove(&caller);
+                self.pending.remove(&caller);
+            }
+            Op::Stats { reply } => {
+                let _ = reply.send(Ok(self.stats.clone()));
+            }
+            Op::Vocab { reply } => {
+                let _ = reply.send(Ok(self.model.tokenizer.vocab_size()));
+            }
+        }
+    }
+
+    /// Runs every pending row, in caller order, in chunks of `max_rows`.
+    fn run_batch(&mut self) {
+        let pending = std::mem::take(&mut self.pending);
+        let mut work: Vec<(SeqId, Vec<u32>)> = Vec::new();
+        let mut owners: Vec<(Reply<Vec<Vec<f32>>>, usize)> = Vec::new();
+        for (_, p) in pending {
+            owners.push((p.reply, p.rows.len()));
+            work.extend(p.rows);
+        }
+        let result = self.forward_all(&work);
+        match result {
+            Ok(mut answers) => {
+                let mut rest = answers.drain(..);
+                for (reply, n) in owners {
+                    let _ = reply.send(Ok(rest.by_ref().take(n).collect()));
+                }
+            }
+            Err(e) => {
+                for (reply, _) in owners {
+                    let _ = reply.send(Err(EngineError::Mlx(e.to_string())));
+                }
+            }
+        }
+    }
+
+    fn forward_all(&mut self, work: &[(SeqId, Vec<u32>)]) -> Result<Vec<Vec<f32>>, EngineError> {
+        let mut answers = Vec::with_capacity(work.len());
+        for chunk in work.chunks(self.max_rows) {
+            // Take the caches out so several can be borrowed mutably at once.
+            let mut caches: Vec<SeqCache> = Vec::with_capacity(chunk.len());
+            for (seq, _) in chunk {
+                caches.push(self.seqs.remove(seq).ok_or_else(|| unknown(*seq))?);
+            }
+            let mut rows: Vec<(&[u32], &mut SeqCache)> =
+                chunk.iter().map(|(_, t)| t.as_slice()).zip(caches.iter_mut()).collect();
+            let out = self.model.model.forward_rows(&mut rows);
+            drop(rows);
+            for ((seq, _), cache) in chunk.iter().zip(caches) {
+                self.seqs.insert(*seq, cache);
+            }
+            let logprobs = out?;
+            logprobs.eval()?;
+            let vocab = *logprobs.shape().last().unwrap_or(&0) as usize;
+            let data = logprobs.as_slice::<f32>();
+            answers.extend(data.chunks(vocab.max(1)).map(<[f32]>::to_vec));
+            self.stats.passes += 1;
+            self.stats.rows += chunk.len() as u64;
+            self.stats.tokens += chunk.iter().map(|(_, t)| t.len() as u64).sum::<u64>();
+        }
+        let bytes: usize = self.seqs.values().map(SeqCache::nbytes).sum();
+        self.stats.peak_cache_bytes = self.stats.peak_cache_bytes.max(bytes as u64);
+        Ok(answers)
+    }
+}
+
+fn unknown(seq: SeqId) -> EngineError {
+    EngineError::BadInput(format!("unknown sequence {}", seq.0))
+}

@@ -1,0 +1,124 @@
+//! The engine loop: many callers share batched passes; batches, and so
+//! every token and log-probability, do not depend on timing.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use mlx_rs::{Array, Dtype};
+use runner::engine::kv_cache::SeqCache;
+use runner::engine::model::load;
+use runner::engine::sampling::{Sampler, SamplingParams};
+use runner::engine::service::EngineService;
+
+const SMOLLM2: &str = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
+
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn service(max_rows: usize) -> EngineService {
+    EngineService::start(|| load(SMOLLM2, Dtype::Float32), max_rows).expect("SmolLM2 from the asset cache")
+}
+
+/// 16 concurrent sampled generations; returns every caller's tokens and log-probs.
+fn sixteen_searches(engine: &EngineService) -> Vec<(Vec<u32>, Vec<f32>)> {
+    let sessions = engine.group(16).unwrap();
+    let handles: Vec<_> = sessions
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let prompt: Vec<u32> = match i % 4 {
+                // Token ids of different lengths per caller.
+                0 => vec![1, 31, 42, 43, 44],
+                1 => vec![504, 3575, 282, 4649, 314],
+                2 => vec![9138, 2070, 253],
+                _ => vec![104, 446, 216, 39, 45, 346, 446],
+            };
+            std::thread::spawn(move || {
+                let seq = s.new_seq(None).unwrap();
+                let mut sampler = Sampler::new(100 + i as u64);
+                let params = SamplingParams { temperature: 1.0, top_k: Some(40), top_p: 0.95 };
+                let mut lp = s.forward(seq, &prompt).unwrap();
+                let (mut tokens, mut logprobs) = (Vec::new(), Vec::new());
+                for _ in 0..(6 + i % 5) {
+                    let next = sampler.pick(&lp, &params);
+                    tokens.push(next);
+                    logprobs.push(lp[next as usize]);
+                    lp = s.forward(seq, &[next]).unwrap();
+                }
+                (tokens, logprobs)
+            })
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
+#[test]
+fn the_same_searches_give_the_same_bits_twice() {
+    let _g = serial();
+    let engine = service(16);
+    let first = sixteen_searches(&engine);
+    let second = sixteen_searches(&engine);
+    assert_eq!(first.len(), 16);
+    for (i, (a, b)) in first.iter().zip(&second).enumerate() {
+        assert_eq!(a.0, b.0, "caller {i}: tokens");
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&a.1), bits(&b.1), "caller {i}: log-probs bitwise");
+    }
+    let stats = engine.stats().unwrap();
+    assert!(stats.mean_batch() > 8.0, "callers share passes: mean batch {}", stats.mean_batch());
+    assert!(stats.peak_cache_bytes > 0);
+}
+
+#[test]
+fn batched_rows_of_different_lengths_equal_single_rows() {
+    let _g = serial();
+    let direct = load(SMOLLM2, Dtype::Float32).unwrap();
+    let rows: Vec<Vec<u32>> = vec![vec![504, 3575, 282, 4649, 314], vec![9138, 2070], vec![1, 31, 42, 43, 44, 45, 46]];
+    let single: Vec<Vec<f32>> = rows
+        .iter()
+        .map(|t| {
+            let ids: Vec<i32> = t.iter().map(|&x| x as i32).collect();
+            let mut c = SeqCache::new(direct.model.num_layers());
+            let logits = direct.model.forward(&Array::from_slice(&ids, &[1, ids.len() as i32]), &mut c).unwrap();
+            let v = *logits.shape().last().unwrap() as usize;
+            let f = logits.as_dtype(Dtype::Float32).unwrap();
+            f.eval().unwrap();
+            let d = f.as_slice::<f32>();
+            runner::engine::sampling::log_softmax(&d[d.len() - v..]).into_iter().map(|x| x as f32).collect()
+        })
+        .collect();
+    drop(direct);
+
+    let engine = service(8);
+    let s = engine.group(1).unwrap().pop().unwrap();
+    let seqs: Vec<_> = rows.iter().map(|_| s.new_seq(None).unwrap()).collect();
+    let out = s.forward_rows(seqs.iter().copied().zip(rows.iter().cloned()).collect()).unwrap();
+    for (i, (a, b)) in out.iter().zip(&single).enumerate() {
+        let d = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+        // A batch changes the shape of every matmul and so BLAS's f32
+        // summation order; rows agree to 1e-3 in log-probability.
+        assert!(d <= 1e-3, "row {i}: max |Δ| = {d}");
+    }
+    // Continue the shortest row by one token while forking the longest.
+    let fork = s.new_seq(Some(seqs[2])).unwrap();
+    let next = s.forward_rows(vec![(seqs[1], vec![11]), (fork, vec![12])]).unwrap();
+    assert_eq!(next.len(), 2);
+    s.trim(fork, 3).unwrap();
+    assert!(s.forward(fork, &[13]).is_ok());
+    drop(s);
+    let stats = engine.stats().unwrap();
+    assert_eq!(stats.passes, 3);
+}
+
+#[test]
+fn a_finished_caller_does_not_block_the_others() {
+    let _g = serial();
+    let engine = Arc::new(service(4));
+    let mut sessions = engine.group(2).unwrap();
+    let quitter = sessions.pop().unwrap();
+    let worker = sessions.pop().unwrap();
+    drop(quitter);
+    let seq = worker.new_seq(None).unwrap();
+    assert_eq!(worker.forward(seq, &[1, 2, 3]).unwrap().len(), engine.vocab_size().unwrap());
+}
