@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch; the logic lives in the other modules.
 
+mod bench;
 mod doctor;
 mod model;
 mod plan;
@@ -53,6 +54,9 @@ pub enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Measure throughput (JSON; see scripts/bench/).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
     /// Inspect a model or generate with it.
     #[command(subcommand)]
     Model(model::ModelCommand),
@@ -99,5 +103,6 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Schema { output } => schema::schema(output.as_deref()),
         Command::Doctor { json, no_bench } => doctor::doctor(json, !no_bench),
         Command::Model(cmd) => model::model(cmd),
+        Command::Bench(cmd) => bench::bench(cmd),
     }
 }

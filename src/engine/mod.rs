@@ -2,11 +2,13 @@
 //! model loading (GGUF), the Llama-family forward pass with an explicit KV
 //! cache, tokenizers and chat templates, sampling and generation.
 
+pub mod bench;
 pub mod blas;
 pub mod convert;
 pub mod generate;
 pub mod gguf;
 mod gguf_header;
+pub mod hub;
 pub mod kv_cache;
 pub mod model;
 pub mod models;

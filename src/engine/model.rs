@@ -142,21 +142,38 @@ pub fn load_dir(dir: &Path, dtype: Dtype) -> Result<LoadedModel, EngineError> {
     Ok(LoadedModel { model, tokenizer, path: dir.to_owned(), revision, dtype, format })
 }
 
-/// Resolves a model argument: a `.gguf` path, or a file in the asset cache.
+/// Resolves a model argument: a path (`.gguf` file or model directory), a
+/// file in the asset cache, or a Hugging Face repo id (`org/name`, optionally
+/// `@revision`) found in the local hub cache; loads it.
 pub fn load(reference: &str, dtype: Dtype) -> Result<LoadedModel, EngineError> {
     let direct = PathBuf::from(reference);
-    let path = if direct.exists() { direct } else { crate::assets::resolve(reference) };
-    if !path.exists() {
+    let asset = crate::assets::resolve(reference);
+    let (repo, revision) = match reference.split_once('@') {
+        Some((r, rev)) => (r, Some(rev)),
+        None => (reference, None),
+    };
+    let (path, commit) = if direct.exists() {
+        (direct, None)
+    } else if asset.exists() {
+        (asset, None)
+    } else if super::hub::is_repo_id(repo) {
+        let snap = super::hub::resolve_cached(repo, revision)?;
+        (snap.dir, Some(snap.commit))
+    } else {
         return Err(EngineError::ModelNotFound(format!(
-            "`{reference}` is neither a file nor an asset in {} (run `make setup`)",
+            "`{reference}` is not a file, a model directory, an asset in {} (run `make setup`) or a repo id",
             crate::assets::assets_dir().display()
         )));
-    }
-    if path.is_dir() {
-        load_dir(&path, dtype)
+    };
+    let mut model = if path.is_dir() {
+        load_dir(&path, dtype)?
     } else if path.extension().is_some_and(|e| e == "gguf") {
-        load_gguf(&path, dtype)
+        load_gguf(&path, dtype)?
     } else {
-        Err(EngineError::Unsupported(format!("{}: expected a .gguf file or a model directory", path.display())))
+        return Err(EngineError::Unsupported(format!("{}: expected a .gguf file or a model directory", path.display())));
+    };
+    if let Some(c) = commit {
+        model.revision = c;
     }
+    Ok(model)
 }

@@ -56,6 +56,7 @@ enum Op {
     Finish { caller: u32 },
     Stats { reply: Reply<ServiceStats> },
     Vocab { reply: Reply<usize> },
+    Shutdown,
 }
 
 /// Handle to a running engine loop.
@@ -121,9 +122,8 @@ impl EngineService {
 
 impl Drop for EngineService {
     fn drop(&mut self) {
-        // Closing the channel ends the loop once every session is gone.
-        let (tx, _) = channel();
-        drop(std::mem::replace(&mut self.tx, tx));
+        // Sessions that outlive the service get "the engine loop has stopped".
+        let _ = self.tx.send(Op::Shutdown);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -200,6 +200,9 @@ impl Loop {
 
     fn run(mut self, rx: Receiver<Op>) {
         while let Ok(op) = rx.recv() {
+            if matches!(op, Op::Shutdown) {
+                break;
+            }
             self.handle(op);
             if !self.active.is_empty() && self.pending.len() == self.active.len() {
                 self.run_batch();
@@ -255,6 +258,7 @@ impl Loop {
             Op::Vocab { reply } => {
                 let _ = reply.send(Ok(self.model.tokenizer.vocab_size()));
             }
+            Op::Shutdown => {}
         }
     }
 

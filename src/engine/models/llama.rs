@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use mlx_rs::fast::{rms_norm, rope, scaled_dot_product_attention, ScaledDotProductAttentionMask};
+use mlx_rs::fast::{rms_norm, rope, rope_dynamic, scaled_dot_product_attention, ScaledDotProductAttentionMask};
 use mlx_rs::ops::concatenate;
 use mlx_rs::ops::indexing::IndexOp;
 use mlx_rs::Array;
@@ -231,10 +231,41 @@ impl Llama {
         let offset = cache.len() as i32;
         let q = self.rope(&heads(q, nh)?, offset)?;
         let k = self.rope(&heads(k, nkv)?, offset)?;
-        let (k, v) = cache.append(layer, k, heads(v, nkv)?)?;
-        let mask = if len > 1 { Some(ScaledDotProductAttentionMask::Causal) } else { None };
-        let a = scaled_dot_product_attention(&q, &k, &v, 1.0 / (hd as f32).sqrt(), mask, None)?;
-        Ok(a.transpose_axes(&[0, 2, 1, 3])?.reshape(&[rows, len, nh * hd])?)
+        self.attend_roped(layer, &q, k, heads(v, nkv)?, cache)
+    }
+
+    /// `[1, rows, heads * head_dim]` projections of one token per row ->
+    /// `[rows, heads, 1, head_dim]`, q and k rotated at each row's position.
+    fn decode_heads(&self, q: &Array, k: &Array, v: &Array, positions: &Array) -> Result<(Array, Array, Array), EngineError> {
+        let (nh, nkv, hd) = (self.config.num_attention_heads, self.config.kv_heads(), self.config.head_dim());
+        let heads = |y: &Array, n: i32| -> Result<Array, EngineError> {
+            Ok(y.reshape(&[-1, 1, n, hd])?.transpose_axes(&[0, 2, 1, 3])?)
+        };
+        let base = if self.rope_freqs.is_some() { None } else { Some(self.config.rope_theta) };
+        let rot = |y: Array| -> Result<Array, EngineError> {
+            Ok(rope_dynamic(&y, hd, false, base, 1.0, positions, self.rope_freqs.as_ref())?)
+        };
+        Ok((rot(heads(q, nh)?)?, rot(heads(k, nkv)?)?, heads(v, nkv)?))
+    }
+
+    /// Attention of rotated `q` (`[rows, heads, new, head_dim]`) over the
+    /// cache extended by `k`, `v`; returns `[rows, new, hidden]`.
+    fn attend_roped(&self, layer: usize, q: &Array, k: Array, v: Array, cache: &mut SeqCache) -> Result<Array, EngineError> {
+        let (rows, len) = (q.shape()[0], q.shape()[2]);
+        self.merge_heads(&self.attention(layer, q, k, v, cache)?, rows, len)
+    }
+
+    /// Scaled dot-product attention with the cache; `[rows, heads, new, head_dim]`.
+    fn attention(&self, layer: usize, q: &Array, k: Array, v: Array, cache: &mut SeqCache) -> Result<Array, EngineError> {
+        let (k, v) = cache.append(layer, k, v)?;
+        let mask = if q.shape()[2] > 1 { Some(ScaledDotProductAttentionMask::Causal) } else { None };
+        Ok(scaled_dot_product_attention(q, &k, &v, 1.0 / (self.config.head_dim() as f32).sqrt(), mask, None)?)
+    }
+
+    /// `[rows, heads, len, head_dim]` -> `[rows, len, hidden]`.
+    fn merge_heads(&self, a: &Array, rows: i32, len: i32) -> Result<Array, EngineError> {
+        let width = self.config.num_attention_heads * self.config.head_dim();
+        Ok(a.transpose_axes(&[0, 2, 1, 3])?.reshape(&[rows, len, width])?)
     }
 
     fn mlp(b: &Block, x: &Array) -> Result<Array, EngineError> {
@@ -286,13 +317,30 @@ impl Llama {
             start += t.len() as i32;
         }
         let mut h = self.embed.take_axis(Array::from_slice(&ids, &[1, total]), 0)?;
+        // One new token per row (a decode step): RoPE for all rows in one op
+        // with per-row positions; only the cache append and attention are per row.
+        let decode_step = rows.len() > 1 && rows.iter().all(|(t, _)| t.len() == 1);
+        let positions: Vec<i32> = rows.iter().map(|(_, c)| c.len() as i32).collect();
+        let positions = Array::from_slice(&positions, &[positions.len() as i32]);
         for (i, b) in self.blocks.iter().enumerate() {
             let x = rms_norm(&h, Some(&b.input_norm), eps)?;
             let (q, k, v) = (b.q.forward(&x)?, b.k.forward(&x)?, b.v.forward(&x)?);
             let mut parts = Vec::with_capacity(rows.len());
-            for ((_, cache), &(s, n)) in rows.iter_mut().zip(&spans) {
-                let seg = |y: &Array| y.index((.., s..s + n, ..));
-                parts.push(self.attend(i, &seg(&q), &seg(&k), &seg(&v), cache)?);
+            if decode_step {
+                let (q, k, v) = self.decode_heads(&q, &k, &v, &positions)?;
+                let n = rows.len() as i32;
+                let (qs, ks, vs) = (q.split_equal(n, 0)?, k.split_equal(n, 0)?, v.split_equal(n, 0)?);
+                let mut outs = Vec::with_capacity(rows.len());
+                for ((((_, cache), q), k), v) in rows.iter_mut().zip(&qs).zip(ks).zip(vs) {
+                    outs.push(self.attention(i, q, k, v, cache)?);
+                }
+                // [rows, heads, 1, head_dim] -> [1, rows, hidden]: rows play the token axis.
+                parts.push(self.merge_heads(&concatenate(&outs, 0)?, n, 1)?.reshape(&[1, n, -1])?);
+            } else {
+                for ((_, cache), &(s, n)) in rows.iter_mut().zip(&spans) {
+                    let seg = |y: &Array| y.index((.., s..s + n, ..));
+                    parts.push(self.attend(i, &seg(&q), &seg(&k), &seg(&v), cache)?);
+                }
             }
             let a = match parts.len() {
                 1 => parts.swap_remove(0),
