@@ -54,6 +54,17 @@ fn greedy_knows_the_capital_of_france() {
 }
 
 #[test]
+fn kept_quantized_the_gguf_model_gives_the_same_answer() {
+    let _m = model();
+    let q = load(SMOLLM2, runner::engine::model::ComputeDtype::Quantized).unwrap();
+    assert_eq!(q.compute, "quantized");
+    assert!(q.model.is_quantized());
+    let prompt = q.tokenizer.encode("The capital of France is").unwrap();
+    let g = generate(&q, &prompt, 3, &SamplingParams::GREEDY, 0).unwrap();
+    assert!(g.text.starts_with(" Paris"), "got {:?}", g.text);
+}
+
+#[test]
 fn cached_decoding_equals_recomputing_the_whole_sequence() {
     let m = model();
     let tokens = m.tokenizer.encode("The quick brown fox jumps over the lazy dog. 12345").unwrap();

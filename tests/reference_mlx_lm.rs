@@ -17,7 +17,7 @@ use mlx_rs::{Array, Dtype};
 use runner::engine::convert::{convert_gguf, Quantization};
 use runner::engine::gguf::Gguf;
 use runner::engine::kv_cache::SeqCache;
-use runner::engine::model::{load, LoadedModel};
+use runner::engine::model::{load, ComputeDtype, LoadedModel};
 use runner::engine::tokenizer::TextTokenizer;
 
 const TOL: f32 = 1e-4;
@@ -136,6 +136,10 @@ fn smollm2_converted_matches_mlx_lm() {
 }
 
 fn tiny_case(arch: &str, extra: &[&str], reference_flags: &[&str]) {
+    tiny_case_as(arch, extra, reference_flags, ComputeDtype::F32)
+}
+
+fn tiny_case_as(arch: &str, extra: &[&str], reference_flags: &[&str], compute: ComputeDtype) {
     let _g = serial();
     let tmp = tempfile::tempdir().unwrap();
     let tok = tokenizer_dir(tmp.path());
@@ -143,7 +147,7 @@ fn tiny_case(arch: &str, extra: &[&str], reference_flags: &[&str]) {
     let mut args = vec!["tiny", dir.to_str().unwrap(), "--arch", arch, "--tokenizer-from", tok.to_str().unwrap()];
     args.extend_from_slice(extra);
     run_py(&args, None);
-    let ours = load(dir.to_str().unwrap(), Dtype::Float32).unwrap_or_else(|e| panic!("{arch} {extra:?}: {e}"));
+    let ours = load(dir.to_str().unwrap(), compute).unwrap_or_else(|e| panic!("{arch} {extra:?}: {e}"));
     let ps = prompts(&ours.tokenizer);
     let theirs = reference_logits(&dir, &ps, reference_flags);
     assert_close(&our_logits(&ours, &ps), &theirs, &format!("{arch} {extra:?}"));
@@ -177,6 +181,12 @@ fn tiny_bf16_weights_match() {
 #[test]
 fn tiny_mlx_4bit_matches() {
     tiny_case("llama", &["--quantize", "4"], &["--dequantize"]);
+}
+
+/// Kept quantized, the engine runs MLX's quantized matmul as mlx-lm does.
+#[test]
+fn tiny_mlx_4bit_kept_quantized_matches() {
+    tiny_case_as("llama", &["--quantize", "4"], &[], ComputeDtype::Quantized);
 }
 
 #[test]
@@ -237,4 +247,43 @@ fn converted_4bit_model_loads_and_runs() {
     assert!(ours.format.contains("4-bit"));
     let ps = prompts(&ours.tokenizer);
     assert_close(&our_logits(&ours, &ps), &reference_logits(&dir, &ps, &["--dequantize"]), "converted 4-bit");
+}
+
+/// A repo id resolves through the local hub cache layout to its snapshot,
+/// and the commit becomes the recorded revision; a missing one names the
+/// repo and the cache path.
+#[test]
+fn hub_cache_references_resolve_offline() {
+    let _g = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let tok = tokenizer_dir(tmp.path());
+    let cache = tmp.path().join("hub");
+    let commit = "0123456789abcdef0123456789abcdef01234567";
+    let repo_dir = cache.join("models--tiny-org--tiny-llama");
+    std::fs::create_dir_all(repo_dir.join("refs")).unwrap();
+    std::fs::create_dir_all(repo_dir.join("snapshots")).unwrap();
+    std::fs::write(repo_dir.join("refs/main"), commit).unwrap();
+    let snap = repo_dir.join("snapshots").join(commit);
+    run_py(&["tiny", snap.to_str().unwrap(), "--arch", "llama", "--tokenizer-from", tok.to_str().unwrap()], None);
+
+    let out = common::runner()
+        .args(["model", "info", "tiny-org/tiny-llama", "--json"])
+        .env("HF_HUB_CACHE", &cache)
+        .env("HF_HUB_OFFLINE", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let info: serde_json::Value = serde_json::from_str(&common::stdout(&out)).unwrap();
+    assert_eq!(info["revision"], commit);
+    assert_eq!(info["layers"], 2);
+
+    let out = common::runner()
+        .args(["model", "info", "tiny-org/absent"])
+        .env("HF_HUB_CACHE", &cache)
+        .env("HF_HUB_OFFLINE", "1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = common::stderr(&out);
+    assert!(err.contains("tiny-org/absent") && err.contains(&cache.display().to_string()), "{err}");
 }

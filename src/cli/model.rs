@@ -1,10 +1,8 @@
 //! `runner model info` and `runner model generate`.
 
-use mlx_rs::Dtype;
-
 use super::CliError;
 use crate::engine::generate::generate;
-use crate::engine::model::load;
+use crate::engine::model::{load, ComputeDtype};
 use crate::engine::sampling::SamplingParams;
 use crate::engine::tokenizer::Message;
 
@@ -12,8 +10,12 @@ use crate::engine::tokenizer::Message;
 pub enum ModelCommand {
     /// Architecture, size, format and tokenizer of a model.
     Info {
-        /// A `.gguf` path or an asset (e.g. models/SmolLM2-135M-Instruct.Q4_1.gguf).
+        /// A `.gguf` file, a model directory, an asset (e.g.
+        /// models/SmolLM2-135M-Instruct.Q4_1.gguf) or a repo id in the hub cache.
         model: String,
+        /// Compute dtype: auto, f32, f16, bf16 or quantized.
+        #[arg(long, default_value = "auto")]
+        dtype: String,
         #[arg(long)]
         json: bool,
     },
@@ -34,6 +36,9 @@ pub enum ModelCommand {
         model: String,
         #[arg(long)]
         prompt: String,
+        /// Compute dtype: auto, f32, f16, bf16 or quantized.
+        #[arg(long, default_value = "auto")]
+        dtype: String,
         /// Wrap the prompt as a user message in the model's chat template.
         #[arg(long)]
         chat: bool,
@@ -52,18 +57,24 @@ pub enum ModelCommand {
     },
 }
 
+fn compute_dtype(name: &str) -> Result<ComputeDtype, CliError> {
+    serde_json::from_value(serde_json::Value::String(name.to_owned())).map_err(|_| {
+        crate::engine::EngineError::BadInput(format!("--dtype {name}: expected auto, f32, f16, bf16 or quantized")).into()
+    })
+}
+
 pub fn model(cmd: ModelCommand) -> Result<(), CliError> {
     crate::engine::init()?;
     match cmd {
-        ModelCommand::Info { model, json } => {
-            let m = load(&model, Dtype::Float32)?;
+        ModelCommand::Info { model, dtype, json } => {
+            let m = load(&model, compute_dtype(&dtype)?)?;
             let c = &m.model.config;
             let info = serde_json::json!({
                 "path": m.path,
                 "architecture": c.model_type,
                 "parameters": m.model.parameter_count(),
                 "format": m.format,
-                "compute_dtype": "float32",
+                "compute_dtype": m.compute,
                 "layers": c.num_hidden_layers,
                 "hidden_size": c.hidden_size,
                 "heads": c.num_attention_heads,
@@ -72,7 +83,7 @@ pub fn model(cmd: ModelCommand) -> Result<(), CliError> {
                 "context": c.max_position_embeddings,
                 "chat_template": m.tokenizer.has_chat_template(),
                 "stop_ids": m.tokenizer.stop_ids(),
-                "revision_sha256": m.revision,
+                "revision": m.revision,
             });
             if json {
                 println!("{}", serde_json::to_string_pretty(&info).unwrap_or_default());
@@ -91,14 +102,14 @@ pub fn model(cmd: ModelCommand) -> Result<(), CliError> {
             println!("wrote {}", dst.display());
             Ok(())
         }
-        ModelCommand::Generate { model, prompt, chat, max_tokens, sampling_temperature, top_k, top_p, seed, json } => {
+        ModelCommand::Generate { model, prompt, dtype, chat, max_tokens, sampling_temperature, top_k, top_p, seed, json } => {
             if !(sampling_temperature >= 0.0 && sampling_temperature.is_finite()) || !(top_p > 0.0 && top_p <= 1.0) {
                 return Err(crate::engine::EngineError::BadInput(
                     "--sampling-temperature must be >= 0 and --top-p in (0, 1]".into(),
                 )
                 .into());
             }
-            let m = load(&model, Dtype::Float32)?;
+            let m = load(&model, compute_dtype(&dtype)?)?;
             let text = if chat { m.tokenizer.apply_chat_template(&[Message::new("user", &prompt)], true)? } else { prompt };
             let ids = m.tokenizer.encode(&text)?;
             let params = SamplingParams { temperature: sampling_temperature, top_k, top_p };

@@ -118,17 +118,20 @@ impl Gguf {
         })
     }
 
-    /// Every tensor, dense in `dtype`, named as in Hugging Face checkpoints.
-    pub fn dense_weights(&self, config: &LlamaConfig, dtype: Dtype) -> Result<HashMap<String, Array>, EngineError> {
+    /// Every tensor named as in Hugging Face checkpoints: dense in `dtype`,
+    /// or (`dtype` None) quantized blocks kept as MLX affine groups of 32
+    /// (`.weight`, `.scales`, `.biases`) and the rest as stored.
+    pub fn weights(&self, config: &LlamaConfig, dtype: Option<Dtype>) -> Result<HashMap<String, Array>, EngineError> {
         let arrays = self.file.arrays().map_err(|e| self.bad(e))?;
         let mut out = HashMap::new();
         for (name, array) in &arrays {
-            if name.ends_with(".scales") || name.ends_with(".biases") {
-                continue;
-            }
+            let hf = hf_name(name).ok_or_else(|| EngineError::Unsupported(format!("{}: unknown tensor {name}", self.path)))?;
             let stem = name.strip_suffix(".weight").unwrap_or(name);
-            let dense = match (arrays.get(&format!("{stem}.scales")), arrays.get(&format!("{stem}.biases"))) {
-                (Some(scales), biases) => {
+            let quantized = arrays.get(&format!("{stem}.scales"));
+            let value = match (dtype, quantized) {
+                // Parts of a quantized matrix are expanded with their `.weight`.
+                (Some(_), _) if name.ends_with(".scales") || name.ends_with(".biases") => continue,
+                (Some(dtype), Some(scales)) => {
                     let packed_cols = *array.shape().last().unwrap_or(&0);
                     let groups = *scales.shape().last().unwrap_or(&1);
                     let bits = packed_cols * 32 / (groups * GGUF_GROUP).max(1);
@@ -138,25 +141,34 @@ impl Gguf {
                     // Scales and offsets are stored as f16; GGUF defines the
                     // values as f32 products, so widen before multiplying.
                     let scales = scales.as_dtype(Dtype::Float32)?;
-                    let biases = biases.map(|b| b.as_dtype(Dtype::Float32)).transpose()?;
-                    dequantize(array, &scales, biases.as_ref(), GGUF_GROUP, bits)?
+                    let biases = arrays.get(&format!("{stem}.biases")).map(|b| b.as_dtype(Dtype::Float32)).transpose()?;
+                    dequantize(array, &scales, biases.as_ref(), GGUF_GROUP, bits)?.as_dtype(dtype)?
                 }
+                (Some(dtype), None) => array.as_dtype(dtype)?,
                 (None, _) => array.clone(),
             };
-            let hf = hf_name(name).ok_or_else(|| EngineError::Unsupported(format!("{}: unknown tensor {name}", self.path)))?;
-            let mut dense = dense.as_dtype(dtype)?;
-            if hf.ends_with("q_proj.weight") {
-                dense = unpermute(&dense, config.num_attention_heads)?;
-            } else if hf.ends_with("k_proj.weight") {
-                dense = unpermute(&dense, config.kv_heads())?;
-            } else if hf.ends_with("q_proj.bias") {
-                dense = unpermute(&dense.reshape(&[-1, 1])?, config.num_attention_heads)?.reshape(&[-1])?;
-            } else if hf.ends_with("k_proj.bias") {
-                dense = unpermute(&dense.reshape(&[-1, 1])?, config.kv_heads())?.reshape(&[-1])?;
-            }
-            out.insert(hf, dense);
+            let value = if hf.contains("q_proj.") {
+                unpermute_rows(&value, config.num_attention_heads)?
+            } else if hf.contains("k_proj.") {
+                unpermute_rows(&value, config.kv_heads())?
+            } else {
+                value
+            };
+            out.insert(hf, value);
         }
         Ok(out)
+    }
+}
+
+/// The MLX group size of quantized GGUF blocks.
+pub const GROUP_SIZE: i32 = GGUF_GROUP;
+
+/// `unpermute` for matrices (rows) and vectors (biases) alike.
+fn unpermute_rows(a: &Array, heads: i32) -> Result<Array, EngineError> {
+    if a.ndim() == 1 {
+        Ok(unpermute(&a.reshape(&[-1, 1])?, heads)?.reshape(&[-1])?)
+    } else {
+        unpermute(a, heads)
     }
 }
 
@@ -172,14 +184,15 @@ fn unpermute(w: &Array, heads: i32) -> Result<Array, EngineError> {
 
 /// GGUF tensor name -> Hugging Face name.
 fn hf_name(name: &str) -> Option<String> {
-    let fixed = match name {
-        "token_embd.weight" => Some("model.embed_tokens.weight"),
-        "output_norm.weight" => Some("model.norm.weight"),
-        "output.weight" => Some("lm_head.weight"),
+    let (stem, suffix) = name.rsplit_once('.')?;
+    let fixed = match stem {
+        "token_embd" => Some("model.embed_tokens"),
+        "output_norm" => Some("model.norm"),
+        "output" => Some("lm_head"),
         _ => None,
     };
     if let Some(f) = fixed {
-        return Some(f.to_owned());
+        return Some(format!("{f}.{suffix}"));
     }
     let rest = name.strip_prefix("blk.")?;
     let (layer, tail) = rest.split_once('.')?;
@@ -207,6 +220,7 @@ mod tests {
     #[test]
     fn tensor_names_map_to_the_hugging_face_layout() {
         assert_eq!(hf_name("token_embd.weight").unwrap(), "model.embed_tokens.weight");
+        assert_eq!(hf_name("token_embd.scales").unwrap(), "model.embed_tokens.scales");
         assert_eq!(hf_name("blk.12.attn_q.weight").unwrap(), "model.layers.12.self_attn.q_proj.weight");
         assert_eq!(hf_name("blk.0.attn_k.bias").unwrap(), "model.layers.0.self_attn.k_proj.bias");
         assert_eq!(hf_name("blk.3.ffn_down.weight").unwrap(), "model.layers.3.mlp.down_proj.weight");

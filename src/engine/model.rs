@@ -12,6 +12,46 @@ use super::models::llama::{Llama, LlamaConfig};
 use super::tokenizer::TextTokenizer;
 use super::EngineError;
 
+/// What the weights are computed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ComputeDtype {
+    /// f32 on the CPU backend (MLX's quantized matmul is slower than
+    /// OpenBLAS there); quantized weights stay quantized on GPU backends.
+    Auto,
+    F32,
+    F16,
+    Bf16,
+    /// Keep quantized matrices quantized (quantized matmul); others as stored.
+    Quantized,
+}
+
+impl From<Dtype> for ComputeDtype {
+    fn from(d: Dtype) -> Self {
+        match d {
+            Dtype::Float16 => ComputeDtype::F16,
+            Dtype::Bfloat16 => ComputeDtype::Bf16,
+            _ => ComputeDtype::F32,
+        }
+    }
+}
+
+impl ComputeDtype {
+    /// The concrete choice on this machine: a dense dtype, or None for quantized.
+    pub fn resolve(self) -> Result<Option<Dtype>, EngineError> {
+        Ok(match self {
+            ComputeDtype::Auto => match super::mlx_info()?.backend {
+                super::Backend::Cpu => Some(Dtype::Float32),
+                _ => None,
+            },
+            ComputeDtype::F32 => Some(Dtype::Float32),
+            ComputeDtype::F16 => Some(Dtype::Float16),
+            ComputeDtype::Bf16 => Some(Dtype::Bfloat16),
+            ComputeDtype::Quantized => None,
+        })
+    }
+}
+
 /// A model ready to run.
 pub struct LoadedModel {
     pub model: Llama,
@@ -19,21 +59,31 @@ pub struct LoadedModel {
     pub path: PathBuf,
     /// sha256 of the weights file (GGUF) — what runs record as the revision.
     pub revision: String,
-    /// What the weights are computed in.
-    pub dtype: Dtype,
+    /// What the weights are computed in: a dense dtype, or "quantized".
+    pub compute: String,
     /// Where the weights came from, e.g. `gguf` with its quantization.
     pub format: String,
 }
 
-/// Loads a `.gguf` file, dequantizing to `dtype`.
-pub fn load_gguf(path: &Path, dtype: Dtype) -> Result<LoadedModel, EngineError> {
+fn compute_name(dtype: Option<Dtype>) -> String {
+    match dtype {
+        Some(Dtype::Float16) => "float16",
+        Some(Dtype::Bfloat16) => "bfloat16",
+        Some(_) => "float32",
+        None => "quantized",
+    }
+    .to_owned()
+}
+
+/// Loads a `.gguf` file: dense in `dtype`, or quantized when `dtype` is None.
+pub fn load_gguf(path: &Path, dtype: Option<Dtype>) -> Result<LoadedModel, EngineError> {
     let gguf = Gguf::open(path)?;
     let config = gguf.config()?;
     let tokenizer = TextTokenizer::from_gguf(&gguf)?;
-    let weights = gguf.dense_weights(&config, dtype)?;
+    let weights = gguf.weights(&config, dtype)?;
     // Materialise now, so dequantisation is paid at load, not in the first forward.
     mlx_rs::transforms::eval(weights.values())?;
-    let model = Llama::from_weights(config, weights)?;
+    let model = Llama::from_weights(config, weights, super::gguf::GROUP_SIZE)?;
     let revision = crate::assets::sha256_file(path).map_err(|e| EngineError::ModelNotFound(format!("{}: {e}", path.display())))?;
     let file_type = gguf.number("general.file_type")?.map(|v| v as i64);
     let format = match file_type {
@@ -45,7 +95,7 @@ pub fn load_gguf(path: &Path, dtype: Dtype) -> Result<LoadedModel, EngineError> 
         _ => "gguf",
     }
     .to_owned();
-    Ok(LoadedModel { model, tokenizer, path: path.to_owned(), revision, dtype, format })
+    Ok(LoadedModel { model, tokenizer, path: path.to_owned(), revision, compute: compute_name(dtype), format })
 }
 
 /// `config.json` fields beyond the architecture's own.
@@ -66,7 +116,8 @@ struct QuantConfig {
 /// Loads a Hugging Face / mlx-community model directory: `config.json`,
 /// `model.safetensors` (or shards listed in `model.safetensors.index.json`),
 /// dense f32/f16/bf16 or MLX-quantized weights, and the tokenizer files.
-pub fn load_dir(dir: &Path, dtype: Dtype) -> Result<LoadedModel, EngineError> {
+/// Dense in `dtype`, or quantized matrices kept quantized when it is None.
+pub fn load_dir(dir: &Path, dtype: Option<Dtype>) -> Result<LoadedModel, EngineError> {
     let bad = |what: String| EngineError::BadModel(format!("{}: {what}", dir.display()));
     let config_path = dir.join("config.json");
     let text = std::fs::read_to_string(&config_path)
@@ -116,17 +167,32 @@ pub fn load_dir(dir: &Path, dtype: Dtype) -> Result<LoadedModel, EngineError> {
         }
         let Some(w) = raw.get(&name) else { continue };
         let stem = name.trim_end_matches(".weight");
-        let dense = match (raw.get(&format!("{stem}.scales")), &extra.quantization) {
-            (Some(scales), Some(q)) => {
+        let scales = raw.get(&format!("{stem}.scales"));
+        let biases = raw.get(&format!("{stem}.biases"));
+        match (dtype, scales, &extra.quantization) {
+            (_, Some(_), None) => {
+                return Err(bad(format!("{name} is quantized but config.json has no `quantization`")));
+            }
+            (Some(dtype), Some(scales), Some(q)) => {
                 if ![2, 3, 4, 6, 8].contains(&q.bits) {
                     return Err(EngineError::Unsupported(format!("{}: {}-bit quantization", dir.display(), q.bits)));
                 }
-                dequantize(w, scales, raw.get(&format!("{stem}.biases")), q.group_size, q.bits)?
+                weights.insert(name, dequantize(w, scales, biases, q.group_size, q.bits)?.as_dtype(dtype)?);
             }
-            (Some(_), None) => return Err(bad(format!("{name} is quantized but config.json has no `quantization`"))),
-            (None, _) => w.clone(),
-        };
-        weights.insert(name, dense.as_dtype(dtype)?);
+            (None, Some(scales), _) => {
+                weights.insert(format!("{stem}.scales"), scales.clone());
+                if let Some(b) = biases {
+                    weights.insert(format!("{stem}.biases"), b.clone());
+                }
+                weights.insert(name, w.clone());
+            }
+            (Some(dtype), None, _) => {
+                weights.insert(name, w.as_dtype(dtype)?);
+            }
+            (None, None, _) => {
+                weights.insert(name, w.clone());
+            }
+        }
     }
     mlx_rs::transforms::eval(weights.values())?;
     let tokenizer = TextTokenizer::from_dir(dir)?;
@@ -134,18 +200,20 @@ pub fn load_dir(dir: &Path, dtype: Dtype) -> Result<LoadedModel, EngineError> {
         Some(q) => format!("mlx {}-bit (group {})", q.bits, q.group_size),
         None => "safetensors".to_owned(),
     };
-    let model = Llama::from_weights(config, weights)?;
+    let group = extra.quantization.as_ref().map_or(64, |q| q.group_size);
+    let model = Llama::from_weights(config, weights, group)?;
     let revision = {
         use sha2::Digest;
         sha2::Sha256::digest(digest.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
     };
-    Ok(LoadedModel { model, tokenizer, path: dir.to_owned(), revision, dtype, format })
+    Ok(LoadedModel { model, tokenizer, path: dir.to_owned(), revision, compute: compute_name(dtype), format })
 }
 
 /// Resolves a model argument: a path (`.gguf` file or model directory), a
 /// file in the asset cache, or a Hugging Face repo id (`org/name`, optionally
 /// `@revision`) found in the local hub cache; loads it.
-pub fn load(reference: &str, dtype: Dtype) -> Result<LoadedModel, EngineError> {
+pub fn load(reference: &str, dtype: impl Into<ComputeDtype>) -> Result<LoadedModel, EngineError> {
+    let dtype = dtype.into().resolve()?;
     let direct = PathBuf::from(reference);
     let asset = crate::assets::resolve(reference);
     let (repo, revision) = match reference.split_once('@') {

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use mlx_rs::fast::{rms_norm, rope, rope_dynamic, scaled_dot_product_attention, ScaledDotProductAttentionMask};
-use mlx_rs::ops::concatenate;
+use mlx_rs::ops::{concatenate, dequantize, quantized_matmul};
 use mlx_rs::ops::indexing::IndexOp;
 use mlx_rs::Array;
 use serde::Deserialize;
@@ -110,15 +110,86 @@ impl LlamaConfig {
     }
 }
 
-/// A dense projection `y = x W^T (+ b)`.
-pub struct Linear {
+/// MLX affine quantization of a matrix: packed `weight`, per-group `scales`
+/// and `biases`.
+pub struct QuantizedMatrix {
     weight: Array,
+    scales: Array,
+    biases: Option<Array>,
+    group_size: i32,
+    bits: i32,
+}
+
+impl QuantizedMatrix {
+    /// Infers the bit width from the packed and group shapes.
+    fn new(weight: Array, scales: Array, biases: Option<Array>, group_size: i32) -> Result<Self, EngineError> {
+        let packed = *weight.shape().last().unwrap_or(&0);
+        let groups = *scales.shape().last().unwrap_or(&1);
+        let bits = packed * 32 / (groups * group_size).max(1);
+        if ![2, 3, 4, 5, 6, 8].contains(&bits) {
+            return Err(EngineError::Unsupported(format!("{bits}-bit quantized weights")));
+        }
+        Ok(QuantizedMatrix { weight, scales, biases, group_size, bits })
+    }
+
+    /// `x W^T` without expanding W.
+    fn matmul_t(&self, x: &Array) -> Result<Array, EngineError> {
+        Ok(quantized_matmul(x, &self.weight, &self.scales, self.biases.as_ref(), true, self.group_size, self.bits)?)
+    }
+
+    /// Rows `ids` of the matrix, expanded (an embedding lookup).
+    fn rows(&self, ids: &Array) -> Result<Array, EngineError> {
+        let b = self.biases.as_ref().map(|b| b.take_axis(ids, 0)).transpose()?;
+        Ok(dequantize(self.weight.take_axis(ids, 0)?, self.scales.take_axis(ids, 0)?, b.as_ref(), self.group_size, self.bits)?)
+    }
+
+    fn size(&self) -> usize {
+        self.weight.size() * 32 / self.bits as usize
+    }
+}
+
+/// A weight matrix, dense or MLX-quantized.
+pub enum Matrix {
+    Dense(Array),
+    Quantized(QuantizedMatrix),
+}
+
+impl Matrix {
+    fn matmul_t(&self, x: &Array) -> Result<Array, EngineError> {
+        match self {
+            Matrix::Dense(w) => Ok(x.matmul(w.t())?),
+            Matrix::Quantized(q) => q.matmul_t(x),
+        }
+    }
+
+    fn rows(&self, ids: &Array) -> Result<Array, EngineError> {
+        match self {
+            Matrix::Dense(w) => Ok(w.take_axis(ids, 0)?),
+            Matrix::Quantized(q) => q.rows(ids),
+        }
+    }
+
+    fn size(&self) -> usize {
+        match self {
+            Matrix::Dense(w) => w.size(),
+            Matrix::Quantized(q) => q.size(),
+        }
+    }
+
+    pub fn is_quantized(&self) -> bool {
+        matches!(self, Matrix::Quantized(_))
+    }
+}
+
+/// A projection `y = x W^T (+ b)`.
+pub struct Linear {
+    weight: Matrix,
     bias: Option<Array>,
 }
 
 impl Linear {
     fn forward(&self, x: &Array) -> Result<Array, EngineError> {
-        let y = x.matmul(self.weight.t())?;
+        let y = self.weight.matmul_t(x)?;
         Ok(match &self.bias {
             Some(b) => y.add(b)?,
             None => y,
@@ -141,33 +212,49 @@ struct Block {
 /// A loaded Llama-family model.
 pub struct Llama {
     pub config: LlamaConfig,
-    embed: Array,
+    embed: Matrix,
     blocks: Vec<Block>,
     norm: Array,
     lm_head: Option<Linear>,
     rope_freqs: Option<Array>,
 }
 
-/// Takes named tensors out of a weight map, failing with the name.
-struct Take<'a>(&'a mut HashMap<String, Array>);
+/// Takes named tensors out of a weight map, failing with the name. A
+/// matrix with `.scales` beside it is MLX-quantized with `group_size`.
+struct Take<'a> {
+    map: &'a mut HashMap<String, Array>,
+    group_size: i32,
+}
 
 impl Take<'_> {
     fn get(&mut self, name: &str) -> Result<Array, EngineError> {
-        self.0.remove(name).ok_or_else(|| EngineError::MissingTensor(name.to_owned()))
+        self.map.remove(name).ok_or_else(|| EngineError::MissingTensor(name.to_owned()))
+    }
+
+    fn matrix(&mut self, stem: &str) -> Result<Matrix, EngineError> {
+        let weight = self.get(&format!("{stem}.weight"))?;
+        match self.map.remove(&format!("{stem}.scales")) {
+            Some(scales) => {
+                let biases = self.map.remove(&format!("{stem}.biases"));
+                Ok(Matrix::Quantized(QuantizedMatrix::new(weight, scales, biases, self.group_size)?))
+            }
+            None => Ok(Matrix::Dense(weight)),
+        }
     }
 
     fn linear(&mut self, prefix: &str, bias: bool) -> Result<Linear, EngineError> {
-        let weight = self.get(&format!("{prefix}.weight"))?;
-        let bias = if bias { Some(self.get(&format!("{prefix}.bias"))?) } else { self.0.remove(&format!("{prefix}.bias")) };
+        let weight = self.matrix(prefix)?;
+        let bias = if bias { Some(self.get(&format!("{prefix}.bias"))?) } else { self.map.remove(&format!("{prefix}.bias")) };
         Ok(Linear { weight, bias })
     }
 }
 
 impl Llama {
-    /// Builds the model from dense weights in Hugging Face naming.
-    pub fn from_weights(config: LlamaConfig, mut weights: HashMap<String, Array>) -> Result<Llama, EngineError> {
-        let mut t = Take(&mut weights);
-        let embed = t.get("model.embed_tokens.weight")?;
+    /// Builds the model from weights in Hugging Face naming; matrices with
+    /// `.scales`/`.biases` beside them stay quantized (groups of `group_size`).
+    pub fn from_weights(config: LlamaConfig, mut weights: HashMap<String, Array>, group_size: i32) -> Result<Llama, EngineError> {
+        let mut t = Take { map: &mut weights, group_size };
+        let embed = t.matrix("model.embed_tokens")?;
         let mut blocks = Vec::with_capacity(config.num_hidden_layers as usize);
         for i in 0..config.num_hidden_layers {
             let p = format!("model.layers.{i}");
@@ -184,12 +271,18 @@ impl Llama {
             });
         }
         let norm = t.get("model.norm.weight")?;
-        let lm_head = match t.0.remove("lm_head.weight") {
-            Some(weight) if !config.tie_word_embeddings => Some(Linear { weight, bias: None }),
-            _ => None,
+        let lm_head = if !config.tie_word_embeddings && t.map.contains_key("lm_head.weight") {
+            Some(t.linear("lm_head", false)?)
+        } else {
+            None
         };
         let rope_freqs = config.rope_freqs()?;
         Ok(Llama { config, embed, blocks, norm, lm_head, rope_freqs })
+    }
+
+    /// Whether the matrices are kept quantized.
+    pub fn is_quantized(&self) -> bool {
+        self.embed.is_quantized() || self.blocks.first().is_some_and(|b| b.q.weight.is_quantized())
     }
 
     pub fn num_layers(&self) -> usize {
@@ -199,6 +292,7 @@ impl Llama {
     /// Parameters held (elements of every weight).
     pub fn parameter_count(&self) -> usize {
         let lin = |l: &Linear| l.weight.size() + l.bias.as_ref().map_or(0, |b| b.size());
+        // Quantized matrices count their logical elements.
         self.embed.size()
             + self.norm.size()
             + self.lm_head.as_ref().map_or(0, lin)
@@ -277,7 +371,7 @@ impl Llama {
         let h = rms_norm(h, Some(&self.norm), self.config.rms_norm_eps)?;
         Ok(match &self.lm_head {
             Some(head) => head.forward(&h)?,
-            None => h.matmul(self.embed.t())?,
+            None => self.embed.matmul_t(&h)?,
         })
     }
 
@@ -287,7 +381,7 @@ impl Llama {
     pub fn forward(&self, tokens: &Array, cache: &mut SeqCache) -> Result<Array, EngineError> {
         let len = tokens.shape()[1];
         let eps = self.config.rms_norm_eps;
-        let mut h = self.embed.take_axis(tokens, 0)?;
+        let mut h = self.embed.rows(tokens)?;
         for (i, b) in self.blocks.iter().enumerate() {
             let x = rms_norm(&h, Some(&b.input_norm), eps)?;
             let a = self.attend(i, &b.q.forward(&x)?, &b.k.forward(&x)?, &b.v.forward(&x)?, cache)?;
@@ -316,7 +410,7 @@ impl Llama {
             spans.push((start, t.len() as i32));
             start += t.len() as i32;
         }
-        let mut h = self.embed.take_axis(Array::from_slice(&ids, &[1, total]), 0)?;
+        let mut h = self.embed.rows(&Array::from_slice(&ids, &[1, total]))?;
         // One new token per row (a decode step): RoPE for all rows in one op
         // with per-row positions; only the cache append and attention are per row.
         let decode_step = rows.len() > 1 && rows.iter().all(|(t, _)| t.len() == 1);
