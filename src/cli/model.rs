@@ -103,7 +103,8 @@ pub fn model(cmd: ModelCommand) -> Result<(), CliError> {
             Ok(())
         }
         ModelCommand::Generate { model, prompt, dtype, chat, max_tokens, sampling_temperature, top_k, top_p, seed, json } => {
-            if !(sampling_temperature >= 0.0 && sampling_temperature.is_finite()) || !(top_p > 0.0 && top_p <= 1.0) {
+            let valid = sampling_temperature >= 0.0 && sampling_temperature.is_finite() && top_p > 0.0 && top_p <= 1.0;
+            if !valid {
                 return Err(crate::engine::EngineError::BadInput(
                     "--sampling-temperature must be >= 0 and --top-p in (0, 1]".into(),
                 )
