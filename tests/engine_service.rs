@@ -1,10 +1,11 @@
 //! The engine loop: many callers share batched passes; batches, and so
 //! every token and log-probability, do not depend on timing.
 
+mod common;
+
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use mlx_rs::{Array, Dtype};
-use runner::engine::kv_cache::SeqCache;
+use mlx_rs::Dtype;
 use runner::engine::model::load;
 use runner::engine::sampling::{Sampler, SamplingParams};
 use runner::engine::service::EngineService;
@@ -78,14 +79,8 @@ fn batched_rows_of_different_lengths_equal_single_rows() {
     let single: Vec<Vec<f32>> = rows
         .iter()
         .map(|t| {
-            let ids: Vec<i32> = t.iter().map(|&x| x as i32).collect();
-            let mut c = SeqCache::new(direct.model.num_layers());
-            let logits = direct.model.forward(&Array::from_slice(&ids, &[1, ids.len() as i32]), &mut c).unwrap();
-            let v = *logits.shape().last().unwrap() as usize;
-            let f = logits.as_dtype(Dtype::Float32).unwrap();
-            f.eval().unwrap();
-            let d = f.as_slice::<f32>();
-            runner::engine::sampling::log_softmax(&d[d.len() - v..]).into_iter().map(|x| x as f32).collect()
+            let logits = common::fresh_last_logits(&direct, t);
+            runner::engine::sampling::log_softmax(&logits).into_iter().map(|x| x as f32).collect()
         })
         .collect();
     drop(direct);

@@ -13,10 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 
-use mlx_rs::{Array, Dtype};
+use mlx_rs::Dtype;
 use runner::engine::convert::{convert_gguf, Quantization};
 use runner::engine::gguf::Gguf;
-use runner::engine::kv_cache::SeqCache;
 use runner::engine::model::{load, ComputeDtype, LoadedModel};
 use runner::engine::tokenizer::TextTokenizer;
 
@@ -77,19 +76,7 @@ fn reference_logits(dir: &Path, prompts: &[Vec<u32>], flags: &[&str]) -> Vec<Vec
 }
 
 fn our_logits(m: &LoadedModel, prompts: &[Vec<u32>]) -> Vec<Vec<f32>> {
-    prompts
-        .iter()
-        .map(|p| {
-            let ids: Vec<i32> = p.iter().map(|&t| t as i32).collect();
-            let mut cache = SeqCache::new(m.model.num_layers());
-            let logits = m.model.forward(&Array::from_slice(&ids, &[1, ids.len() as i32]), &mut cache).unwrap();
-            let vocab = *logits.shape().last().unwrap() as usize;
-            let flat = logits.as_dtype(Dtype::Float32).unwrap();
-            flat.eval().unwrap();
-            let data = flat.as_slice::<f32>();
-            data[data.len() - vocab..].to_vec()
-        })
-        .collect()
+    prompts.iter().map(|p| common::fresh_last_logits(m, p)).collect()
 }
 
 fn assert_close(ours: &[Vec<f32>], theirs: &[Vec<f32>], what: &str) {

@@ -67,3 +67,15 @@ pub fn runs_of<'a>(plan: &'a Plan, name: &str) -> Vec<&'a runner::plan::RunConfi
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
+
+/// f32 logits at the last position of `tokens`, computed from an empty cache.
+pub fn fresh_last_logits(m: &runner::engine::model::LoadedModel, tokens: &[u32]) -> Vec<f32> {
+    let ids: Vec<i32> = tokens.iter().map(|&t| t as i32).collect();
+    let mut cache = runner::engine::kv_cache::SeqCache::new(m.model.num_layers());
+    let logits = m.model.forward(&mlx_rs::Array::from_slice(&ids, &[1, ids.len() as i32]), &mut cache).expect("forward");
+    let vocab = *logits.shape().last().expect("logits have a vocabulary axis") as usize;
+    let flat = logits.as_dtype(mlx_rs::Dtype::Float32).expect("cast");
+    flat.eval().expect("eval");
+    let data = flat.as_slice::<f32>();
+    data[data.len() - vocab..].to_vec()
+}
