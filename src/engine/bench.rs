@@ -96,7 +96,7 @@ pub fn run(model: &str, prompt_text: &str, tokens: usize, rows: &[usize]) -> Res
     let engine = EngineService::start(move || load(&model_ref, Dtype::Float32), 64)?;
     let mut batched_rates = Vec::new();
     for &r in rows {
-        batched_rates.push((r, batched(&engine, &prompt, r, tokens.min(32))?));
+        batched_rates.push((r, batched(&engine, &prompt, r, tokens)?));
     }
     let bw = memory_bandwidth()?;
     Ok(EngineBench {

@@ -41,6 +41,18 @@ impl SeqCache {
         Ok((k, v))
     }
 
+    /// Keys and values of `layer`, None before its first append.
+    pub(crate) fn layer(&self, layer: usize) -> Option<&(Array, Array)> {
+        self.layers.get(layer).and_then(Option::as_ref)
+    }
+
+    /// Replaces `layer`'s keys and values (new positions included).
+    pub(crate) fn set_layer(&mut self, layer: usize, k: Array, v: Array) -> Result<(), EngineError> {
+        let slot = self.layers.get_mut(layer).ok_or_else(|| EngineError::Mlx(format!("no cache layer {layer}")))?;
+        *slot = Some((k, v));
+        Ok(())
+    }
+
     pub(crate) fn advance(&mut self, n: usize) {
         self.len += n;
     }

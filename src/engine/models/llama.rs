@@ -3,7 +3,7 @@
 //! MLP. Config straight from `config.json` (or GGUF metadata, see gguf.rs);
 //! the KV cache is passed in explicitly.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use mlx_rs::fast::{rms_norm, rope, rope_dynamic, scaled_dot_product_attention, ScaledDotProductAttentionMask};
 use mlx_rs::ops::{concatenate, dequantize, quantized_matmul};
@@ -356,6 +356,75 @@ impl Llama {
         Ok(scaled_dot_product_attention(q, &k, &v, 1.0 / (self.config.head_dim() as f32).sqrt(), mask, None)?)
     }
 
+    /// Attention for one new token per row (`q`, `k`, `v`:
+    /// `[rows, heads, 1, head_dim]`, rotated). Rows whose caches have the
+    /// same length attend together: their caches are stacked, extended by
+    /// the new keys and values in one op, and each row keeps a view of the
+    /// result as its cache. Returns `[rows, heads, 1, head_dim]` in row order.
+    fn decode_attention(
+        &self,
+        layer: usize,
+        q: &Array,
+        k: &Array,
+        v: &Array,
+        rows: &mut [(&[u32], &mut SeqCache)],
+    ) -> Result<Array, EngineError> {
+        let scale = 1.0 / (self.config.head_dim() as f32).sqrt();
+        let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for (r, (_, cache)) in rows.iter().enumerate() {
+            groups.entry(cache.len()).or_default().push(r);
+        }
+        let whole = groups.len() == 1;
+        let mut out: Vec<Option<Array>> = vec![None; rows.len()];
+        for (len, members) in groups {
+            let m = members.len() as i32;
+            let pick = |x: &Array| -> Result<Array, EngineError> {
+                if whole {
+                    return Ok(x.clone());
+                }
+                let idx: Vec<i32> = members.iter().map(|&r| r as i32).collect();
+                Ok(x.take_axis(Array::from_slice(&idx, &[m]), 0)?)
+            };
+            let (qg, kg, vg) = (pick(q)?, pick(k)?, pick(v)?);
+            let (k_all, v_all) = if len == 0 {
+                (kg, vg)
+            } else {
+                let mut ks = Vec::with_capacity(members.len());
+                let mut vs = Vec::with_capacity(members.len());
+                for &r in &members {
+                    let (ck, cv) = rows[r].1.layer(layer).ok_or_else(|| EngineError::Mlx("cache layer missing".into()))?;
+                    ks.push(ck.clone());
+                    vs.push(cv.clone());
+                }
+                let stack = |mut parts: Vec<Array>| -> Result<Array, EngineError> {
+                    match parts.len() {
+                        1 => Ok(parts.swap_remove(0)),
+                        _ => Ok(concatenate(&parts, 0)?),
+                    }
+                };
+                (cat_seq(&stack(ks)?, &kg)?, cat_seq(&stack(vs)?, &vg)?)
+            };
+            let a = scaled_dot_product_attention(&qg, &k_all, &v_all, scale, None, None)?;
+            if members.len() == 1 {
+                rows[members[0]].1.set_layer(layer, k_all, v_all)?;
+            } else {
+                let (kp, vp) = (k_all.split_equal(m, 0)?, v_all.split_equal(m, 0)?);
+                for ((&r, kr), vr) in members.iter().zip(kp).zip(vp) {
+                    rows[r].1.set_layer(layer, kr, vr)?;
+                }
+            }
+            if whole {
+                return Ok(a);
+            }
+            let parts = if members.len() == 1 { vec![a] } else { a.split_equal(m, 0)? };
+            for (&r, part) in members.iter().zip(parts) {
+                out[r] = Some(part);
+            }
+        }
+        let ordered: Vec<Array> = out.into_iter().flatten().collect();
+        Ok(concatenate(&ordered, 0)?)
+    }
+
     /// `[rows, heads, len, head_dim]` -> `[rows, len, hidden]`.
     fn merge_heads(&self, a: &Array, rows: i32, len: i32) -> Result<Array, EngineError> {
         let width = self.config.num_attention_heads * self.config.head_dim();
@@ -423,13 +492,9 @@ impl Llama {
             if decode_step {
                 let (q, k, v) = self.decode_heads(&q, &k, &v, &positions)?;
                 let n = rows.len() as i32;
-                let (qs, ks, vs) = (q.split_equal(n, 0)?, k.split_equal(n, 0)?, v.split_equal(n, 0)?);
-                let mut outs = Vec::with_capacity(rows.len());
-                for ((((_, cache), q), k), v) in rows.iter_mut().zip(&qs).zip(ks).zip(vs) {
-                    outs.push(self.attention(i, q, k, v, cache)?);
-                }
+                let a = self.decode_attention(i, &q, &k, &v, rows)?;
                 // [rows, heads, 1, head_dim] -> [1, rows, hidden]: rows play the token axis.
-                parts.push(self.merge_heads(&concatenate(&outs, 0)?, n, 1)?.reshape(&[1, n, -1])?);
+                parts.push(self.merge_heads(&a, n, 1)?.reshape(&[1, n, -1])?);
             } else {
                 for ((_, cache), &(s, n)) in rows.iter_mut().zip(&spans) {
                     let seg = |y: &Array| y.index((.., s..s + n, ..));
