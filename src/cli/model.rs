@@ -95,8 +95,7 @@ pub fn model(cmd: ModelCommand) -> Result<(), CliError> {
             Ok(())
         }
         ModelCommand::Convert { src, dst, quantize, group_size } => {
-            let direct = std::path::PathBuf::from(&src);
-            let path = if direct.exists() { direct } else { crate::assets::resolve(&src) };
+            let path = crate::engine::model::local_path(&src).unwrap_or_else(|| src.clone().into());
             let q = quantize.map(|bits| crate::engine::convert::Quantization { bits, group_size });
             crate::engine::convert::convert_gguf(&path, &dst, q)?;
             println!("wrote {}", dst.display());

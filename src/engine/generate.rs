@@ -78,8 +78,8 @@ pub fn generate(
     let mut row = last_logits(&logits)?;
     let prefill = start.elapsed().as_secs_f64();
 
-    let first = log_softmax(&row);
-    let mut top: Vec<(usize, f64)> = first.iter().copied().enumerate().collect();
+    let mut lp = log_softmax(&row);
+    let mut top: Vec<(usize, f64)> = lp.iter().copied().enumerate().collect();
     top.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     let top10 = top.iter().take(10).map(|&(id, logprob)| TopToken { id: id as u32, logprob }).collect();
 
@@ -88,13 +88,14 @@ pub fn generate(
     let decode_start = Instant::now();
     for step in 0..max_tokens {
         let next = sampler.pick(&row, params);
-        logprobs.push(log_softmax(&row)[next as usize]);
+        logprobs.push(lp[next as usize]);
         generated.push(next);
         if m.tokenizer.stop_ids().contains(&next) || step + 1 == max_tokens {
             break;
         }
         let logits = m.model.forward(&Array::from_slice(&[next as i32], &[1, 1]), &mut cache)?;
         row = last_logits(&logits)?;
+        lp = log_softmax(&row);
     }
     let decode = decode_start.elapsed().as_secs_f64();
     let decoded_steps = generated.len().saturating_sub(1).max(1);

@@ -204,9 +204,20 @@ pub fn load_dir(dir: &Path, dtype: Option<Dtype>) -> Result<LoadedModel, EngineE
     let model = Llama::from_weights(config, weights, group)?;
     let revision = {
         use sha2::Digest;
-        sha2::Sha256::digest(digest.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+        crate::assets::hex(&sha2::Sha256::digest(digest.as_bytes()))
     };
     Ok(LoadedModel { model, tokenizer, path: dir.to_owned(), revision, compute: compute_name(dtype), format })
+}
+
+/// A model argument that names something on disk: the path itself, or a
+/// file in the asset cache.
+pub fn local_path(reference: &str) -> Option<PathBuf> {
+    let direct = PathBuf::from(reference);
+    if direct.exists() {
+        return Some(direct);
+    }
+    let asset = crate::assets::resolve(reference);
+    asset.exists().then_some(asset)
 }
 
 /// Resolves a model argument: a path (`.gguf` file or model directory), a
@@ -214,16 +225,12 @@ pub fn load_dir(dir: &Path, dtype: Option<Dtype>) -> Result<LoadedModel, EngineE
 /// `@revision`) found in the local hub cache; loads it.
 pub fn load(reference: &str, dtype: impl Into<ComputeDtype>) -> Result<LoadedModel, EngineError> {
     let dtype = dtype.into().resolve()?;
-    let direct = PathBuf::from(reference);
-    let asset = crate::assets::resolve(reference);
     let (repo, revision) = match reference.split_once('@') {
         Some((r, rev)) => (r, Some(rev)),
         None => (reference, None),
     };
-    let (path, commit) = if direct.exists() {
-        (direct, None)
-    } else if asset.exists() {
-        (asset, None)
+    let (path, commit) = if let Some(path) = local_path(reference) {
+        (path, None)
     } else if super::hub::is_repo_id(repo) {
         let snap = super::hub::resolve_cached(repo, revision)?;
         (snap.dir, Some(snap.commit))

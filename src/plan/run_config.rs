@@ -209,5 +209,5 @@ impl RunConfig {
 pub fn hash_canonical<T: Serialize>(value: &T) -> Result<String, serde_json::Error> {
     let canonical = serde_json::to_string(&serde_json::to_value(value)?)?;
     let digest = Sha256::digest(canonical.as_bytes());
-    Ok(digest.iter().take(8).map(|b| format!("{b:02x}")).collect())
+    Ok(crate::assets::hex(&digest[..8]))
 }
