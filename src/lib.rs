@@ -3,10 +3,14 @@
 //!
 //! Data flows one way: `spec` (the YAML file, layered with env and `--set`)
 //! -> `plan` (runs with content-hash ids) -> execution (later modules).
-//! `engine` owns MLX; `assets` knows where offline models and data live.
+//! `engine` owns MLX; `search` runs the search methods on one token tree
+//! through a small language-model trait; `tasks` loads datasets, builds prompts and scores
+//! answers; `assets` knows where offline models and data live.
 
 pub mod assets;
 pub mod cli;
 pub mod engine;
 pub mod plan;
+pub mod search;
 pub mod spec;
+pub mod tasks;

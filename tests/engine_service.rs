@@ -117,3 +117,69 @@ fn a_finished_caller_does_not_block_the_others() {
     let seq = worker.new_seq(None).unwrap();
     assert_eq!(worker.forward(seq, &[1, 2, 3]).unwrap().len(), engine.vocab_size().unwrap());
 }
+
+/// Decode steps of sequences of different lengths, with forks, trims and
+/// releases in between (every path of the batch cache), against each
+/// sequence's content computed from scratch.
+#[test]
+fn decode_steps_through_the_batch_cache_equal_fresh_computation() {
+    let _g = serial();
+    let direct = load(SMOLLM2, Dtype::Float32).unwrap();
+    let fresh = |tokens: &[u32]| -> Vec<f32> {
+        let logits = common::fresh_last_logits(&direct, tokens);
+        runner::engine::sampling::log_softmax(&logits).into_iter().map(|x| x as f32).collect()
+    };
+    let close = |what: &str, got: &[f32], tokens: &[u32]| {
+        let want = fresh(tokens);
+        let d = got.iter().zip(&want).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+        // Batches change BLAS's summation order: agreement to 1e-3.
+        assert!(d <= 1e-3, "{what}: max |Δ| = {d} for {tokens:?}");
+    };
+    let engine = service(16);
+    let s = engine.group(1).unwrap().pop().unwrap();
+    let mut content: Vec<Vec<u32>> = vec![vec![504, 3575, 282, 4649, 314], vec![9138, 2070], vec![1, 31, 42, 43, 44, 45, 46]];
+    let mut seqs: Vec<_> = content.iter().map(|_| s.new_seq(None).unwrap()).collect();
+    s.forward_rows(seqs.iter().copied().zip(content.iter().cloned()).collect()).unwrap();
+    for step in 0..4u32 {
+        let rows: Vec<_> = seqs.iter().enumerate().map(|(i, &q)| (q, vec![100 + 10 * i as u32 + step])).collect();
+        for (i, (_, t)) in rows.iter().enumerate() {
+            content[i].extend(t);
+        }
+        let out = s.forward_rows(rows).unwrap();
+        for (i, lp) in out.iter().enumerate() {
+            close(&format!("step {step} row {i}"), lp, &content[i]);
+        }
+    }
+    // Fork a resident sequence, trim another, and decode both with a third.
+    let fork = s.new_seq(Some(seqs[0])).unwrap();
+    let mut fork_content = content[0].clone();
+    s.trim(seqs[2], 5).unwrap();
+    content[2].truncate(5);
+    let rows = vec![(seqs[0], vec![7]), (fork, vec![8]), (seqs[2], vec![9])];
+    content[0].push(7);
+    fork_content.push(8);
+    content[2].push(9);
+    let out = s.forward_rows(rows).unwrap();
+    close("parent after fork", &out[0], &content[0]);
+    close("fork", &out[1], &fork_content);
+    close("trimmed", &out[2], &content[2]);
+    // Release one (its slot is reused), start a new sequence, and mix a
+    // several-token row with decode rows in one pass.
+    s.release(seqs[1]);
+    let fresh_seq = s.new_seq(None).unwrap();
+    let extra = vec![504, 3575, 282];
+    let rows = vec![(fresh_seq, extra.clone()), (seqs[0], vec![5, 6]), (fork, vec![4])];
+    content[0].extend([5, 6]);
+    fork_content.push(4);
+    let out = s.forward_rows(rows).unwrap();
+    close("new sequence", &out[0], &extra);
+    close("several tokens after decoding", &out[1], &content[0]);
+    close("fork decoding on", &out[2], &fork_content);
+    seqs[1] = fresh_seq;
+    let mut extra = extra;
+    extra.push(11);
+    content[0].push(12);
+    let out = s.forward_rows(vec![(fresh_seq, vec![11]), (seqs[0], vec![12])]).unwrap();
+    close("new sequence decoding", &out[0], &extra);
+    close("back in the batch", &out[1], &content[0]);
+}

@@ -1,6 +1,8 @@
 //! Per-sequence key/value cache. MLX arrays are immutable and reference
 //! counted, so a fork shares its parent's prefix without copying it and a
-//! trim is a view of the first `len` positions.
+//! trim is a view of the first `len` positions. While a sequence decodes
+//! through the engine loop its keys and values live in a row of the loop's
+//! `BatchCache` instead (`slot`), and the arrays here are empty.
 
 use mlx_rs::ops::indexing::IndexOp;
 use mlx_rs::Array;
@@ -13,11 +15,30 @@ use super::EngineError;
 pub struct SeqCache {
     layers: Vec<Option<(Array, Array)>>,
     len: usize,
+    slot: Option<usize>,
 }
 
 impl SeqCache {
     pub fn new(num_layers: usize) -> SeqCache {
-        SeqCache { layers: vec![None; num_layers], len: 0 }
+        SeqCache { layers: vec![None; num_layers], len: 0, slot: None }
+    }
+
+    /// A cache of `len` positions made of per-layer keys and values.
+    pub(crate) fn from_layers(layers: Vec<(Array, Array)>, len: usize) -> SeqCache {
+        SeqCache { layers: layers.into_iter().map(Some).collect(), len, slot: None }
+    }
+
+    /// The batch-cache row holding this sequence, if it is resident there.
+    pub fn slot(&self) -> Option<usize> {
+        self.slot
+    }
+
+    /// The keys and values now live in batch-cache row `slot`.
+    pub(crate) fn enter_slot(&mut self, slot: usize) {
+        self.slot = Some(slot);
+        for l in self.layers.iter_mut() {
+            *l = None;
+        }
     }
 
     /// Positions cached.
@@ -46,18 +67,12 @@ impl SeqCache {
         self.layers.get(layer).and_then(Option::as_ref)
     }
 
-    /// Replaces `layer`'s keys and values (new positions included).
-    pub(crate) fn set_layer(&mut self, layer: usize, k: Array, v: Array) -> Result<(), EngineError> {
-        let slot = self.layers.get_mut(layer).ok_or_else(|| EngineError::Mlx(format!("no cache layer {layer}")))?;
-        *slot = Some((k, v));
-        Ok(())
-    }
-
     pub(crate) fn advance(&mut self, n: usize) {
         self.len += n;
     }
 
     /// A new sequence that continues from this one; the prefix is shared.
+    /// (A resident sequence is forked through its `BatchCache`.)
     pub fn fork(&self) -> SeqCache {
         self.clone()
     }
@@ -65,6 +80,11 @@ impl SeqCache {
     /// Cuts the cache back to its first `len` positions.
     pub fn trim(&mut self, len: usize) -> Result<(), EngineError> {
         if len >= self.len {
+            return Ok(());
+        }
+        if self.slot.is_some() {
+            // Positions past `len` are masked and overwritten later.
+            self.len = len;
             return Ok(());
         }
         let end = len as i32;
@@ -76,7 +96,8 @@ impl SeqCache {
         Ok(())
     }
 
-    /// Bytes held by the cached keys and values.
+    /// Bytes held by the cached keys and values (a resident sequence's
+    /// bytes are counted with its batch cache).
     pub fn nbytes(&self) -> usize {
         self.layers.iter().flatten().map(|(k, v)| k.nbytes() + v.nbytes()).sum()
     }

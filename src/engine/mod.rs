@@ -2,6 +2,7 @@
 //! model loading (GGUF), the Llama-family forward pass with an explicit KV
 //! cache, tokenizers and chat templates, sampling and generation.
 
+pub mod batch_cache;
 pub mod bench;
 pub mod blas;
 pub mod convert;

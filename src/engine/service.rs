@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::thread::JoinHandle;
 
+use super::batch_cache::BatchCache;
 use super::kv_cache::SeqCache;
 use super::model::LoadedModel;
 use super::EngineError;
@@ -181,12 +182,16 @@ struct Loop {
     active: BTreeMap<u32, ()>,
     pending: BTreeMap<u32, Pending>,
     seqs: HashMap<SeqId, SeqCache>,
+    /// Keys and values of the sequences that are decoding.
+    batch: BatchCache,
     stats: ServiceStats,
 }
 
 impl Loop {
     fn new(model: LoadedModel, max_rows: usize) -> Loop {
+        let batch = model.model.batch_cache();
         Loop {
+            batch,
             model,
             max_rows,
             next_caller: 0,
@@ -223,7 +228,7 @@ impl Loop {
             Op::NewSeq { parent, reply } => {
                 let cache = match parent {
                     None => Ok(SeqCache::new(self.model.model.num_layers())),
-                    Some(p) => self.seqs.get(&p).map(SeqCache::fork).ok_or_else(|| unknown(p)),
+                    Some(p) => self.seqs.get(&p).ok_or_else(|| unknown(p)).and_then(|c| self.batch.fork(c)),
                 };
                 let _ = reply.send(cache.map(|c| {
                     let id = SeqId(self.next_seq);
@@ -246,7 +251,9 @@ impl Loop {
                 let _ = reply.send(r);
             }
             Op::Release { seq } => {
-                self.seqs.remove(&seq);
+                if let Some(slot) = self.seqs.remove(&seq).and_then(|c| c.slot()) {
+                    self.batch.free(slot);
+                }
             }
             Op::Finish { caller } => {
                 self.active.remove(&caller);
@@ -289,6 +296,7 @@ impl Loop {
 
     fn forward_all(&mut self, work: &[(SeqId, Vec<u32>)]) -> Result<Vec<Vec<f32>>, EngineError> {
         let mut answers = Vec::with_capacity(work.len());
+        let first_pass = self.stats.passes;
         for chunk in work.chunks(self.max_rows) {
             // Take the caches out so several can be borrowed mutably at once.
             let mut caches: Vec<SeqCache> = Vec::with_capacity(chunk.len());
@@ -297,7 +305,7 @@ impl Loop {
             }
             let mut rows: Vec<(&[u32], &mut SeqCache)> =
                 chunk.iter().map(|(_, t)| t.as_slice()).zip(caches.iter_mut()).collect();
-            let out = self.model.model.forward_rows(&mut rows);
+            let out = self.model.model.forward_rows(&mut rows, &mut self.batch, self.stats.passes);
             drop(rows);
             for ((seq, _), cache) in chunk.iter().zip(caches) {
                 self.seqs.insert(*seq, cache);
@@ -311,9 +319,25 @@ impl Loop {
             self.stats.rows += chunk.len() as u64;
             self.stats.tokens += chunk.iter().map(|(_, t)| t.len() as u64).sum::<u64>();
         }
-        let bytes: usize = self.seqs.values().map(SeqCache::nbytes).sum();
+        let bytes: usize = self.seqs.values().map(SeqCache::nbytes).sum::<usize>() + self.batch.nbytes();
         self.stats.peak_cache_bytes = self.stats.peak_cache_bytes.max(bytes as u64);
+        self.evict_idle(first_pass)?;
         Ok(answers)
+    }
+
+    /// Sequences that did not decode in the passes since `first_pass` leave
+    /// the batch cache, so that every row it attends over is working.
+    fn evict_idle(&mut self, first_pass: u64) -> Result<(), EngineError> {
+        let idle = self.batch.idle_since(first_pass);
+        if idle.is_empty() {
+            return Ok(());
+        }
+        for cache in self.seqs.values_mut() {
+            if cache.slot().is_some_and(|s| idle.contains(&s)) {
+                self.batch.evict(cache)?;
+            }
+        }
+        Ok(())
     }
 }
 

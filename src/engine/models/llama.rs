@@ -3,7 +3,7 @@
 //! MLP. Config straight from `config.json` (or GGUF metadata, see gguf.rs);
 //! the KV cache is passed in explicitly.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use mlx_rs::fast::{rms_norm, rope, rope_dynamic, scaled_dot_product_attention, ScaledDotProductAttentionMask};
 use mlx_rs::ops::{concatenate, dequantize, quantized_matmul};
@@ -11,6 +11,7 @@ use mlx_rs::ops::indexing::IndexOp;
 use mlx_rs::Array;
 use serde::Deserialize;
 
+use crate::engine::batch_cache::BatchCache;
 use crate::engine::kv_cache::SeqCache;
 use crate::engine::EngineError;
 
@@ -356,75 +357,6 @@ impl Llama {
         Ok(scaled_dot_product_attention(q, &k, &v, 1.0 / (self.config.head_dim() as f32).sqrt(), mask, None)?)
     }
 
-    /// Attention for one new token per row (`q`, `k`, `v`:
-    /// `[rows, heads, 1, head_dim]`, rotated). Rows whose caches have the
-    /// same length attend together: their caches are stacked, extended by
-    /// the new keys and values in one op, and each row keeps a view of the
-    /// result as its cache. Returns `[rows, heads, 1, head_dim]` in row order.
-    fn decode_attention(
-        &self,
-        layer: usize,
-        q: &Array,
-        k: &Array,
-        v: &Array,
-        rows: &mut [(&[u32], &mut SeqCache)],
-    ) -> Result<Array, EngineError> {
-        let scale = 1.0 / (self.config.head_dim() as f32).sqrt();
-        let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-        for (r, (_, cache)) in rows.iter().enumerate() {
-            groups.entry(cache.len()).or_default().push(r);
-        }
-        let whole = groups.len() == 1;
-        let mut out: Vec<Option<Array>> = vec![None; rows.len()];
-        for (len, members) in groups {
-            let m = members.len() as i32;
-            let pick = |x: &Array| -> Result<Array, EngineError> {
-                if whole {
-                    return Ok(x.clone());
-                }
-                let idx: Vec<i32> = members.iter().map(|&r| r as i32).collect();
-                Ok(x.take_axis(Array::from_slice(&idx, &[m]), 0)?)
-            };
-            let (qg, kg, vg) = (pick(q)?, pick(k)?, pick(v)?);
-            let (k_all, v_all) = if len == 0 {
-                (kg, vg)
-            } else {
-                let mut ks = Vec::with_capacity(members.len());
-                let mut vs = Vec::with_capacity(members.len());
-                for &r in &members {
-                    let (ck, cv) = rows[r].1.layer(layer).ok_or_else(|| EngineError::Mlx("cache layer missing".into()))?;
-                    ks.push(ck.clone());
-                    vs.push(cv.clone());
-                }
-                let stack = |mut parts: Vec<Array>| -> Result<Array, EngineError> {
-                    match parts.len() {
-                        1 => Ok(parts.swap_remove(0)),
-                        _ => Ok(concatenate(&parts, 0)?),
-                    }
-                };
-                (cat_seq(&stack(ks)?, &kg)?, cat_seq(&stack(vs)?, &vg)?)
-            };
-            let a = scaled_dot_product_attention(&qg, &k_all, &v_all, scale, None, None)?;
-            if members.len() == 1 {
-                rows[members[0]].1.set_layer(layer, k_all, v_all)?;
-            } else {
-                let (kp, vp) = (k_all.split_equal(m, 0)?, v_all.split_equal(m, 0)?);
-                for ((&r, kr), vr) in members.iter().zip(kp).zip(vp) {
-                    rows[r].1.set_layer(layer, kr, vr)?;
-                }
-            }
-            if whole {
-                return Ok(a);
-            }
-            let parts = if members.len() == 1 { vec![a] } else { a.split_equal(m, 0)? };
-            for (&r, part) in members.iter().zip(parts) {
-                out[r] = Some(part);
-            }
-        }
-        let ordered: Vec<Array> = out.into_iter().flatten().collect();
-        Ok(concatenate(&ordered, 0)?)
-    }
-
     /// `[rows, heads, len, head_dim]` -> `[rows, len, hidden]`.
     fn merge_heads(&self, a: &Array, rows: i32, len: i32) -> Result<Array, EngineError> {
         let width = self.config.num_attention_heads * self.config.head_dim();
@@ -461,45 +393,71 @@ impl Llama {
         self.head(&h)
     }
 
+    /// A batch cache shaped for this model's keys and values.
+    pub fn batch_cache(&self) -> BatchCache {
+        BatchCache::new(self.blocks.len(), self.config.kv_heads(), self.config.head_dim())
+    }
+
     /// One pass over several sequences, each with its own cache and its own
     /// number of new tokens: the token-wise work (projections, MLP) runs on
-    /// all tokens at once, attention per sequence with its own positions.
-    /// Returns the log-probabilities at each sequence's last new position
-    /// (`[rows, vocab]`, f32).
-    pub fn forward_rows(&self, rows: &mut [(&[u32], &mut SeqCache)]) -> Result<Array, EngineError> {
+    /// all tokens at once. Rows with one new token (decode steps) move into
+    /// `batch` and attend together in one op per layer, at their own
+    /// positions and lengths; rows with several tokens attend per sequence.
+    /// `pass` numbers the call (for the batch cache's idle tracking).
+    /// Returns the log-probabilities at each row's last new position
+    /// (`[rows, vocab]`, f32), in row order.
+    pub fn forward_rows(&self, rows: &mut [(&[u32], &mut SeqCache)], batch: &mut BatchCache, pass: u64) -> Result<Array, EngineError> {
         if rows.is_empty() || rows.iter().any(|(t, _)| t.is_empty()) {
             return Err(EngineError::BadInput("every row needs at least one new token".into()));
         }
         let eps = self.config.rms_norm_eps;
-        let ids: Vec<i32> = rows.iter().flat_map(|(t, _)| t.iter().map(|&x| x as i32)).collect();
+        let (decode, multi): (Vec<usize>, Vec<usize>) = (0..rows.len()).partition(|&r| rows[r].0.len() == 1 && !rows[r].1.is_empty());
+        for &r in &multi {
+            batch.evict(rows[r].1)?;
+        }
+        for &r in &decode {
+            batch.admit(rows[r].1, pass)?;
+        }
+        // Decode rows' tokens first, then each multi-token row's.
+        let order: Vec<usize> = decode.iter().chain(&multi).copied().collect();
+        let ids: Vec<i32> = order.iter().flat_map(|&r| rows[r].0.iter().map(|&x| x as i32)).collect();
         let total = ids.len() as i32;
-        let mut spans = Vec::with_capacity(rows.len());
+        let n_dec = decode.len() as i32;
+        let mut spans = vec![(0i32, 0i32); rows.len()];
         let mut start = 0i32;
-        for (t, _) in rows.iter() {
-            spans.push((start, t.len() as i32));
-            start += t.len() as i32;
+        for &r in &order {
+            spans[r] = (start, rows[r].0.len() as i32);
+            start += rows[r].0.len() as i32;
         }
         let mut h = self.embed.rows(&Array::from_slice(&ids, &[1, total]))?;
-        // One new token per row (a decode step): RoPE for all rows in one op
-        // with per-row positions; only the cache append and attention are per row.
-        let decode_step = rows.len() > 1 && rows.iter().all(|(t, _)| t.len() == 1);
-        let positions: Vec<i32> = rows.iter().map(|(_, c)| c.len() as i32).collect();
-        let positions = Array::from_slice(&positions, &[positions.len() as i32]);
+        let step = if decode.is_empty() {
+            None
+        } else {
+            let resident: Vec<(usize, usize)> = decode
+                .iter()
+                .map(|&r| rows[r].1.slot().map(|s| (s, rows[r].1.len())))
+                .collect::<Option<_>>()
+                .ok_or_else(|| EngineError::Mlx("a decoding row is not in the batch cache".into()))?;
+            let positions: Vec<i32> = resident.iter().map(|r| r.1 as i32).collect();
+            let positions = Array::from_slice(&positions, &[n_dec]);
+            Some((batch.prepare(&resident, pass, h.dtype())?, positions))
+        };
+        let scale = 1.0 / (self.config.head_dim() as f32).sqrt();
         for (i, b) in self.blocks.iter().enumerate() {
             let x = rms_norm(&h, Some(&b.input_norm), eps)?;
             let (q, k, v) = (b.q.forward(&x)?, b.k.forward(&x)?, b.v.forward(&x)?);
-            let mut parts = Vec::with_capacity(rows.len());
-            if decode_step {
-                let (q, k, v) = self.decode_heads(&q, &k, &v, &positions)?;
-                let n = rows.len() as i32;
-                let a = self.decode_attention(i, &q, &k, &v, rows)?;
+            let mut parts = Vec::with_capacity(multi.len() + 1);
+            if let Some((step, positions)) = &step {
+                let seg = |y: &Array| y.index((.., ..n_dec, ..));
+                let (q, k, v) = self.decode_heads(&seg(&q), &seg(&k), &seg(&v), positions)?;
+                let a = batch.attend(i, step, &q, &k, &v, scale)?;
                 // [rows, heads, 1, head_dim] -> [1, rows, hidden]: rows play the token axis.
-                parts.push(self.merge_heads(&a, n, 1)?.reshape(&[1, n, -1])?);
-            } else {
-                for ((_, cache), &(s, n)) in rows.iter_mut().zip(&spans) {
-                    let seg = |y: &Array| y.index((.., s..s + n, ..));
-                    parts.push(self.attend(i, &seg(&q), &seg(&k), &seg(&v), cache)?);
-                }
+                parts.push(self.merge_heads(&a, n_dec, 1)?.reshape(&[1, n_dec, -1])?);
+            }
+            for &r in &multi {
+                let (s, n) = spans[r];
+                let seg = |y: &Array| y.index((.., s..s + n, ..));
+                parts.push(self.attend(i, &seg(&q), &seg(&k), &seg(&v), rows[r].1)?);
             }
             let a = match parts.len() {
                 1 => parts.swap_remove(0),
@@ -508,7 +466,7 @@ impl Llama {
             h = h.add(b.o.forward(&a)?)?;
             h = h.add(Self::mlp(b, &rms_norm(&h, Some(&b.post_norm), eps)?)?)?;
         }
-        for ((t, cache), _) in rows.iter_mut().zip(&spans) {
+        for (t, cache) in rows.iter_mut() {
             cache.advance(t.len());
         }
         let last: Vec<i32> = spans.iter().map(|(s, n)| s + n - 1).collect();

@@ -1,0 +1,304 @@
+//! Decode-time key/value storage shared by the sequences of an engine loop.
+//!
+//! A sequence that decodes one token per step lives in a row ("slot") of one
+//! preallocated buffer per layer, `[slots, kv_heads, capacity, head_dim]`
+//! stored flat as `[slots * kv_heads * capacity, head_dim]`. A decode step
+//! writes the new keys and values of every row with one scatter (in place:
+//! the loop holds the only reference, so MLX reuses the buffer) and attends
+//! over all rows with one masked attention op, whatever their lengths. The
+//! old way, stacking each row's own cache every step, copied every cache
+//! twice per layer and step.
+//!
+//! Sequences that receive several tokens at once (prompts, recomputed
+//! prefixes) use their own arrays (`SeqCache` layers); the engine moves a
+//! sequence into a slot at its first decode step and back out when it stops
+//! decoding, forks or needs a multi-token step.
+
+use mlx_rs::ops::indexing::{scatter_single, IndexOp};
+use mlx_rs::ops::{concatenate, softmax_axis, zeros_dtype};
+use mlx_rs::{Array, Dtype, Stream};
+
+use super::kv_cache::SeqCache;
+use super::EngineError;
+
+/// Capacity grows in steps of this many positions.
+const CAPACITY_STEP: usize = 256;
+
+pub struct BatchCache {
+    /// Per layer: flat keys and values.
+    layers: Vec<(Array, Array)>,
+    num_layers: usize,
+    kv_heads: i32,
+    head_dim: i32,
+    dtype: Option<Dtype>,
+    slots: usize,
+    capacity: usize,
+    used: Vec<bool>,
+    /// Pass counter at each slot's last decode step.
+    last_used: Vec<u64>,
+}
+
+/// Indices and mask of one decode step, shared by every layer.
+pub struct DecodeStep {
+    /// Flat row index of each (row, kv head) write: `[rows * kv_heads]`.
+    writes: Array,
+    /// Slots of the rows, in row order.
+    slot_ids: Array,
+    /// Whether the rows are exactly the slots `0..span` in order.
+    identity: bool,
+    /// Slots attended over (the highest used slot + 1).
+    span: i32,
+    /// Positions attended over (the longest row after this step).
+    width: i32,
+    /// `[span, 1, 1, width]`: 0 where a row has a key, -inf elsewhere.
+    bias: Array,
+}
+
+impl BatchCache {
+    pub fn new(num_layers: usize, kv_heads: i32, head_dim: i32) -> BatchCache {
+        BatchCache {
+            layers: Vec::new(),
+            num_layers,
+            kv_heads,
+            head_dim,
+            dtype: None,
+            slots: 0,
+            capacity: 0,
+            used: Vec::new(),
+            last_used: Vec::new(),
+        }
+    }
+
+    /// Bytes held by the buffers.
+    pub fn nbytes(&self) -> usize {
+        self.layers.iter().map(|(k, v)| k.nbytes() + v.nbytes()).sum()
+    }
+
+    /// Slots in use.
+    pub fn occupied(&self) -> usize {
+        self.used.iter().filter(|u| **u).count()
+    }
+
+    fn row_elems(&self, capacity: usize) -> i32 {
+        self.kv_heads * capacity as i32
+    }
+
+    /// Makes room for `slots` rows of `capacity` positions.
+    fn reserve(&mut self, slots: usize, capacity: usize, dtype: Dtype) -> Result<(), EngineError> {
+        if self.dtype.is_some_and(|d| d != dtype) {
+            return Err(EngineError::Mlx(format!("batch cache holds {:?}, got {dtype:?}", self.dtype)));
+        }
+        self.dtype = Some(dtype);
+        let hd = self.head_dim;
+        if self.layers.is_empty() {
+            let cap = capacity.div_ceil(CAPACITY_STEP).max(1) * CAPACITY_STEP;
+            let n = slots.max(1);
+            for _ in 0..self.num_layers {
+                let z = || zeros_dtype(&[n as i32 * self.row_elems(cap), hd], dtype);
+                self.layers.push((z()?, z()?));
+            }
+            self.slots = n;
+            self.capacity = cap;
+            self.used = vec![false; n];
+            self.last_used = vec![0; n];
+            return Ok(());
+        }
+        if capacity > self.capacity {
+            let cap = capacity.div_ceil(CAPACITY_STEP) * CAPACITY_STEP;
+            let (s, kv, old) = (self.slots as i32, self.kv_heads, self.capacity as i32);
+            let extra = zeros_dtype(&[s, kv, cap as i32 - old, hd], dtype)?;
+            let widen = |x: &Array| -> Result<Array, EngineError> {
+                let x4 = x.reshape(&[s, kv, old, hd])?;
+                Ok(concatenate(&[&x4, &extra], 2)?.reshape(&[-1, hd])?)
+            };
+            for (k, v) in self.layers.iter_mut() {
+                *k = widen(k)?;
+                *v = widen(v)?;
+            }
+            self.capacity = cap;
+        }
+        if slots > self.slots {
+            let n = slots.max(self.slots * 2);
+            let extra = zeros_dtype(&[(n - self.slots) as i32 * self.row_elems(self.capacity), hd], dtype)?;
+            for (k, v) in self.layers.iter_mut() {
+                *k = concatenate(&[&*k, &extra], 0)?;
+                *v = concatenate(&[&*v, &extra], 0)?;
+            }
+            self.used.resize(n, false);
+            self.last_used.resize(n, 0);
+            self.slots = n;
+        }
+        Ok(())
+    }
+
+    /// Flat indices of positions `start..start + len` of every kv head of `slot`.
+    fn flat_indices(&self, slot: usize, start: usize, len: usize) -> Vec<i32> {
+        let (kv, cap) = (self.kv_heads as usize, self.capacity);
+        let mut idx = Vec::with_capacity(kv * len);
+        for h in 0..kv {
+            for p in start..start + len {
+                idx.push(((slot * kv + h) * cap + p) as i32);
+            }
+        }
+        idx
+    }
+
+    /// Moves a sequence's own keys and values into a free slot.
+    pub fn admit(&mut self, seq: &mut SeqCache, pass: u64) -> Result<(), EngineError> {
+        if seq.slot().is_some() {
+            return Ok(());
+        }
+        let dtype = match seq.layer(0) {
+            Some((k, _)) => k.dtype(),
+            None => return Err(EngineError::Mlx("a sequence needs a prompt before it decodes".into())),
+        };
+        let free = self.used.iter().position(|u| !u);
+        let slot = free.unwrap_or(self.used.len());
+        self.reserve(slot + 1, seq.len() + 1, dtype)?;
+        let len = seq.len();
+        let idx = Array::from_slice(&self.flat_indices(slot, 0, len), &[self.kv_heads * len as i32]);
+        let hd = self.head_dim;
+        for (layer, (bk, bv)) in self.layers.iter_mut().enumerate() {
+            let (k, v) = seq.layer(layer).ok_or_else(|| EngineError::Mlx(format!("cache layer {layer} missing")))?;
+            // [1, kv, len, hd] -> [kv * len, 1, hd], the order of `flat_indices`.
+            let rows = |x: &Array| x.reshape(&[-1, 1, hd]);
+            *bk = scatter_single(&*bk, &idx, rows(k)?, 0)?;
+            *bv = scatter_single(&*bv, &idx, rows(v)?, 0)?;
+        }
+        self.used[slot] = true;
+        self.last_used[slot] = pass;
+        seq.enter_slot(slot);
+        Ok(())
+    }
+
+    /// Copies of a resident sequence's keys and values (`[1, kv, len, hd]`
+    /// per layer), evaluated so that they hold no reference to the buffers.
+    fn copy_rows(&self, seq: &SeqCache) -> Result<Vec<(Array, Array)>, EngineError> {
+        let slot = seq.slot().ok_or_else(|| EngineError::Mlx("the sequence is not in the batch cache".into()))? as i32;
+        let (s, kv, cap, hd, len) = (self.slots as i32, self.kv_heads, self.capacity as i32, self.head_dim, seq.len() as i32);
+        let mut out = Vec::with_capacity(self.layers.len());
+        for (k, v) in &self.layers {
+            let take = |x: &Array| -> Result<Array, EngineError> {
+                copy(&x.reshape(&[s, kv, cap, hd])?.index((slot..slot + 1, .., ..len, ..)))
+            };
+            out.push((take(k)?, take(v)?));
+        }
+        let flat: Vec<&Array> = out.iter().flat_map(|(k, v)| [k, v]).collect();
+        mlx_rs::transforms::eval(flat)?;
+        Ok(out)
+    }
+
+    /// A new sequence continuing `seq`; resident or not, the child owns
+    /// its arrays (sharing them with `seq` when `seq` owns its own).
+    pub fn fork(&self, seq: &SeqCache) -> Result<SeqCache, EngineError> {
+        match seq.slot() {
+            None => Ok(seq.fork()),
+            Some(_) => Ok(SeqCache::from_layers(self.copy_rows(seq)?, seq.len())),
+        }
+    }
+
+    /// Moves a resident sequence back to its own arrays and frees its slot.
+    pub fn evict(&mut self, seq: &mut SeqCache) -> Result<(), EngineError> {
+        let Some(slot) = seq.slot() else { return Ok(()) };
+        let layers = self.copy_rows(seq)?;
+        *seq = SeqCache::from_layers(layers, seq.len());
+        self.free(slot);
+        Ok(())
+    }
+
+    /// Frees a slot (the sequence was released).
+    pub fn free(&mut self, slot: usize) {
+        if let Some(u) = self.used.get_mut(slot) {
+            *u = false;
+        }
+    }
+
+    /// Slots whose last decode step is older than `pass`.
+    pub fn idle_since(&self, pass: u64) -> Vec<usize> {
+        (0..self.used.len()).filter(|&s| self.used[s] && self.last_used[s] < pass).collect()
+    }
+
+    /// Indices and mask for a step in which resident `rows` (slot, length
+    /// before the step) each gain one position.
+    pub fn prepare(&mut self, rows: &[(usize, usize)], pass: u64, dtype: Dtype) -> Result<DecodeStep, EngineError> {
+        let longest = rows.iter().map(|r| r.1 + 1).max().unwrap_or(1);
+        let top = rows.iter().map(|r| r.0 + 1).max().unwrap_or(1);
+        self.reserve(top, longest, dtype)?;
+        let mut writes = Vec::with_capacity(rows.len() * self.kv_heads as usize);
+        for &(slot, len) in rows {
+            writes.extend(self.flat_indices(slot, len, 1));
+            if let Some(t) = self.last_used.get_mut(slot) {
+                *t = pass;
+            }
+        }
+        let span = self.used.iter().rposition(|u| *u).map_or(top, |s| (s + 1).max(top));
+        let width = longest;
+        let mut bias = vec![f32::NEG_INFINITY; span * width];
+        for s in 0..span {
+            bias[s * width] = 0.0;
+        }
+        for &(slot, len) in rows {
+            bias[slot * width..slot * width + len + 1].fill(0.0);
+        }
+        let slot_ids: Vec<i32> = rows.iter().map(|r| r.0 as i32).collect();
+        let identity = rows.len() == span && rows.iter().enumerate().all(|(i, r)| r.0 == i);
+        Ok(DecodeStep {
+            writes: Array::from_slice(&writes, &[writes.len() as i32]),
+            slot_ids: Array::from_slice(&slot_ids, &[slot_ids.len() as i32]),
+            identity,
+            span: span as i32,
+            width: width as i32,
+            bias: Array::from_slice(&bias, &[span as i32, 1, 1, width as i32]).as_dtype(dtype)?,
+        })
+    }
+
+    /// Writes the step's keys and values of `layer` and attends: `q`, `k`,
+    /// `v` are `[rows, heads, 1, head_dim]` (rotated) in the step's row
+    /// order; returns `[rows, heads, 1, head_dim]`.
+    ///
+    /// With one query per row, the query heads that share a kv head are
+    /// laid out as that head's query rows (`[slots, kv, heads / kv, hd]`),
+    /// so both products run against the cached keys and values as they are,
+    /// with no broadcast copies.
+    pub fn attend(&mut self, layer: usize, step: &DecodeStep, q: &Array, k: &Array, v: &Array, scale: f32) -> Result<Array, EngineError> {
+        let (kv, hd, cap) = (self.kv_heads, self.head_dim, self.capacity as i32);
+        let slots = self.slots as i32;
+        let (bk, bv) = self.layers.get_mut(layer).ok_or_else(|| EngineError::Mlx(format!("no cache layer {layer}")))?;
+        *bk = scatter_single(&*bk, &step.writes, k.reshape(&[-1, 1, hd])?, 0)?;
+        *bv = scatter_single(&*bv, &step.writes, v.reshape(&[-1, 1, hd])?, 0)?;
+        let view = |x: &Array| -> Result<Array, EngineError> {
+            Ok(x.reshape(&[slots, kv, cap, hd])?.index((..step.span, .., ..step.width, ..)))
+        };
+        let (keys, values) = (view(bk)?, view(bv)?);
+        let (rows, heads) = (q.shape()[0], q.shape()[1]);
+        let group = heads / kv;
+        let q = q.multiply(Array::from_f32(scale).as_dtype(q.dtype())?)?.reshape(&[rows, kv, group, hd])?;
+        let q = if step.identity {
+            q
+        } else {
+            let full = zeros_dtype(&[step.span, kv, group, hd], q.dtype())?;
+            scatter_single(&full, &step.slot_ids, q.reshape(&[rows, 1, kv, group, hd])?, 0)?
+        };
+        // [span, kv, group, width]; positions a row does not hold get -inf.
+        let scores = q.matmul(keys.swap_axes(-1, -2)?)?.add(&step.bias)?;
+        let weights = softmax_axis(&scores.as_dtype(Dtype::Float32)?, -1, true)?.as_dtype(q.dtype())?;
+        let out = weights.matmul(&values)?;
+        let out = if step.identity { out } else { out.take_axis(&step.slot_ids, 0)? };
+        Ok(out.reshape(&[rows, heads, 1, hd])?)
+    }
+}
+
+/// A fresh copy of `x` (never a view of its buffer).
+fn copy(x: &Array) -> Result<Array, EngineError> {
+    let stream = Stream::thread_local_or_default();
+    // SAFETY: `mlx_copy` writes a new array handle into `res`, which
+    // `Array::from_ptr` takes ownership of; on failure the handle is freed.
+    unsafe {
+        let mut res = mlx_sys::mlx_array_new();
+        if mlx_sys::mlx_copy(&mut res, x.as_ptr(), stream.as_ptr()) != 0 {
+            mlx_sys::mlx_array_free(res);
+            return Err(EngineError::Mlx("copying a cache row failed".into()));
+        }
+        Ok(Array::from_ptr(res))
+    }
+}

@@ -1,0 +1,68 @@
+//! Datasets, prompts, answer parsing, rewards and metrics.
+//!
+//! A caller loads a [`Dataset`] from its files ([`load`]), selects samples
+//! ([`Dataset::select`]), builds each sample's [`Prompt`]
+//! ([`Sample::prompt`]) and scores the generated text ([`Sample::score`]),
+//! which yields a serializable [`Scored`] for the per-sample record. Run
+//! metrics come from slices of per-sample results:
+//! [`forecast::metrics::owa`] and [`activity::metrics::classification`].
+//! [`Task`] bundles a dataset with its options. Nothing here calls a model.
+pub mod activity;
+pub mod dataset;
+pub mod digest;
+pub mod error;
+pub mod forecast;
+pub mod sample;
+pub mod scored;
+pub mod select;
+
+use std::path::Path;
+
+pub use dataset::{load, task_of, Dataset};
+pub use error::TaskError;
+pub use sample::{ChatMessage, Prompt, PromptOptions, Sample, ScoreOptions};
+pub use scored::{Answer, ParseStatus, SampleMetrics, Scored};
+pub use select::Selection;
+
+use crate::spec::{DataFormat, Split};
+
+/// A dataset with the options its prompts and scores use.
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub dataset: Dataset,
+    pub prompt: PromptOptions,
+    pub score: ScoreOptions,
+}
+
+impl Task {
+    /// Loads `split` of the dataset at `path`, with default options.
+    pub fn load(path: &Path, format: DataFormat, split: Split) -> Result<Task, TaskError> {
+        Ok(Task::new(load(path, format, split)?))
+    }
+
+    /// A task over `dataset` with default options.
+    pub fn new(dataset: Dataset) -> Task {
+        Task { dataset, prompt: PromptOptions::default(), score: ScoreOptions::default() }
+    }
+
+    /// Sets the reward of unparsable answers.
+    pub fn with_reward_on_failure(mut self, reward: f64) -> Task {
+        self.score.reward_on_failure = reward;
+        self
+    }
+
+    /// Selects `n` samples deterministically.
+    pub fn select(&self, n: usize, seed: u64, stratify_by: Option<&str>) -> Result<Selection, TaskError> {
+        self.dataset.select(n, seed, stratify_by)
+    }
+
+    /// The prompt of `sample`.
+    pub fn prompt(&self, sample: &Sample) -> Prompt {
+        sample.prompt(&self.prompt)
+    }
+
+    /// Scores `text` generated for `sample`.
+    pub fn score(&self, sample: &Sample, text: &str) -> Scored {
+        sample.score(text, &self.prompt, &self.score)
+    }
+}
