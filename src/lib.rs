@@ -5,11 +5,12 @@
 //! -> `plan` (runs with content-hash ids) -> execution (later modules).
 //! `engine` owns MLX; `search` runs the search methods on one token tree
 //! through a small language-model trait; `tasks` loads datasets, builds prompts and scores
-//! answers; `assets` knows where offline models and data live.
+//! answers; `evaluate` runs one sample through all three; `assets` knows where offline models and data live.
 
 pub mod assets;
 pub mod cli;
 pub mod engine;
+pub mod evaluate;
 pub mod plan;
 pub mod search;
 pub mod spec;

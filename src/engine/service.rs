@@ -17,6 +17,7 @@ use std::thread::JoinHandle;
 use super::batch_cache::BatchCache;
 use super::kv_cache::SeqCache;
 use super::model::LoadedModel;
+use super::tokenizer::TextTokenizer;
 use super::EngineError;
 
 /// A sequence held by the engine.
@@ -57,6 +58,7 @@ enum Op {
     Finish { caller: u32 },
     Stats { reply: Reply<ServiceStats> },
     Vocab { reply: Reply<usize> },
+    Tokenizer { reply: Reply<TextTokenizer> },
     Shutdown,
 }
 
@@ -118,6 +120,12 @@ impl EngineService {
 
     pub fn vocab_size(&self) -> Result<usize, EngineError> {
         ask(&self.tx, |reply| Op::Vocab { reply })
+    }
+
+    /// A copy of the model's tokenizer, for callers to build prompts and
+    /// decode outputs.
+    pub fn tokenizer(&self) -> Result<TextTokenizer, EngineError> {
+        ask(&self.tx, |reply| Op::Tokenizer { reply })
     }
 }
 
@@ -264,6 +272,9 @@ impl Loop {
             }
             Op::Vocab { reply } => {
                 let _ = reply.send(Ok(self.model.tokenizer.vocab_size()));
+            }
+            Op::Tokenizer { reply } => {
+                let _ = reply.send(Ok(self.model.tokenizer.clone()));
             }
             Op::Shutdown => {}
         }

@@ -41,6 +41,7 @@ impl Message {
     }
 }
 
+#[derive(Clone)]
 pub struct TextTokenizer {
     inner: Tokenizer,
     bos_token: Option<String>,

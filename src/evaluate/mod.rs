@@ -1,0 +1,24 @@
+//! One sample through the whole path: task prompt -> engine tokens ->
+//! search method (on the engine loop) -> task score -> per-sample record.
+//! The scheduler runs many of these at once, one engine session each, so
+//! that their forward passes share batches.
+
+pub mod engine_lm;
+pub mod evaluator;
+pub mod record;
+pub mod sample;
+
+pub use engine_lm::{EngineLm, RecomputeLm};
+pub use evaluator::TaskEvaluator;
+pub use record::{Identity, SampleRecord};
+pub use sample::{evaluate_sample, render_prompt, sample_seed, RenderedPrompt, SampleJob};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvaluateError {
+    #[error(transparent)]
+    Engine(#[from] crate::engine::EngineError),
+    #[error(transparent)]
+    Search(#[from] crate::search::SearchError),
+    #[error("sample {sample}: the search's reward {search} differs from the reward of its text, {rescored}")]
+    RewardMismatch { sample: String, search: f64, rescored: f64 },
+}
