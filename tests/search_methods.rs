@@ -160,6 +160,14 @@ fn token_matched_best_of_n_stops_at_the_budget() {
         let (bon, _, _) = run(config(MethodKind::BestOfN, &plain, 4));
         assert_eq!(bon.evaluated.iter().map(|e| &e.tokens).collect::<Vec<_>>(), out.evaluated.iter().map(|e| &e.tokens).collect::<Vec<_>>());
     }
+    // With `num_rollouts` given it is the wave width, not a cap: the budget
+    // is still reached.
+    let p = params(MethodKind::BestOfN, json!({ "token_budget_from": "dts", "num_rollouts": 2 }));
+    let out = method_for(config(MethodKind::BestOfN, &p, 4))
+        .search(&mut model(), &mut evaluator(), &SearchInput::new(&PROMPT).with_token_budget(25))
+        .expect("search");
+    let total: u64 = out.evaluated.iter().map(|e| e.tokens.len() as u64).sum();
+    assert!(total >= 25 && out.evaluated.len() > 2, "{} sequences, {total} tokens", out.evaluated.len());
 }
 
 #[test]

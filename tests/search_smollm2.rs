@@ -48,36 +48,27 @@ fn task_of(run: &RunConfig) -> (Task, Vec<Sample>) {
         .dataset
         .selected(&sel)
         .cloned()
-        .map(|s| match s {
-            Sample::Forecast(mut series) => {
-                let keep = series.history.len().min(12);
-                series.history.drain(..series.history.len() - keep);
-                Sample::Forecast(series)
-            }
-            other => other,
-        })
+        .map(|s| s.with_recent_history(12))
         .collect();
     (task, samples)
 }
 
-#[test]
-fn every_method_returns_an_evaluated_complete_sequence_on_smollm2() {
-    let plan = common::plan_text(SPEC, &[]);
-    assert_eq!(plan.runs.len(), 12);
-    let engine = EngineService::start(|| load(SMOLLM2, Dtype::Float32), 64).expect("SmolLM2 from the asset cache");
+type Done = (SampleRecord, RunConfig, Task, Sample);
+
+/// Every (run, sample) of `runs`, each search on its own session of one
+/// engine loop, all at once.
+fn run_all(engine: &EngineService, runs: &[RunConfig]) -> Vec<Done> {
     let tokenizer = engine.tokenizer().unwrap();
     let stop = tokenizer.stop_ids().to_vec();
-    let jobs: Vec<(RunConfig, Task, Sample, usize)> = plan
-        .runs
+    let jobs: Vec<(RunConfig, Task, Sample, usize)> = runs
         .iter()
         .flat_map(|run| {
             let (task, samples) = task_of(run);
             samples.into_iter().enumerate().map(move |(i, s)| (run.clone(), task.clone(), s, i)).collect::<Vec<_>>()
         })
         .collect();
-    assert_eq!(jobs.len(), 18);
     let sessions = engine.group(jobs.len()).unwrap();
-    let records: Vec<(SampleRecord, RunConfig, Task, Sample)> = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let handles: Vec<_> = jobs
             .into_iter()
             .zip(sessions)
@@ -109,7 +100,17 @@ fn every_method_returns_an_evaluated_complete_sequence_on_smollm2() {
             })
             .collect();
         handles.into_iter().map(|h| h.join().expect("a search thread panicked")).collect()
-    });
+    })
+}
+
+#[test]
+fn every_method_returns_an_evaluated_complete_sequence_on_smollm2() {
+    let plan = common::plan_text(SPEC, &[]);
+    assert_eq!(plan.runs.len(), 12);
+    let engine = EngineService::start(|| load(SMOLLM2, Dtype::Float32), 64).expect("SmolLM2 from the asset cache");
+    let tokenizer = engine.tokenizer().unwrap();
+    let records = run_all(&engine, &plan.runs);
+    assert_eq!(records.len(), 18);
     let stats = engine.stats().unwrap();
     assert!(stats.mean_batch() > 2.0, "searches share passes: mean batch {}", stats.mean_batch());
 
@@ -119,7 +120,7 @@ fn every_method_returns_an_evaluated_complete_sequence_on_smollm2() {
         let ev = TaskEvaluator { tokenizer: &tokenizer, task, sample };
         // Complete: ends at a stop token or at the token limit.
         let n = r.output_tokens.len();
-        assert!(n >= 1 && n <= MAX_NEW, "{what}: {n} tokens");
+        assert!((1..=MAX_NEW).contains(&n), "{what}: {n} tokens");
         assert!(n == MAX_NEW || tokenizer.stop_ids().contains(&r.output_tokens[n - 1]), "{what}: not terminal");
         // The reward is the task's reward of exactly the recorded text.
         assert_eq!(ev.text(&r.output_tokens).unwrap(), r.output, "{what}");
@@ -148,7 +149,13 @@ fn every_method_returns_an_evaluated_complete_sequence_on_smollm2() {
             _ => {
                 assert_eq!(c.iterations, ROLLOUTS, "{what}: {c:?}");
                 let tree = r.tree.as_ref().expect("tree statistics");
-                assert!(tree.nodes as u64 > c.tokens_generated.min(1), "{what}: {tree:?}");
+                if run.method.kind == MethodKind::Mcts {
+                    // One node per simulation at most (rollouts stay out of the tree).
+                    assert!(tree.nodes <= 1 + c.iterations, "{what}: {tree:?}");
+                } else {
+                    // Every generated token is a visited node.
+                    assert!(tree.nodes > c.tokens_generated, "{what}: {tree:?}");
+                }
                 assert!(tree.max_depth as usize <= MAX_NEW, "{what}: {tree:?}");
             }
         }
@@ -183,4 +190,33 @@ fn cached_greedy_equals_recomputed_greedy_on_smollm2() {
         .collect();
     assert_eq!(outputs[0], outputs[1]);
     assert!(!outputs[0].is_empty());
+}
+
+/// The same searches twice on one engine loop: the same outputs and the
+/// same counters (batches never depend on timing).
+#[test]
+fn tree_searches_on_smollm2_repeat_exactly() {
+    let plan = common::plan_text(SPEC, &["methods.maxent_ts.num_rollouts=3", "methods.dts.num_rollouts=3", "methods.mcts.num_rollouts=3"]);
+    let runs: Vec<RunConfig> = plan
+        .runs
+        .into_iter()
+        .filter(|r| matches!(r.method.kind, MethodKind::MaxentTs | MethodKind::Dts | MethodKind::Mcts) && r.dataset.name == "m3")
+        .collect();
+    assert_eq!(runs.len(), 3);
+    let engine = EngineService::start(|| load(SMOLLM2, Dtype::Float32), 64).expect("SmolLM2 from the asset cache");
+    let strip = |done: Vec<Done>| -> Vec<SampleRecord> {
+        done.into_iter()
+            .map(|(mut r, ..)| {
+                r.wall_seconds = 0.0;
+                r
+            })
+            .collect()
+    };
+    let first = strip(run_all(&engine, &runs));
+    let second = strip(run_all(&engine, &runs));
+    assert_eq!(first.len(), 6);
+    for (a, b) in first.iter().zip(&second) {
+        assert_eq!(a, b, "{:?} on {}", a.method, a.sample_id);
+        assert_eq!(a.reward.to_bits(), b.reward.to_bits());
+    }
 }

@@ -18,6 +18,32 @@ pub enum BenchCommand {
         #[arg(long, value_delimiter = ',', default_value = "1,8,16")]
         rows: Vec<usize>,
     },
+    /// Tree search against token-matched best-of-N, a cache-less variant
+    /// and one sequence decoding alone (medians over repetitions).
+    Search {
+        #[arg(long, default_value = "models/SmolLM2-135M-Instruct.Q4_1.gguf")]
+        model: String,
+        #[arg(long, default_value_t = 20)]
+        num_rollouts: u32,
+        #[arg(long, default_value_t = 4)]
+        expansion_k: u32,
+        #[arg(long, default_value_t = 16)]
+        max_new_tokens: u32,
+        /// MaxEnt-TS and DTS rollouts per batch.
+        #[arg(long, default_value_t = 4)]
+        parallel_rollouts: u32,
+        /// Samples searched at once for the wave throughput.
+        #[arg(long, default_value_t = 16)]
+        wave: usize,
+        /// Iterations of the cache-less MaxEnt-TS (compared per token).
+        #[arg(long, default_value_t = 1)]
+        naive_rollouts: u32,
+        /// Most recent history values kept per series.
+        #[arg(long, default_value_t = 24)]
+        history: usize,
+        #[arg(long, default_value_t = 5)]
+        reps: usize,
+    },
 }
 
 pub fn bench(cmd: BenchCommand) -> Result<(), CliError> {
@@ -26,6 +52,22 @@ pub fn bench(cmd: BenchCommand) -> Result<(), CliError> {
         BenchCommand::Engine { model, prompt, tokens, rows } => {
             let b = crate::engine::bench::run(&model, &prompt, tokens, &rows)?;
             println!("{}", serde_json::to_string(&b).unwrap_or_default());
+            Ok(())
+        }
+        BenchCommand::Search { model, num_rollouts, expansion_k, max_new_tokens, parallel_rollouts, wave, naive_rollouts, history, reps } => {
+            let o = crate::evaluate::bench::SearchBenchOptions {
+                model,
+                num_rollouts,
+                expansion_k,
+                max_new_tokens,
+                parallel_rollouts,
+                wave,
+                naive_rollouts,
+                history,
+                reps,
+            };
+            let b = crate::evaluate::bench::run(&o)?;
+            println!("{}", serde_json::to_string_pretty(&b).unwrap_or_default());
             Ok(())
         }
     }

@@ -80,6 +80,8 @@ pub enum CliError {
     Plan(#[from] PlanError),
     #[error(transparent)]
     Engine(#[from] EngineError),
+    #[error(transparent)]
+    Evaluate(#[from] crate::evaluate::EvaluateError),
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },
 }
@@ -90,7 +92,7 @@ impl CliError {
         match self {
             CliError::Spec(_) | CliError::Plan(_) => 2,
             CliError::Engine(EngineError::BadInput(_)) => 2,
-            CliError::Engine(_) | CliError::Io { .. } => 1,
+            CliError::Engine(_) | CliError::Evaluate(_) | CliError::Io { .. } => 1,
         }
     }
 }

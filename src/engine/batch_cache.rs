@@ -172,7 +172,7 @@ impl BatchCache {
     }
 
     /// Copies of a resident sequence's keys and values (`[1, kv, len, hd]`
-    /// per layer), evaluated so that they hold no reference to the buffers.
+    /// per layer) that hold no reference to the buffers.
     fn copy_rows(&self, seq: &SeqCache) -> Result<Vec<(Array, Array)>, EngineError> {
         let slot = seq.slot().ok_or_else(|| EngineError::Mlx("the sequence is not in the batch cache".into()))? as i32;
         let (s, kv, cap, hd, len) = (self.slots as i32, self.kv_heads, self.capacity as i32, self.head_dim, seq.len() as i32);
@@ -185,7 +185,10 @@ impl BatchCache {
         }
         let flat: Vec<&Array> = out.iter().flat_map(|(k, v)| [k, v]).collect();
         mlx_rs::transforms::eval(flat)?;
-        Ok(out)
+        // Fresh arrays with no link to the buffers they were read from: an
+        // evaluated copy still refers to its input, which would keep every
+        // version of the buffer alive and stop the in-place writes.
+        Ok(out.iter().map(|(k, v)| (k.deep_clone(), v.deep_clone())).collect())
     }
 
     /// A new sequence continuing `seq`; resident or not, the child owns
@@ -210,6 +213,14 @@ impl BatchCache {
     pub fn free(&mut self, slot: usize) {
         if let Some(u) = self.used.get_mut(slot) {
             *u = false;
+        }
+    }
+
+    /// Gives the buffers back when no sequence is resident (they are
+    /// allocated again, at the size then needed, by the next decode step).
+    pub fn shrink_if_empty(&mut self) {
+        if self.occupied() == 0 && !self.layers.is_empty() {
+            *self = BatchCache::new(self.num_layers, self.kv_heads, self.head_dim);
         }
     }
 

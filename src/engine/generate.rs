@@ -51,6 +51,14 @@ pub fn peak_memory() -> u64 {
     bytes as u64
 }
 
+/// Bytes of MLX arrays alive now.
+pub fn active_memory() -> u64 {
+    let mut bytes: usize = 0;
+    // SAFETY: writes one size_t.
+    unsafe { mlx_sys::mlx_get_active_memory(&mut bytes) };
+    bytes as u64
+}
+
 /// Generates up to `max_tokens` after `prompt_ids`, stopping at a stop token.
 pub fn generate(
     m: &LoadedModel,

@@ -35,6 +35,10 @@ pub struct ServiceStats {
     pub tokens: u64,
     /// Largest total size of the KV caches held at once.
     pub peak_cache_bytes: u64,
+    /// Sequences held now.
+    pub live_sequences: u64,
+    /// Bytes of the KV caches held now.
+    pub cache_bytes: u64,
 }
 
 impl ServiceStats {
@@ -94,7 +98,7 @@ impl EngineService {
         let (ready_tx, ready_rx) = channel();
         let thread = std::thread::Builder::new()
             .name("engine".into())
-            .spawn(move || match load() {
+            .spawn(move || match { limit_buffer_cache(); load() } {
                 Ok(model) => {
                     let _ = ready_tx.send(Ok(()));
                     Loop::new(model, max_rows.max(1)).run(rx);
@@ -127,6 +131,17 @@ impl EngineService {
     pub fn tokenizer(&self) -> Result<TextTokenizer, EngineError> {
         ask(&self.tx, |reply| Op::Tokenizer { reply })
     }
+}
+
+/// Bytes of freed buffers MLX may keep for reuse. Its default keeps
+/// everything up to the memory limit; searches free sequence caches all the
+/// time, so unbounded reuse lists grow to many gigabytes.
+pub const BUFFER_CACHE_LIMIT: usize = 1 << 30;
+
+fn limit_buffer_cache() {
+    let mut previous: usize = 0;
+    // SAFETY: writes one size_t.
+    unsafe { mlx_sys::mlx_set_cache_limit(&mut previous, BUFFER_CACHE_LIMIT) };
 }
 
 impl Drop for EngineService {
@@ -261,6 +276,7 @@ impl Loop {
             Op::Release { seq } => {
                 if let Some(slot) = self.seqs.remove(&seq).and_then(|c| c.slot()) {
                     self.batch.free(slot);
+                    self.batch.shrink_if_empty();
                 }
             }
             Op::Finish { caller } => {
@@ -268,6 +284,8 @@ impl Loop {
                 self.pending.remove(&caller);
             }
             Op::Stats { reply } => {
+                self.stats.live_sequences = self.seqs.len() as u64;
+                self.stats.cache_bytes = (self.seqs.values().map(SeqCache::nbytes).sum::<usize>() + self.batch.nbytes()) as u64;
                 let _ = reply.send(Ok(self.stats.clone()));
             }
             Op::Vocab { reply } => {
@@ -348,6 +366,7 @@ impl Loop {
                 self.batch.evict(cache)?;
             }
         }
+        self.batch.shrink_if_empty();
         Ok(())
     }
 }

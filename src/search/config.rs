@@ -8,8 +8,11 @@ use super::lme::Tilt;
 use super::proposal::ProposalParams;
 use super::stop::{StopPredicate, StopRule};
 
-/// Live engine sequences one search keeps for reuse (rows in flight come on top).
-pub const DEFAULT_KV_CAP: usize = 64;
+/// Live engine sequences one search keeps for reuse (rows in flight come on
+/// top). Each holds its whole prefix (about 46 KiB per position for
+/// SmolLM2 in f32, so ~10 MiB at 200 positions): 16 bound a search to a
+/// few hundred MiB, and a wave of 16 searches to a few GiB.
+pub const DEFAULT_KV_CAP: usize = 16;
 /// Proposal entries kept per tree node (at least `expansion_k`).
 pub const DEFAULT_KEEP_TOP: usize = 32;
 

@@ -93,6 +93,19 @@ impl Sample {
     }
 
     /// The ground truth: the future values or the label.
+    /// The sample with only its `n` most recent history values (a shorter
+    /// prompt; forecasting samples only, others are returned unchanged).
+    pub fn with_recent_history(self, n: usize) -> Sample {
+        match self {
+            Sample::Forecast(mut s) => {
+                let cut = s.history.len().saturating_sub(n.max(1));
+                s.history.drain(..cut);
+                Sample::Forecast(s)
+            }
+            other => other,
+        }
+    }
+
     pub fn truth(&self) -> Answer {
         match self {
             Sample::Forecast(s) => Answer::Values(s.future.clone()),

@@ -18,9 +18,10 @@ const DEFAULT_WAVE: usize = 16;
 /// Draw i always uses sub-stream i, so the sequences do not depend on how
 /// rows are batched. With a token budget (the budget passed in
 /// [`SearchInput::token_budget`], capped by `max_tokens_generated`),
-/// sequences are decoded in waves and kept in draw order until their
-/// cumulative length first reaches the budget (and at most `num_rollouts`
-/// when given); the rest of the last wave is discarded: it is not
+/// sequences are decoded in waves of `num_rollouts` rows and kept in draw
+/// order until their cumulative length first reaches the budget (a budget
+/// from `max_tokens_generated` alone also stops at `num_rollouts`
+/// sequences; a token-matched one does not); the rest of the last wave is discarded: it is not
 /// evaluated, not in E and not in `rollouts` or `tokens_generated`, while
 /// `nfe`, `forward_rows` and `tokens_forwarded` keep the compute it used.
 pub struct BestOfN {
@@ -67,7 +68,10 @@ impl Method for BestOfN {
             }
             Some(g) => {
                 let wave = bon.n.unwrap_or(if self.config.parallel_rollouts > 1 { self.config.parallel_rollouts } else { DEFAULT_WAVE });
-                let max_n = bon.n.map_or(u64::MAX, |n| n as u64);
+                let max_n = match matched {
+                    Some(_) => u64::MAX,
+                    None => bon.n.map_or(u64::MAX, |n| n as u64),
+                };
                 let mut next = 0u64;
                 let mut total = 0u64;
                 while total < g && next < max_n {
