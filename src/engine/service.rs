@@ -98,13 +98,17 @@ impl EngineService {
         let (ready_tx, ready_rx) = channel();
         let thread = std::thread::Builder::new()
             .name("engine".into())
-            .spawn(move || match { limit_buffer_cache(); load() } {
-                Ok(model) => {
-                    let _ = ready_tx.send(Ok(()));
-                    Loop::new(model, max_rows.max(1)).run(rx);
-                }
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
+            .spawn(move || {
+                limit_buffer_cache();
+                let loaded = load();
+                match loaded {
+                    Ok(model) => {
+                        let _ = ready_tx.send(Ok(()));
+                        Loop::new(model, max_rows.max(1)).run(rx);
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
                 }
             })
             .map_err(|e| EngineError::Mlx(format!("cannot start the engine thread: {e}")))?;
