@@ -16,7 +16,7 @@
 
 use mlx_rs::ops::indexing::{scatter_single, IndexOp};
 use mlx_rs::ops::{concatenate, softmax_axis, zeros_dtype};
-use mlx_rs::{Array, Dtype, Stream};
+use mlx_rs::{Array, Dtype};
 
 use super::kv_cache::SeqCache;
 use super::EngineError;
@@ -179,15 +179,16 @@ impl BatchCache {
         let mut out = Vec::with_capacity(self.layers.len());
         for (k, v) in &self.layers {
             let take = |x: &Array| -> Result<Array, EngineError> {
-                copy(&x.reshape(&[s, kv, cap, hd])?.index((slot..slot + 1, .., ..len, ..)))
+                Ok(x.reshape(&[s, kv, cap, hd])?.index((slot..slot + 1, .., ..len, ..)).contiguous()?)
             };
             out.push((take(k)?, take(v)?));
         }
         let flat: Vec<&Array> = out.iter().flat_map(|(k, v)| [k, v]).collect();
         mlx_rs::transforms::eval(flat)?;
-        // Fresh arrays with no link to the buffers they were read from: an
-        // evaluated copy still refers to its input, which would keep every
-        // version of the buffer alive and stop the in-place writes.
+        // Fresh arrays with no link to the buffers they were read from (MLX
+        // may share a buffer between an array and its row-contiguous
+        // form): a link would keep every version of the buffer alive and
+        // stop the in-place writes.
         Ok(out.iter().map(|(k, v)| (k.deep_clone(), v.deep_clone())).collect())
     }
 
@@ -296,20 +297,5 @@ impl BatchCache {
         let out = weights.matmul(&values)?;
         let out = if step.identity { out } else { out.take_axis(&step.slot_ids, 0)? };
         Ok(out.reshape(&[rows, heads, 1, hd])?)
-    }
-}
-
-/// A fresh copy of `x` (never a view of its buffer).
-fn copy(x: &Array) -> Result<Array, EngineError> {
-    let stream = Stream::thread_local_or_default();
-    // SAFETY: `mlx_copy` writes a new array handle into `res`, which
-    // `Array::from_ptr` takes ownership of; on failure the handle is freed.
-    unsafe {
-        let mut res = mlx_sys::mlx_array_new();
-        if mlx_sys::mlx_copy(&mut res, x.as_ptr(), stream.as_ptr()) != 0 {
-            mlx_sys::mlx_array_free(res);
-            return Err(EngineError::Mlx("copying a cache row failed".into()));
-        }
-        Ok(Array::from_ptr(res))
     }
 }
