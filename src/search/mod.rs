@@ -5,7 +5,7 @@
 //! an [`Evaluator`] (decode + reward) and returns a [`SearchOutcome`]
 //! whose output is always an element of the evaluated set E.
 //!
-//! ```ignore
+//! ```text
 //! let cfg = SearchConfig::from_params(kind, &params, stop_tokens, seed)?;
 //! let outcome = method_for(cfg).search(&mut model, &mut evaluator, &SearchInput::new(&prompt))?;
 //! ```
