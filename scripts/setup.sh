@@ -44,7 +44,7 @@ system_packages() {
   case "$OS" in
     Linux)
       local need=()
-      for p in cmake libclang-dev libopenblas0-pthread python3-venv; do
+      for p in cmake libclang-dev libopenblas0-pthread python3-venv fonts-dejavu-core; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
       done
       command -v c++ >/dev/null 2>&1 || need+=(g++)

@@ -44,9 +44,24 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         reps: usize,
     },
+    /// Planning plus the resume scan over a results directory of complete
+    /// runs (written first into a temporary directory).
+    Store {
+        #[arg(long, default_value_t = 1000)]
+        runs: usize,
+        #[arg(long, default_value_t = 100)]
+        samples: usize,
+    },
 }
 
 pub fn bench(cmd: BenchCommand) -> Result<(), CliError> {
+    if let BenchCommand::Store { runs, samples } = cmd {
+        let dir = std::env::temp_dir().join(format!("runner-bench-store-{}", std::process::id()));
+        let result = crate::store::bench::run(&dir, runs, samples);
+        let _ = std::fs::remove_dir_all(&dir);
+        println!("{}", serde_json::to_string_pretty(&result?).unwrap_or_default());
+        return Ok(());
+    }
     crate::engine::init()?;
     match cmd {
         BenchCommand::Engine { model, prompt, tokens, rows } => {
@@ -70,5 +85,6 @@ pub fn bench(cmd: BenchCommand) -> Result<(), CliError> {
             println!("{}", serde_json::to_string_pretty(&b).unwrap_or_default());
             Ok(())
         }
+        BenchCommand::Store { .. } => Ok(()),
     }
 }

@@ -4,6 +4,8 @@ mod bench;
 mod doctor;
 mod model;
 mod plan;
+mod report;
+mod run;
 mod schema;
 
 use std::path::PathBuf;
@@ -43,6 +45,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Execute every run of the sweep not yet complete (resumes where it stopped).
+    Run(run::RunArgs),
+    /// Per run: complete, partial (k of n), pending or failed.
+    Status(run::StatusArgs),
+    /// Aggregate results: one row per group, each metric as mean ± 95% interval.
+    Table(report::TableArgs),
+    /// Figures (PNG and SVG): quality against compute and against num_rollouts.
+    Plot(report::PlotArgs),
+    /// Compare two results sets sample by sample (paired bootstrap, sign test).
+    Diff(report::DiffArgs),
     /// Check an experiment file and its sweep; print nothing but errors and a count.
     Validate {
         #[command(flatten)]
@@ -84,6 +96,16 @@ pub enum CliError {
     Evaluate(#[from] crate::evaluate::EvaluateError),
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
+    #[error(transparent)]
+    Schedule(#[from] crate::schedule::ScheduleError),
+    #[error("the working tree of {repo} differs from HEAD (diff hash {hash}); commit the changes, or pass --allow-dirty to record results under <commit>-dirty-{hash}")]
+    Dirty { repo: String, hash: String },
+    #[error("{failed} runs failed and {not_started} were not started (see above and `runner status`)")]
+    RunsFailed { failed: usize, not_started: usize },
 }
 
 impl CliError {
@@ -92,7 +114,11 @@ impl CliError {
         match self {
             CliError::Spec(_) | CliError::Plan(_) => 2,
             CliError::Engine(EngineError::BadInput(_)) => 2,
+            CliError::Schedule(crate::schedule::ScheduleError::Filter { .. }) | CliError::Dirty { .. } => 2,
+            CliError::Store(crate::store::StoreError::NoResults { .. }) => 2,
             CliError::Engine(_) | CliError::Evaluate(_) | CliError::Io { .. } => 1,
+            CliError::Store(_) | CliError::Schedule(_) | CliError::RunsFailed { .. } => 1,
+            CliError::Report(e) => e.exit_code(),
         }
     }
 }
@@ -102,6 +128,11 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Plan { spec, json } => plan::plan(&spec, json),
         Command::Validate { spec } => plan::validate(&spec),
+        Command::Run(args) => run::run(&args),
+        Command::Status(args) => run::status(&args),
+        Command::Table(args) => report::table(&args),
+        Command::Plot(args) => report::plot(&args),
+        Command::Diff(args) => report::diff(&args),
         Command::Schema { output } => schema::schema(output.as_deref()),
         Command::Doctor { json, no_bench } => doctor::doctor(json, !no_bench),
         Command::Model(cmd) => model::model(cmd),

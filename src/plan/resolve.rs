@@ -220,6 +220,15 @@ impl<'a> Resolver<'a> {
         if let Some(s) = &d.stratify_by {
             non_empty(self, &format!("{key}.stratify_by"), s)?;
         }
+        for (field, value, task) in [("history", d.history, TaskKind::Forecasting), ("readings", d.readings, TaskKind::ActivityRecognition)] {
+            match value {
+                Some(0) => return Err(self.err(&format!("{key}.{field}"), "must be at least 1")),
+                Some(_) if d.task != task => {
+                    return Err(self.err(&format!("{key}.{field}"), format!("applies only to {} datasets", enum_name(&task))))
+                }
+                _ => {}
+            }
+        }
         Ok(DatasetRef {
             name: name.to_owned(),
             task: d.task,
@@ -230,6 +239,8 @@ impl<'a> Resolver<'a> {
             selection_seed: d.selection_seed.unwrap_or(0),
             stratify_by: d.stratify_by.clone(),
             reward_on_failure,
+            history: d.history,
+            readings: d.readings,
         })
     }
 

@@ -79,6 +79,12 @@ pub struct DatasetRef {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stratify_by: Option<String>,
     pub reward_on_failure: f64,
+    /// Forecasting: history values kept in the prompt (the most recent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<u32>,
+    /// Activity recognition: readings per channel in the prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readings: Option<u32>,
 }
 
 /// The parameters of one run. Exactly the parameters that apply to the
@@ -174,6 +180,10 @@ struct DatasetIdentity<'a> {
     selection_seed: u64,
     stratify_by: &'a Option<String>,
     reward_on_failure: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    history: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    readings: Option<u32>,
 }
 
 impl RunConfig {
@@ -194,6 +204,8 @@ impl RunConfig {
                 selection_seed: dataset.selection_seed,
                 stratify_by: &dataset.stratify_by,
                 reward_on_failure: dataset.reward_on_failure,
+                history: dataset.history,
+                readings: dataset.readings,
             },
             method: method.kind,
             params: &method.params,

@@ -117,6 +117,14 @@ pub struct DatasetSpec {
     /// Reward when the answer cannot be parsed (default -1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reward_on_failure: Option<f64>,
+    /// Forecasting: only the most recent this many history values go into
+    /// the prompt (default: the whole history; >= 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<u32>,
+    /// Activity recognition: at most this many readings per channel in the
+    /// prompt, evenly spaced (default 50; >= 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readings: Option<u32>,
 }
 
 /// Sweep rules: a grid applied to all methods, zip groups, and explicit

@@ -1,0 +1,166 @@
+//! `runner run` and `runner status`.
+
+use std::path::{Path, PathBuf};
+
+use super::{CliError, SpecArgs};
+use crate::plan::{resolve, Plan};
+use crate::schedule::{execute_sweep, signals, Reporter, RunFilter, SweepOptions};
+use crate::spec::load;
+use crate::store::lock::LockTiming;
+use crate::store::plan_file::PlanFile;
+use crate::store::provenance::{Libraries, Provenance};
+use crate::store::scan::scan;
+use crate::store::summary::write_summary;
+use crate::store::Results;
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// Runs executed at once (they share each model's loaded weights).
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
+    /// Memory budget in GB for concurrent runs (weights once per model plus
+    /// each run's KV budget); a run larger than the budget runs alone.
+    #[arg(long, value_name = "GB")]
+    pub max_memory: Option<f64>,
+    /// Execute only matching runs: `key=value[,key=value]` with keys run
+    /// (id prefix), model, dataset, method, seed, or a method parameter.
+    #[arg(long, value_name = "FILTER")]
+    pub only: Option<String>,
+    /// Run even though the working tree differs from HEAD (results go to
+    /// `<commit>-dirty-<hash8>`).
+    #[arg(long)]
+    pub allow_dirty: bool,
+    /// Results root (default: `results/` at the root of the spec's git repository).
+    #[arg(long, value_name = "DIR")]
+    pub results_dir: Option<PathBuf>,
+    /// Stop starting runs after the first failure.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Samples searched at once within a run (consecutive sample indices).
+    #[arg(long, default_value_t = 16)]
+    pub wave: usize,
+    /// Plain log lines even on a terminal.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// Results root (default: `results/` at the root of the spec's git repository).
+    #[arg(long, value_name = "DIR")]
+    pub results_dir: Option<PathBuf>,
+    /// Which results: a revision or a results directory (default: the working tree's).
+    #[arg(long, value_name = "REV")]
+    pub commit: Option<String>,
+}
+
+fn plan_of(args: &SpecArgs) -> Result<(Plan, crate::spec::LoadedSpec), CliError> {
+    let loaded = load(&args.spec, &args.sets)?;
+    let plan = resolve(&loaded)?;
+    Ok((plan, loaded))
+}
+
+fn spec_dir(spec: &Path) -> PathBuf {
+    spec.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+fn libraries() -> Result<Libraries, CliError> {
+    let (mlx, blas) = crate::engine::init()?;
+    Ok(Libraries {
+        mlx_version: mlx.version,
+        mlx_backend: format!("{:?}", mlx.backend).to_lowercase(),
+        mlx_device: mlx.default_device,
+        blas: format!("{:?}{}", blas.kind, blas.config.map(|c| format!(" ({c})")).unwrap_or_default()),
+    })
+}
+
+pub fn run(args: &RunArgs) -> Result<(), CliError> {
+    signals::install().map_err(|e| CliError::Io { context: e, source: std::io::Error::other("signals") })?;
+    let (plan, loaded) = plan_of(&args.spec)?;
+    let only = args.only.as_deref().map(RunFilter::parse).transpose()?;
+    let results = Results::locate(&args.spec.spec, args.results_dir.as_deref());
+    let tag = results.current_tag()?;
+    if let (Some(hash), false) = (&tag.dirty, args.allow_dirty) {
+        let repo = results.repo.as_ref().map(|r| r.root.display().to_string()).unwrap_or_default();
+        return Err(CliError::Dirty { repo, hash: hash.clone() });
+    }
+    let commit_dir = results.commit_dir(&plan.experiment, &tag);
+    let timing = LockTiming::default();
+    let mut plan_file = PlanFile {
+        experiment: plan.experiment.clone(),
+        spec_file: args.spec.spec.display().to_string(),
+        spec_text: loaded.text.clone(),
+        overrides: args.spec.sets.clone(),
+        runs: plan.runs.clone(),
+        provenance: Provenance::new(tag.clone(), libraries()?),
+    };
+    plan_file.merge_into(&commit_dir, timing)?;
+    eprintln!("results: {}", commit_dir.display());
+    let options = SweepOptions {
+        jobs: args.jobs.max(1),
+        max_memory: args.max_memory.map(|gb| (gb * 1e9) as u64),
+        only,
+        fail_fast: args.fail_fast,
+        wave: args.wave.max(1),
+        lock_timing: timing,
+        ..SweepOptions::default()
+    };
+    let reporter = Reporter::new(plan.runs.len(), args.quiet);
+    let report = execute_sweep(&plan, &commit_dir, &spec_dir(&args.spec.spec), &options, &reporter)?;
+    drop(reporter);
+    plan_file.provenance.model_revisions = report.model_revisions.clone();
+    plan_file.provenance.data_sha256 = report.data_sha256.clone();
+    plan_file.merge_into(&commit_dir, timing)?;
+    write_summary(&commit_dir, &plan.runs, timing)?;
+    println!(
+        "{}: {} runs planned, {} selected: {} already complete, {} completed now, {} failed, {} not started{}",
+        plan.experiment,
+        report.planned,
+        report.selected,
+        report.already_complete,
+        report.completed.len(),
+        report.failed.len(),
+        report.not_started,
+        if report.determinism_mismatches > 0 {
+            format!("; {} recomputed samples differed from their records (see run.json)", report.determinism_mismatches)
+        } else {
+            String::new()
+        }
+    );
+    for (id, e) in &report.failed {
+        println!("  failed {id}: {e}");
+    }
+    if report.failed.is_empty() && report.not_started == 0 {
+        Ok(())
+    } else {
+        Err(CliError::RunsFailed { failed: report.failed.len(), not_started: report.not_started })
+    }
+}
+
+pub fn status(args: &StatusArgs) -> Result<(), CliError> {
+    let (plan, _) = plan_of(&args.spec)?;
+    let results = Results::locate(&args.spec.spec, args.results_dir.as_deref());
+    let commit_dir = match &args.commit {
+        Some(rev) => results.find(&plan.experiment, rev)?,
+        None => results.commit_dir(&plan.experiment, &results.current_tag()?),
+    };
+    let states = scan(&commit_dir, &plan.runs)?;
+    println!("results: {}", commit_dir.display());
+    let mut counts = [0usize; 4];
+    for (run, state) in plan.runs.iter().zip(&states) {
+        let k = match state {
+            crate::store::RunProgress::Complete { .. } => 0,
+            crate::store::RunProgress::Partial { .. } => 1,
+            crate::store::RunProgress::Pending => 2,
+            crate::store::RunProgress::Failed { .. } => 3,
+        };
+        counts[k] += 1;
+        println!("{}  {}/{}/{}{}  {}", run.run_id, run.model.name, run.dataset.name, run.method.name, run.seed.map(|s| format!(" seed {s}")).unwrap_or_default(), state.label());
+    }
+    println!("{} runs: {} complete, {} partial, {} pending, {} failed", plan.runs.len(), counts[0], counts[1], counts[2], counts[3]);
+    Ok(())
+}

@@ -1,0 +1,92 @@
+//! JSON: provenance, grouping and metrics, and per group each metric's
+//! mean, interval, count and interval method (`bootstrap` or `normal`).
+
+use serde_json::{json, Map, Value};
+
+use super::{group_label, Exporter};
+use crate::report::bootstrap::{self, Estimate};
+use crate::report::diff::Diff;
+use crate::report::table::Table;
+use crate::report::ReportError;
+
+pub struct Json;
+
+fn estimate(e: &Estimate) -> Value {
+    json!({ "mean": e.mean, "ci_low": e.lo, "ci_high": e.hi, "n": e.n, "ci": e.method.as_str() })
+}
+
+fn key(by: &[String], key: &[crate::report::frame::Level]) -> Value {
+    Value::Object(by.iter().zip(key).map(|(b, k)| (b.clone(), k.to_json())).collect::<Map<_, _>>())
+}
+
+fn interval_note() -> Value {
+    json!({ "level": 0.95, "bootstrap_resamples": bootstrap::RESAMPLES, "bootstrap_seed": bootstrap::SEED,
+            "normal_above_draws": bootstrap::CELL_DRAWS, "total_bootstrap_draws": bootstrap::TOTAL_DRAWS })
+}
+
+fn pretty(v: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+impl Exporter for Json {
+    fn name(&self) -> &'static str {
+        "json"
+    }
+
+    fn table(&self, t: &Table) -> String {
+        let rows: Vec<Value> = t
+            .rows
+            .iter()
+            .map(|r| {
+                let metrics: Map<String, Value> =
+                    t.metrics.iter().zip(&r.cells).map(|(m, c)| (m.name.to_owned(), c.as_ref().map_or(Value::Null, estimate))).collect();
+                json!({ "key": key(&t.by, &r.key), "n": r.n, "metrics": metrics })
+            })
+            .collect();
+        let metrics: Vec<Value> =
+            t.metrics.iter().map(|m| json!({ "name": m.name, "column": m.column, "higher_is_better": m.higher_is_better() })).collect();
+        pretty(&json!({
+            "provenance": t.provenance.to_json(),
+            "by": t.by,
+            "metrics": metrics,
+            "intervals": interval_note(),
+            "rows": rows,
+        }))
+    }
+
+    fn diff(&self, d: &Diff) -> Result<String, ReportError> {
+        let rows: Vec<Value> = d
+            .rows
+            .iter()
+            .map(|r| {
+                json!({
+                    "group": key(&d.by, &r.key),
+                    "label": group_label(&d.by, &r.key),
+                    "metric": r.metric.name,
+                    "higher_is_better": r.metric.higher_is_better(),
+                    "n": r.n,
+                    "mean_a": r.mean_a,
+                    "mean_b": r.mean_b,
+                    "diff": estimate(&r.diff),
+                    "better": r.better,
+                    "worse": r.worse,
+                    "sign_test_p": r.p,
+                    "significant": r.significant,
+                    "change": match r.change().as_str() { "" => "none", s => s },
+                })
+            })
+            .collect();
+        Ok(pretty(&json!({
+            "a": d.a.to_json(),
+            "b": d.b.to_json(),
+            "by": d.by,
+            "runs": { "matched": d.runs_matched, "only_a": d.only_a, "only_b": d.only_b },
+            "samples": { "matched": d.samples_matched, "only_a": d.samples_only_a, "only_b": d.samples_only_b },
+            "intervals": interval_note(),
+            "significance": { "ci_excludes_zero": true, "sign_test_alpha": crate::report::diff::ALPHA },
+            "rows": rows,
+        })))
+    }
+}

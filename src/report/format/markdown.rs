@@ -1,0 +1,122 @@
+//! Markdown: provenance in an HTML comment, then a pipe table.
+
+use std::fmt::Write;
+
+use super::{group_label, is_best, mean_pm, p_value, signed, Exporter};
+use crate::report::diff::Diff;
+use crate::report::provenance::Provenance;
+use crate::report::table::Table;
+use crate::report::ReportError;
+
+pub struct Markdown;
+
+fn comment(out: &mut String, title: &str, sides: &[(&str, &Provenance)]) {
+    let _ = writeln!(out, "<!-- {title}");
+    for (label, p) in sides {
+        for line in p.lines() {
+            let line = line.replace("--", "- -");
+            if label.is_empty() {
+                let _ = writeln!(out, "{line}");
+            } else {
+                let _ = writeln!(out, "{label} {line}");
+            }
+        }
+    }
+    let _ = writeln!(out, "-->\n");
+}
+
+fn row(out: &mut String, cells: &[String]) {
+    let _ = writeln!(out, "| {} |", cells.join(" | "));
+}
+
+fn cell_text(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
+impl Exporter for Markdown {
+    fn name(&self) -> &'static str {
+        "md"
+    }
+
+    fn table(&self, t: &Table) -> String {
+        let mut out = String::new();
+        comment(&mut out, "runner table", &[("", &t.provenance)]);
+        let mut head: Vec<String> = t.by.clone();
+        head.push("n".into());
+        head.extend(t.metrics.iter().map(|m| format!("{} {}", m.name, m.arrow())));
+        row(&mut out, &head);
+        let align: Vec<String> = t.by.iter().map(|_| "---".to_owned()).chain(std::iter::repeat_n("---:".to_owned(), t.metrics.len() + 1)).collect();
+        row(&mut out, &align);
+        for r in &t.rows {
+            let mut cells: Vec<String> = r.key.iter().map(|k| cell_text(&k.to_string())).collect();
+            cells.push(r.n.to_string());
+            for (m, c) in r.cells.iter().enumerate() {
+                cells.push(match c {
+                    None => "-".into(),
+                    Some(e) => {
+                        let (mean, half) = mean_pm(e);
+                        let mut s = format!("{mean} ± {half}");
+                        if is_best(t, m, e) {
+                            s = format!("**{s}**");
+                        }
+                        if e.n != r.n {
+                            s.push_str(&format!(" (n={})", e.n));
+                        }
+                        s
+                    }
+                });
+            }
+            row(&mut out, &cells);
+        }
+        out.push_str("\nMean ± half the width of its 95% interval (bootstrap over samples, or normal for large groups); best per column in bold.\n");
+        out
+    }
+
+    fn diff(&self, d: &Diff) -> Result<String, ReportError> {
+        let mut out = String::new();
+        comment(&mut out, "runner diff", &[("a", &d.a), ("b", &d.b)]);
+        let _ = writeln!(
+            out,
+            "Runs: {} matched, {} only in a, {} only in b. Samples: {} matched, {} only in a, {} only in b.\n",
+            d.runs_matched,
+            d.only_a.len(),
+            d.only_b.len(),
+            d.samples_matched,
+            d.samples_only_a,
+            d.samples_only_b
+        );
+        let _ = writeln!(
+            out,
+            "Differences are b − a over matched samples; a change is significant when its paired bootstrap 95% interval excludes 0 and the sign test gives p < 0.05.\n"
+        );
+        row(&mut out, &["group", "metric", "n", "a", "b", "b − a", "95% CI", "better / worse", "sign test p", "change"].map(String::from));
+        row(&mut out, &["---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---"].map(String::from));
+        for r in &d.rows {
+            let d_dec = super::decimals(r.diff.mean, r.diff.half_width()).max(super::decimals(r.mean_a, 0.0));
+            let change = match r.change().as_str() {
+                "" => String::new(),
+                s => format!("**{s}**"),
+            };
+            row(
+                &mut out,
+                &[
+                    cell_text(&group_label(&d.by, &r.key)),
+                    format!("{} {}", r.metric.name, r.metric.arrow()),
+                    r.n.to_string(),
+                    super::fixed(r.mean_a, d_dec),
+                    super::fixed(r.mean_b, d_dec),
+                    signed(r.diff.mean, d_dec),
+                    format!("[{}, {}]", signed(r.diff.lo, d_dec), signed(r.diff.hi, d_dec)),
+                    format!("{} / {}", r.better, r.worse),
+                    p_value(r.p),
+                    change,
+                ],
+            );
+        }
+        for (label, runs) in [("a", &d.only_a), ("b", &d.only_b)] {
+            let list = if runs.is_empty() { "none".to_owned() } else { runs.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ") };
+            let _ = write!(out, "\nRuns only in {label}: {list}\n");
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,86 @@
+//! One loaded copy of each model, shared by every run that uses it, and
+//! dropped when no run still needs it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use crate::engine::model::{load, ComputeDtype};
+use crate::engine::service::EngineService;
+use crate::engine::tokenizer::TextTokenizer;
+use crate::engine::EngineError;
+use crate::plan::{ModelSource, RunConfig};
+
+/// A model's engine loop with what runs need to know about it.
+pub struct LoadedEngine {
+    pub service: EngineService,
+    pub tokenizer: TextTokenizer,
+    /// Hub commit or weights sha256.
+    pub revision: String,
+}
+
+/// The string the engine's loader takes for a model source; relative
+/// paths are relative to the spec's directory.
+pub fn model_reference(source: &ModelSource, spec_dir: &Path) -> String {
+    match source {
+        ModelSource::Asset { asset } => crate::assets::resolve(asset).display().to_string(),
+        ModelSource::Path { path } => resolve_path(path, spec_dir).display().to_string(),
+        ModelSource::Hf { repo, revision: Some(r) } => format!("{repo}@{r}"),
+        ModelSource::Hf { repo, revision: None } => repo.clone(),
+    }
+}
+
+pub fn resolve_path(path: &str, spec_dir: &Path) -> PathBuf {
+    let p = Path::new(path);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        spec_dir.join(p)
+    }
+}
+
+/// The key runs share a model by.
+pub fn model_key(run: &RunConfig) -> String {
+    run.model.source.to_string()
+}
+
+pub struct Engines {
+    max_rows: usize,
+    loaded: Mutex<HashMap<String, Arc<LoadedEngine>>>,
+}
+
+impl Engines {
+    pub fn new(max_rows: usize) -> Engines {
+        Engines { max_rows, loaded: Mutex::new(HashMap::new()) }
+    }
+
+    /// The engine of `key`, loading `reference` on first use.
+    pub fn get(&self, key: &str, reference: &str) -> Result<Arc<LoadedEngine>, EngineError> {
+        let mut map = self.loaded.lock().map_err(|_| EngineError::Mlx("engine table poisoned".into()))?;
+        if let Some(e) = map.get(key) {
+            return Ok(e.clone());
+        }
+        let (rev_tx, rev_rx) = std::sync::mpsc::channel();
+        let reference = reference.to_owned();
+        let service = EngineService::start(
+            move || {
+                let m = load(&reference, ComputeDtype::Auto)?;
+                let _ = rev_tx.send(m.revision.clone());
+                Ok(m)
+            },
+            self.max_rows,
+        )?;
+        let revision = rev_rx.recv().map_err(|_| EngineError::Mlx("the engine did not report the model's revision".into()))?;
+        let tokenizer = service.tokenizer()?;
+        let engine = Arc::new(LoadedEngine { service, tokenizer, revision });
+        map.insert(key.to_owned(), engine.clone());
+        Ok(engine)
+    }
+
+    /// Forgets the engine of `key`; it stops when its last user drops it.
+    pub fn release(&self, key: &str) {
+        if let Ok(mut map) = self.loaded.lock() {
+            map.remove(key);
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! One run: lock it, load (or share) its model and its data, check that a
+//! resumed run sees the inputs it started with, then search its samples in
+//! fixed waves (consecutive sample indices, all searches of a wave sharing
+//! the engine loop's batches), recording each finished sample durably.
+//! A wave that is not completely recorded is recomputed whole; samples it
+//! recomputes that were already recorded are compared with their records
+//! (timing fields aside) and never rewritten.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde_json::Value;
+
+use super::engines::{model_key, model_reference, resolve_path, Engines, LoadedEngine};
+use super::progress::Progress;
+use super::signals::WRITE_GATE;
+use super::{peer, ScheduleError};
+use crate::evaluate::{evaluate_sample, Identity, SampleJob};
+use crate::plan::{DataSource, RunConfig, RuntimeIdentity};
+use crate::search::SearchConfig;
+use crate::store::columns::TIMING_COLUMNS;
+use crate::store::jsonl::{self, Appender};
+use crate::store::layout::{run_dir, RUN_JSON, RUN_LOCK, SAMPLES_JSONL, SAMPLES_PARQUET};
+use crate::store::lock::{Lock, LockTiming};
+use crate::store::row::{RunColumns, SampleRow};
+use crate::store::{write_samples_parquet, RunFile, RunStatus};
+use crate::tasks::activity::prompt::Downsample;
+use crate::tasks::{Sample, Task};
+
+/// What every run of a sweep shares.
+pub struct RunEnv<'a> {
+    pub commit_dir: &'a Path,
+    pub spec_dir: &'a Path,
+    pub engines: &'a Engines,
+    pub wave: usize,
+    pub lock_timing: LockTiming,
+    pub progress: &'a dyn Progress,
+    pub all_runs: &'a [RunConfig],
+}
+
+/// What a finished run resolved to, for the plan's provenance.
+pub struct RunDone {
+    pub model_revision: String,
+    pub data_sha256: String,
+    pub samples: usize,
+    pub mismatches: usize,
+}
+
+pub fn data_path(source: &DataSource, spec_dir: &Path) -> PathBuf {
+    match source {
+        DataSource::Asset { asset } => crate::assets::resolve(asset),
+        DataSource::Path { path } => resolve_path(path, spec_dir),
+    }
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// A record as compared across computations: timing fields removed.
+fn reproducible(mut v: Value) -> Value {
+    if let Value::Object(m) = &mut v {
+        for c in TIMING_COLUMNS {
+            m.remove(*c);
+        }
+    }
+    v
+}
+
+/// Runs `run` to completion (or to its first error), with its lock held.
+pub fn execute(env: &RunEnv<'_>, run: &RunConfig) -> Result<RunDone, ScheduleError> {
+    let dir = run_dir(env.commit_dir, &run.run_id.0);
+    let _lock = Lock::acquire(&dir.join(RUN_LOCK), &format!("run {}", run.run_id), env.lock_timing)?;
+    let run_json = dir.join(RUN_JSON);
+    let previous = RunFile::read(&run_json)?;
+    let started = Instant::now();
+    let mut file = previous.clone().unwrap_or_else(|| RunFile {
+        run: run.clone(),
+        status: RunStatus::Running,
+        error: None,
+        identity: None,
+        samples_total: run.dataset.samples as usize,
+        samples_done: 0,
+        wave: env.wave,
+        attempts: 0,
+        wall_seconds: 0.0,
+        mean_batch: 0.0,
+        determinism_mismatches: Vec::new(),
+        started_at: now_rfc3339(),
+        finished_at: None,
+    });
+    file.attempts += 1;
+    file.status = RunStatus::Running;
+    file.error = None;
+    let result = attempt(env, run, &dir, &mut file);
+    file.wall_seconds += started.elapsed().as_secs_f64();
+    match &result {
+        Ok(_) => {
+            file.status = RunStatus::Complete;
+            file.finished_at = Some(now_rfc3339());
+        }
+        Err(e) => {
+            file.status = RunStatus::Failed;
+            file.error = Some(e.to_string());
+        }
+    }
+    file.write(&run_json)?;
+    result
+}
+
+struct Inputs {
+    engine: std::sync::Arc<LoadedEngine>,
+    task: Task,
+    samples: Vec<Sample>,
+    identity: RuntimeIdentity,
+}
+
+fn inputs(env: &RunEnv<'_>, run: &RunConfig) -> Result<Inputs, ScheduleError> {
+    let engine = env.engines.get(&model_key(run), &model_reference(&run.model.source, env.spec_dir))?;
+    let d = &run.dataset;
+    let mut task = Task::load(&data_path(&d.source, env.spec_dir), d.format, d.split)?.with_reward_on_failure(d.reward_on_failure);
+    if let Some(n) = d.readings {
+        task.prompt.activity.downsample = Downsample::TargetLength(n as usize);
+    }
+    let selection = task.select(d.samples as usize, d.selection_seed, d.stratify_by.as_deref())?;
+    let samples: Vec<Sample> = task
+        .dataset
+        .selected(&selection)
+        .cloned()
+        .map(|s| match d.history {
+            Some(n) => s.with_recent_history(n as usize),
+            None => s,
+        })
+        .collect();
+    let identity = RuntimeIdentity { model_revision: engine.revision.clone(), data_sha256: task.dataset.sha256.clone(), sample_ids: selection.ids.clone() };
+    Ok(Inputs { engine, task, samples, identity })
+}
+
+fn attempt(env: &RunEnv<'_>, run: &RunConfig, dir: &Path, file: &mut RunFile) -> Result<RunDone, ScheduleError> {
+    let inp = inputs(env, run)?;
+    match &file.identity {
+        Some(recorded) => recorded.check_resume(&inp.identity).map_err(|e| ScheduleError::Run(e.to_string()))?,
+        None => file.identity = Some(inp.identity.clone()),
+    }
+    file.samples_total = inp.samples.len();
+    file.run.clone_from(run);
+    file.write(&dir.join(RUN_JSON))?;
+
+    let jsonl_path = dir.join(SAMPLES_JSONL);
+    let (mut appender, torn) = Appender::open(&jsonl_path)?;
+    if torn > 0 {
+        env.progress.message(&format!("run {}: discarded a torn last record ({torn} bytes, a write cut short)", run.run_id));
+    }
+    let mut recorded: BTreeMap<usize, Value> = BTreeMap::new();
+    for v in jsonl::read(&jsonl_path)?.values {
+        if let Some(i) = v.get("sample_index").and_then(Value::as_u64) {
+            recorded.insert(i as usize, v);
+        }
+    }
+    let budgets = match peer::peer_of(run, env.all_runs)? {
+        Some(p) => Some(peer::budgets(env.commit_dir, p)?),
+        None => None,
+    };
+    let identity = Identity {
+        run_id: run.run_id.0.clone(),
+        model: run.model.source.to_string(),
+        model_revision: inp.identity.model_revision.clone(),
+        dataset: run.dataset.source.to_string(),
+        data_sha256: inp.identity.data_sha256.clone(),
+    };
+    let config = SearchConfig::from_params(run.method.kind, &run.method.params, inp.engine.tokenizer.stop_ids().to_vec(), 0)?;
+    let label = format!("{}/{}/{}", run.model.name, run.dataset.name, run.method.name);
+    let n = inp.samples.len();
+    env.progress.run_started(&run.run_id.0, &label, recorded.len().min(n), n);
+    let stats_before = inp.engine.service.stats()?;
+    let wave = env.wave.max(1);
+    let mut mismatches = 0;
+    for start in (0..n).step_by(wave) {
+        let indices: Vec<usize> = (start..(start + wave).min(n)).collect();
+        if indices.iter().all(|i| recorded.contains_key(i)) {
+            continue;
+        }
+        let job = WaveJob { inp: &inp, identity: &identity, config: &config, run, budgets: budgets.as_ref() };
+        let mut sink = |index: usize, record: Value, reward: f64, tokens: u64| -> Result<(), ScheduleError> {
+            match recorded.get(&index) {
+                Some(old) => {
+                    if reproducible(old.clone()) != reproducible(record) {
+                        mismatches += 1;
+                        file.determinism_mismatches.push(format!("sample {index}: recomputed record differs from the stored one (kept)"));
+                    }
+                }
+                None => {
+                    let _gate = WRITE_GATE.lock();
+                    appender.append(&record)?;
+                    env.progress.sample_done(&run.run_id.0, reward, tokens);
+                    recorded.insert(index, record);
+                }
+            }
+            Ok(())
+        };
+        run_wave(&job, &indices, &mut sink)?;
+    }
+    let stats = inp.engine.service.stats()?;
+    let (passes, rows) = (stats.passes - stats_before.passes, stats.rows - stats_before.rows);
+    file.mean_batch = if passes == 0 { 0.0 } else { rows as f64 / passes as f64 };
+    let columns = RunColumns::of(run);
+    let rows: Vec<SampleRow> = recorded.values().map(|v| SampleRow::from_record(v, &columns)).collect();
+    write_samples_parquet(&dir.join(SAMPLES_PARQUET), &rows)?;
+    file.samples_done = rows.len();
+    Ok(RunDone { model_revision: inp.identity.model_revision, data_sha256: inp.identity.data_sha256, samples: rows.len(), mismatches })
+}
+
+struct WaveJob<'a> {
+    inp: &'a Inputs,
+    identity: &'a Identity,
+    config: &'a SearchConfig,
+    run: &'a RunConfig,
+    budgets: Option<&'a BTreeMap<usize, u64>>,
+}
+
+type Finished = (usize, Result<(Value, f64, u64), ScheduleError>);
+
+/// Searches the samples at `indices` at once, one engine session each,
+/// handing each finished record to `sink` as it arrives. The first error
+/// ends the wave (after every search of it has returned).
+fn run_wave(
+    job: &WaveJob<'_>,
+    indices: &[usize],
+    sink: &mut dyn FnMut(usize, Value, f64, u64) -> Result<(), ScheduleError>,
+) -> Result<(), ScheduleError> {
+    let sessions = job.inp.engine.service.group(indices.len())?;
+    let (tx, rx) = std::sync::mpsc::channel::<Finished>();
+    std::thread::scope(|scope| {
+        for (session, &index) in sessions.into_iter().zip(indices) {
+            let tx = tx.clone();
+            scope.spawn(move || {
+                let result = one_sample(job, &session, index);
+                drop(session);
+                let _ = tx.send((index, result));
+            });
+        }
+        drop(tx);
+        let mut first_error: Option<ScheduleError> = None;
+        for (index, result) in rx {
+            if first_error.is_some() {
+                continue;
+            }
+            if let Err(e) = result.and_then(|(record, reward, tokens)| sink(index, record, reward, tokens)) {
+                first_error = Some(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    })
+}
+
+fn one_sample(job: &WaveJob<'_>, session: &crate::engine::service::Session, index: usize) -> Result<(Value, f64, u64), ScheduleError> {
+    let sample = job.inp.samples.get(index).ok_or_else(|| ScheduleError::Run(format!("no sample at index {index}")))?;
+    let token_budget = match job.budgets {
+        None => None,
+        Some(b) => Some(*b.get(&index).ok_or_else(|| {
+            ScheduleError::Run(format!("token_budget_from: the peer run has no record of sample {index}"))
+        })?),
+    };
+    let (record, _) = evaluate_sample(
+        session,
+        SampleJob {
+            tokenizer: &job.inp.engine.tokenizer,
+            task: &job.inp.task,
+            sample,
+            index,
+            config: job.config.clone(),
+            run_seed: job.run.seed.unwrap_or(0),
+            token_budget,
+            identity: job.identity,
+        },
+    )?;
+    let (reward, tokens) = (record.reward, record.counters.tokens_generated);
+    let value = serde_json::to_value(&record).map_err(|e| ScheduleError::Run(format!("sample {index}: record has no JSON form: {e}")))?;
+    Ok((value, reward, tokens))
+}

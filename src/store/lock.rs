@@ -1,0 +1,236 @@
+//! Lock files: one per run, so two processes never write one run, and a
+//! short one around the experiment's shared files. A lock file holds its
+//! holder's host, pid, a token and a heartbeat time; a holder that is gone
+//! (same host and dead pid, or a heartbeat older than the stale limit) is
+//! taken over: the stale file is renamed away (only one contender can) and
+//! the lock is created anew.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::StoreError;
+
+/// What a lock file says about its holder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockInfo {
+    pub host: String,
+    pub pid: u32,
+    /// Unique per acquisition, so a holder never removes someone else's lock.
+    pub token: String,
+    /// Unix seconds of the holder's last sign of life.
+    pub heartbeat: u64,
+    /// What is locked (for messages).
+    pub purpose: String,
+}
+
+impl LockInfo {
+    fn describe(&self) -> String {
+        format!("{} (pid {} on {}, last heartbeat {} s ago)", self.purpose, self.pid, self.host, now().saturating_sub(self.heartbeat))
+    }
+}
+
+/// How often a holder refreshes its heartbeat, and after how long without
+/// one a lock counts as abandoned.
+#[derive(Debug, Clone, Copy)]
+pub struct LockTiming {
+    pub heartbeat: Duration,
+    pub stale_after: Duration,
+}
+
+impl Default for LockTiming {
+    fn default() -> Self {
+        LockTiming { heartbeat: Duration::from_secs(10), stale_after: Duration::from_secs(120) }
+    }
+}
+
+/// Paths and tokens of the locks this process holds, so that a stop by
+/// signal (which runs no destructors) can still release them.
+static HELD: Mutex<Vec<(PathBuf, String)>> = Mutex::new(Vec::new());
+
+/// Removes every lock this process holds (the signal path).
+pub fn release_all() {
+    let held = HELD.lock().map(|mut h| std::mem::take(&mut *h)).unwrap_or_default();
+    for (path, token) in held {
+        remove_if_ours(&path, &token);
+    }
+}
+
+fn remove_if_ours(path: &Path, token: &str) {
+    if read_info(path).is_some_and(|i| i.token == token) {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+pub fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname writes at most that.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "unknown-host".into();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// Whether process `pid` exists on this host.
+fn pid_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
+    // SAFETY: signal 0 only checks for existence and permission.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+fn read_info(path: &Path) -> Option<LockInfo> {
+    let text = std::fs::read_to_string(path).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+fn token() -> String {
+    use std::sync::atomic::AtomicU64;
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{}-{}-{nanos:x}-{n}", hostname(), std::process::id())
+}
+
+/// Why a lock file's holder counts as gone, if it does.
+fn stale_reason(info: Option<&LockInfo>, path: &Path, timing: LockTiming) -> Option<String> {
+    match info {
+        Some(i) if i.host == hostname() && i.pid != std::process::id() && !pid_alive(i.pid) => {
+            Some(format!("its holder, pid {} on this host, is gone", i.pid))
+        }
+        Some(i) if now().saturating_sub(i.heartbeat) > timing.stale_after.as_secs() => {
+            Some(format!("its heartbeat is {} s old", now().saturating_sub(i.heartbeat)))
+        }
+        Some(_) => None,
+        None => {
+            // Unreadable: a holder died between create and write, or the
+            // file is foreign. Judge by its age.
+            let age = std::fs::metadata(path).ok()?.modified().ok()?.elapsed().ok()?;
+            (age > timing.stale_after).then(|| format!("it is unreadable and {} s old", age.as_secs()))
+        }
+    }
+}
+
+/// A held lock; released on drop.
+pub struct Lock {
+    path: PathBuf,
+    info: Arc<Mutex<LockInfo>>,
+    stop: Arc<AtomicBool>,
+    beat: Option<JoinHandle<()>>,
+    /// Set when a stale lock was taken over: why.
+    pub took_over: Option<String>,
+}
+
+fn write_info(path: &Path, info: &LockInfo, create_new: bool) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true);
+    if create_new {
+        opts.create_new(true);
+    } else {
+        opts.truncate(true);
+    }
+    let mut f = opts.open(path)?;
+    let text = serde_json::to_string(info).map_err(std::io::Error::other)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_data()
+}
+
+impl Lock {
+    /// Takes the lock at `path`, taking over an abandoned one; refuses with
+    /// the holder's description while it is alive.
+    pub fn acquire(path: &Path, purpose: &str, timing: LockTiming) -> Result<Lock, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(StoreError::io(dir))?;
+        }
+        let info = LockInfo { host: hostname(), pid: std::process::id(), token: token(), heartbeat: now(), purpose: purpose.into() };
+        let mut took_over = None;
+        for _ in 0..3 {
+            match write_info(path, &info, true) {
+                Ok(()) => return Ok(Lock::held(path, info, timing, took_over)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let existing = read_info(path);
+                    let Some(reason) = stale_reason(existing.as_ref(), path, timing) else {
+                        let holder = existing.map_or_else(|| "another process (lock file being written)".to_owned(), |i| i.describe());
+                        return Err(StoreError::Locked { path: path.into(), holder });
+                    };
+                    // Only one contender's rename succeeds; the others retry
+                    // and find the new holder's lock.
+                    let aside = path.with_file_name(format!("{}.stale-{}", file_name(path), info.token));
+                    if std::fs::rename(path, &aside).is_ok() {
+                        let _ = std::fs::remove_file(&aside);
+                        took_over = Some(reason);
+                    }
+                }
+                Err(e) => return Err(StoreError::Io { path: path.into(), source: e }),
+            }
+        }
+        Err(StoreError::Locked { path: path.into(), holder: "another process taking over the same stale lock".into() })
+    }
+
+    fn held(path: &Path, info: LockInfo, timing: LockTiming, took_over: Option<String>) -> Lock {
+        if let Ok(mut h) = HELD.lock() {
+            h.push((path.to_path_buf(), info.token.clone()));
+        }
+        let info = Arc::new(Mutex::new(info));
+        let stop = Arc::new(AtomicBool::new(false));
+        let beat = {
+            let (path, info, stop) = (path.to_path_buf(), info.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name("lock-heartbeat".into())
+                .spawn(move || heartbeat(&path, &info, &stop, timing.heartbeat))
+                .ok()
+        };
+        Lock { path: path.to_path_buf(), info, stop, beat, took_over }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().and_then(|n| n.to_str()).unwrap_or("lock").to_owned()
+}
+
+fn heartbeat(path: &Path, info: &Mutex<LockInfo>, stop: &AtomicBool, every: Duration) {
+    let tick = Duration::from_millis(100).min(every);
+    let mut waited = Duration::ZERO;
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(tick);
+        waited += tick;
+        if waited < every {
+            continue;
+        }
+        waited = Duration::ZERO;
+        let Ok(mut i) = info.lock() else { return };
+        if read_info(path).is_some_and(|on_disk| on_disk.token == i.token) {
+            i.heartbeat = now();
+            let _ = write_info(path, &i, false);
+        }
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(b) = self.beat.take() {
+            let _ = b.join();
+        }
+        let token = self.info.lock().map(|i| i.token.clone()).unwrap_or_default();
+        remove_if_ours(&self.path, &token);
+        if let Ok(mut h) = HELD.lock() {
+            h.retain(|(p, t)| !(p == &self.path && t == &token));
+        }
+    }
+}

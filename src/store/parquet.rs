@@ -1,0 +1,94 @@
+//! Parquet tables through polars: `samples.parquet` per run (from its
+//! records), `summary.parquet` per experiment (one row per run), and the
+//! loader the reports read. Every file is written to a temporary name and
+//! renamed, so a reader never sees half of one.
+
+use std::fs::File;
+use std::path::Path;
+
+use polars::prelude::*;
+
+use super::columns as col;
+use super::layout::{RUNS, SAMPLES_PARQUET};
+use super::row::SampleRow;
+use super::StoreError;
+
+fn perr(path: &Path) -> impl Fn(PolarsError) -> StoreError + '_ {
+    move |e| StoreError::Parquet { path: path.into(), message: e.to_string() }
+}
+
+fn str_col<'a>(name: &str, rows: &'a [SampleRow], f: impl Fn(&'a SampleRow) -> &'a str) -> Column {
+    Column::new(name.into(), rows.iter().map(f).collect::<Vec<&str>>())
+}
+
+/// The rows as a DataFrame with the columns of `columns`, in order.
+pub fn samples_frame(rows: &[SampleRow]) -> PolarsResult<DataFrame> {
+    let mut cols = vec![
+        str_col(col::RUN_ID, rows, |r| &r.run_id),
+        str_col(col::SAMPLE_ID, rows, |r| &r.sample_id),
+        Column::new(col::SAMPLE_INDEX.into(), rows.iter().map(|r| r.sample_index).collect::<Vec<i64>>()),
+        str_col(col::MODEL, rows, |r| &r.model),
+        str_col(col::DATASET, rows, |r| &r.dataset),
+        str_col(col::METHOD_NAME, rows, |r| &r.method_name),
+        str_col(col::METHOD, rows, |r| &r.method),
+        Column::new(col::SEED.into(), rows.iter().map(|r| r.seed).collect::<Vec<Option<i64>>>()),
+    ];
+    for (i, name) in col::INT_PARAMS.iter().enumerate() {
+        cols.push(Column::new((*name).into(), rows.iter().map(|r| r.int_params.get(i).copied().flatten()).collect::<Vec<_>>()));
+    }
+    for (i, name) in col::FLOAT_PARAMS.iter().enumerate() {
+        cols.push(Column::new((*name).into(), rows.iter().map(|r| r.float_params.get(i).copied().flatten()).collect::<Vec<_>>()));
+    }
+    for (i, name) in col::METRICS.iter().enumerate() {
+        cols.push(Column::new((*name).into(), rows.iter().map(|r| r.metrics.get(i).copied().flatten()).collect::<Vec<_>>()));
+    }
+    cols.push(str_col(col::OUTPUT, rows, |r| &r.output));
+    cols.push(str_col(col::PARSE_STATUS, rows, |r| &r.parse_status));
+    DataFrame::new(rows.len(), cols)
+}
+
+/// Writes `df` to `path` atomically.
+pub fn write_frame(path: &Path, df: &mut DataFrame) -> Result<(), StoreError> {
+    let tmp = super::tmp_name(path);
+    let file = File::create(&tmp).map_err(StoreError::io(&tmp))?;
+    ParquetWriter::new(&file).finish(df).map_err(perr(path))?;
+    file.sync_all().map_err(StoreError::io(&tmp))?;
+    drop(file);
+    std::fs::rename(&tmp, path).map_err(StoreError::io(path))?;
+    if let Some(dir) = path.parent() {
+        super::sync_dir(dir);
+    }
+    Ok(())
+}
+
+pub fn write_samples_parquet(path: &Path, rows: &[SampleRow]) -> Result<(), StoreError> {
+    let mut df = samples_frame(rows).map_err(perr(path))?;
+    write_frame(path, &mut df)
+}
+
+pub fn read_frame(path: &Path) -> Result<DataFrame, StoreError> {
+    let file = File::open(path).map_err(StoreError::io(path))?;
+    ParquetReader::new(file).finish().map_err(perr(path))
+}
+
+/// Every complete run's samples under a results directory, as one table
+/// (runs in run-id order, samples in file order).
+pub fn load_samples(commit_dir: &Path) -> Result<DataFrame, StoreError> {
+    let runs = commit_dir.join(RUNS);
+    let mut files: Vec<_> = std::fs::read_dir(&runs)
+        .map_err(StoreError::io(&runs))?
+        .filter_map(Result::ok)
+        .map(|e| e.path().join(SAMPLES_PARQUET))
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    let mut all = samples_frame(&[]).map_err(perr(commit_dir))?;
+    for f in files {
+        let df = read_frame(&f)?;
+        all.vstack_mut_owned(df).map_err(perr(&f))?;
+    }
+    all.rechunk_mut();
+    Ok(all)
+}
+
+

