@@ -156,3 +156,27 @@ fn duplicate_samples_and_table_only_formats_are_errors() {
     let err = Format::Latex.exporter().diff(&d).unwrap_err();
     assert!(err.to_string().contains("--format latex") && err.to_string().contains("md, json"), "{err}");
 }
+
+#[test]
+fn runner_diff_fails_on_a_regression() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let smape: Vec<f64> = (0..10).map(|i| 10.0 + i as f64).collect();
+    report_fixture::write_results(&a, &run(&[0.5; 10], &smape));
+    report_fixture::write_results(&b, &run(&[0.4; 10], &smape));
+    let diff = |x: &std::path::Path, y: &std::path::Path, extra: &[&str]| {
+        let out = report_fixture::runner().arg("diff").arg(x).arg(y).args(extra).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, out, err) = diff(&a, &a, &["--fail-on-regression", "reward"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("| all | reward ↑ | 10 |"), "{out}");
+    let (code, out, err) = diff(&a, &b, &["--fail-on-regression", "smape,reward", "--format", "json"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(err.contains("regression in reward: mean difference -0.1000 (95% CI [-0.1000, -0.1000]"), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["rows"].as_array().unwrap().iter().filter(|r| r["change"] == "worse").count(), 1);
+    let (code, _, err) = diff(&a, &dir.path().join("missing"), &[]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("not a results directory"), "{err}");
+}

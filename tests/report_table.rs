@@ -204,11 +204,32 @@ fn bench_reports_seconds() {
     assert_eq!(v["default"]["groups"], 6);
 }
 
-/// `cargo test --release --test report_table -- --ignored --nocapture`
 #[test]
-#[ignore = "benchmark over 1,000,000 rows"]
-fn bench_one_million_rows() {
-    let v = runner::report::bench::bench_table(1_000_000).unwrap();
-    println!("{}", serde_json::to_string_pretty(&v).unwrap());
-    assert!(v["seconds"].as_f64().unwrap() < 3.0);
+fn runner_table_reads_a_results_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("0123456789ab");
+    report_fixture::write_results(&results, &two_methods());
+    let run = |extra: &[&str]| {
+        let out = report_fixture::runner()
+            .arg("table")
+            .arg(report_fixture::spec_file())
+            .arg("--commit")
+            .arg(&results)
+            .args(extra)
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, md, err) = run(&[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(md.contains("commit: 0123456789ab") && md.contains("quickstart.yaml") && md.contains("| greedy | 4 |"), "{md}");
+    assert_eq!(run(&[]).1, md, "the same results give the same bytes");
+    let (code, json, _) = run(&["--format", "json", "--by", "method_name,num_rollouts", "--metrics", "reward,time"]);
+    assert_eq!(code, Some(0));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["by"], serde_json::json!(["method_name", "num_rollouts"]));
+    assert_eq!(v["rows"][0]["metrics"]["time"]["mean"], 0.5);
+    let (code, _, err) = run(&["--by", "methods"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--by: unknown column `methods`; valid: model, dataset, method_name"), "{err}");
 }

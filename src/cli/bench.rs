@@ -52,6 +52,12 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 100)]
         samples: usize,
     },
+    /// `runner table` over a results directory of this many sample rows
+    /// (written first into a temporary directory).
+    Report {
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: usize,
+    },
 }
 
 pub fn bench(cmd: BenchCommand) -> Result<(), CliError> {
@@ -60,6 +66,11 @@ pub fn bench(cmd: BenchCommand) -> Result<(), CliError> {
         let result = crate::store::bench::run(&dir, runs, samples);
         let _ = std::fs::remove_dir_all(&dir);
         println!("{}", serde_json::to_string_pretty(&result?).unwrap_or_default());
+        return Ok(());
+    }
+    if let BenchCommand::Report { rows } = cmd {
+        let v = crate::report::bench::bench_table(rows)?;
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return Ok(());
     }
     crate::engine::init()?;
@@ -85,6 +96,6 @@ pub fn bench(cmd: BenchCommand) -> Result<(), CliError> {
             println!("{}", serde_json::to_string_pretty(&b).unwrap_or_default());
             Ok(())
         }
-        BenchCommand::Store { .. } => Ok(()),
+        BenchCommand::Store { .. } | BenchCommand::Report { .. } => Ok(()),
     }
 }

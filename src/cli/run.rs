@@ -115,7 +115,10 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     plan_file.provenance.model_revisions = report.model_revisions.clone();
     plan_file.provenance.data_sha256 = report.data_sha256.clone();
     plan_file.merge_into(&commit_dir, timing)?;
-    write_summary(&commit_dir, &plan.runs, timing)?;
+    let changed = !report.completed.is_empty() || !report.failed.is_empty();
+    if changed || !commit_dir.join(crate::store::layout::SUMMARY_PARQUET).is_file() {
+        write_summary(&commit_dir, &plan.runs, timing)?;
+    }
     println!(
         "{}: {} runs planned, {} selected: {} already complete, {} completed now, {} failed, {} not started{}",
         plan.experiment,

@@ -122,7 +122,7 @@ fn bootstrap(values: &[f64]) -> (f64, f64) {
     // Indices from 32 random bits each (two per draw of 64) by
     // multiply-shift; n is far below 2^32, so the bias (under n / 2^32) is
     // immaterial.
-    let pick = |bits: u64| ((bits & 0xffff_ffff) * n as u64 >> 32) as usize;
+    let pick = |bits: u64| (((bits & 0xffff_ffff) * n as u64) >> 32) as usize;
     let mut means: Vec<f64> = (0..RESAMPLES)
         .map(|_| {
             let mut s = 0.0;

@@ -22,8 +22,8 @@ pub enum ReportError {
     Unsupported { format: &'static str, what: &'static str, valid: &'static str },
     /// `--fail-on-regression`: the metric got significantly worse.
     #[error(
-        "regression in {metric}: mean difference {diff:+} (95% CI [{lo}, {hi}], sign test p = {p:.3}, n = {n}); \
-         {direction} is better"
+        "regression in {metric}: mean difference {} (95% CI [{}, {}], sign test p = {p:.3}, n = {n}); {direction} is better",
+        sig(*diff), sig(*lo), sig(*hi)
     )]
     Regression { metric: String, diff: f64, lo: f64, hi: f64, p: f64, n: usize, direction: &'static str },
     /// No TTF font for the text of bitmap figures.
@@ -43,7 +43,7 @@ impl ReportError {
     /// 2 for bad input, 1 for a regression found or a failure of the machine.
     pub fn exit_code(&self) -> u8 {
         match self {
-            ReportError::UnknownName { .. } | ReportError::Unsupported { .. } => 2,
+            ReportError::UnknownName { .. } | ReportError::Unsupported { .. } | ReportError::Empty(_) => 2,
             _ => 1,
         }
     }
@@ -51,4 +51,10 @@ impl ReportError {
     pub(crate) fn column(column: &str, message: impl std::fmt::Display) -> ReportError {
         ReportError::Column { column: column.to_owned(), message: message.to_string() }
     }
+}
+
+/// `x` with a sign and four significant digits.
+fn sig(x: f64) -> String {
+    let d = if x == 0.0 || !x.is_finite() { 0 } else { (3 - x.abs().log10().floor() as i64).clamp(0, 12) as usize };
+    format!("{x:+.d$}")
 }

@@ -27,6 +27,8 @@ const BUDGET: &str = "num_rollouts";
 #[derive(Debug, Clone)]
 pub struct Curve {
     pub name: String,
+    /// Palette index, the same for a series in every figure.
+    pub color: usize,
     pub points: Vec<(f64, Estimate)>,
 }
 
@@ -84,6 +86,8 @@ pub fn figures(df: &DataFrame) -> Result<Vec<Figure>, ReportError> {
     let grouping = Grouping::of(df, &by)?;
     let cells = estimates(df, &grouping, &all)?;
     let name_of = |key: &[Level]| key[..series_by.len()].iter().map(ToString::to_string).collect::<Vec<_>>().join(" / ");
+    let mut names: Vec<String> = grouping.keys.iter().map(|k| name_of(k)).collect();
+    names.dedup();
 
     let curves = |x_of: &dyn Fn(usize) -> Option<f64>, y: usize| -> Vec<Curve> {
         let mut out: Vec<Curve> = Vec::new();
@@ -92,7 +96,10 @@ pub fn figures(df: &DataFrame) -> Result<Vec<Figure>, ReportError> {
             let name = name_of(key);
             match out.iter_mut().find(|c| c.name == name) {
                 Some(c) => c.points.push((x, e)),
-                None => out.push(Curve { name, points: vec![(x, e)] }),
+                None => {
+                    let color = names.iter().position(|n| *n == name).unwrap_or(0);
+                    out.push(Curve { name, color, points: vec![(x, e)] })
+                }
             }
         }
         for c in &mut out {
@@ -158,8 +165,8 @@ where
         .build_cartesian_2d(span(x0, x1), span(y0, y1))
         .map_err(e)?;
     chart.configure_mesh().x_desc(&fig.x_label).y_desc(&fig.y_label).light_line_style(BLACK.mix(0.05)).draw().map_err(e)?;
-    for (i, c) in fig.curves.iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
+    for c in &fig.curves {
+        let color = Palette99::pick(c.color).to_rgba();
         let band: Vec<(f64, f64)> =
             c.points.iter().map(|(x, e)| (*x, e.lo)).chain(c.points.iter().rev().map(|(x, e)| (*x, e.hi))).collect();
         chart.draw_series(std::iter::once(Polygon::new(band, color.mix(0.18).filled()))).map_err(e)?;

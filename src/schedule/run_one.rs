@@ -45,6 +45,8 @@ pub struct RunDone {
     pub data_sha256: String,
     pub samples: usize,
     pub mismatches: usize,
+    /// Mean rows per engine forward pass while the run was active.
+    pub mean_batch: f64,
 }
 
 pub fn data_path(source: &DataSource, spec_dir: &Path) -> PathBuf {
@@ -208,7 +210,13 @@ fn attempt(env: &RunEnv<'_>, run: &RunConfig, dir: &Path, file: &mut RunFile) ->
     let rows: Vec<SampleRow> = recorded.values().map(|v| SampleRow::from_record(v, &columns)).collect();
     write_samples_parquet(&dir.join(SAMPLES_PARQUET), &rows)?;
     file.samples_done = rows.len();
-    Ok(RunDone { model_revision: inp.identity.model_revision, data_sha256: inp.identity.data_sha256, samples: rows.len(), mismatches })
+    Ok(RunDone {
+        model_revision: inp.identity.model_revision,
+        data_sha256: inp.identity.data_sha256,
+        samples: rows.len(),
+        mismatches,
+        mean_batch: file.mean_batch,
+    })
 }
 
 struct WaveJob<'a> {

@@ -157,7 +157,7 @@ fn worker(shared: &Shared<'_>, env: &RunEnv<'_>, engines: &Engines, fail_fast: b
         let id = run.run_id.0.clone();
         match result {
             Ok(done) => {
-                env.progress.run_finished(&id, &format!("complete, {} samples", done.samples));
+                env.progress.run_finished(&id, &format!("complete, {} samples, mean batch {:.1} rows", done.samples, done.mean_batch));
                 st.report.model_revisions.insert(run.model.name.clone(), done.model_revision);
                 st.report.data_sha256.insert(run.dataset.name.clone(), done.data_sha256);
                 st.report.determinism_mismatches += done.mismatches;

@@ -42,6 +42,7 @@ fn err(e: impl std::fmt::Display) -> StoreError {
 }
 
 pub fn run(dir: &Path, runs: usize, samples: usize) -> Result<StoreBench, StoreError> {
+    std::fs::create_dir_all(dir).map_err(StoreError::io(dir))?;
     let spec_path = dir.join("bench-store.yaml");
     std::fs::write(&spec_path, spec_text(runs)).map_err(StoreError::io(&spec_path))?;
     let t = Instant::now();

@@ -64,7 +64,7 @@ impl Appender {
     /// that was never completed, hence never counted).
     pub fn open(path: &Path) -> Result<(Appender, u64), StoreError> {
         let lines = read(path)?;
-        let mut file = OpenOptions::new().create(true).read(true).write(true).open(path).map_err(StoreError::io(path))?;
+        let mut file = OpenOptions::new().create(true).truncate(false).read(true).write(true).open(path).map_err(StoreError::io(path))?;
         if lines.torn_bytes > 0 {
             file.set_len(lines.whole_bytes).map_err(StoreError::io(path))?;
             file.sync_all().map_err(StoreError::io(path))?;

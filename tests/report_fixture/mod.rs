@@ -68,3 +68,46 @@ pub fn two_methods() -> Vec<Rec> {
 pub fn source(name: &str) -> Source {
     Source { results_dir: format!("results/fixture/{name}"), commit: name.to_owned(), spec: Some("experiments/fixture.yaml".into()) }
 }
+
+/// Writes `recs` as a results directory `dir` (`runs/<run>/samples.parquet`),
+/// as `store` does.
+pub fn write_results(dir: &std::path::Path, recs: &[Rec]) {
+    use runner::store::{write_samples_parquet, SampleRow};
+    let mut runs: Vec<&str> = recs.iter().map(|r| r.run).collect();
+    runs.dedup();
+    for run in runs {
+        let rows: Vec<SampleRow> = recs
+            .iter()
+            .filter(|r| r.run == run)
+            .enumerate()
+            .map(|(i, r)| SampleRow {
+                run_id: r.run.into(),
+                sample_id: r.sample.into(),
+                sample_index: i as i64,
+                model: "smollm2".into(),
+                dataset: r.dataset.into(),
+                method_name: r.method.into(),
+                method: r.method.into(),
+                seed: None,
+                int_params: vec![r.budget, None, Some(64), None],
+                float_params: vec![Some(1.0), Some(1.0), None, None, None],
+                metrics: vec![r.reward, r.smape, None, None, Some(1.0), r.nfe, r.tokens, r.tokens, Some(1.0), Some(0.5)],
+                output: String::new(),
+                parse_status: "ok".into(),
+            })
+            .collect();
+        let run_dir = dir.join("runs").join(run);
+        std::fs::create_dir_all(&run_dir).unwrap();
+        write_samples_parquet(&run_dir.join("samples.parquet"), &rows).unwrap();
+    }
+}
+
+/// The `runner` binary.
+pub fn runner() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
+}
+
+/// An experiment file that loads (its runs are not needed).
+pub fn spec_file() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("experiments/quickstart.yaml")
+}
