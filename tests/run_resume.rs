@@ -232,12 +232,13 @@ fn a_second_run_refuses_while_the_first_lives_and_takes_over_once_it_is_gone() {
     let lock = wait_for_lock(&results, &mut first);
     let holder = first.id();
 
-    let second = common::runner()
-        .args(["run", "--quiet", "--wave", "2", "--results-dir"])
-        .arg(&results)
-        .arg(&spec)
-        .output()
-        .unwrap();
+    let second = {
+        let mut c = common::runner();
+        c.args(["run", "--quiet", "--results-dir"]).arg(&results).arg(&spec);
+        greedy_only(&mut c);
+        c.output().unwrap()
+    };
+    assert!(first.try_wait().unwrap().is_none(), "the first run ended before the second tried its lock");
     let text = common::stderr(&second);
     assert!(!second.status.success(), "a second run of a locked sweep succeeded");
     assert!(text.contains("held by") && text.contains(&format!("pid {holder}")), "{text}");
