@@ -165,21 +165,24 @@ fn no_samples_is_an_error() {
 
 #[test]
 fn tables_read_what_the_store_writes() {
+    use runner::store::row::RunColumns;
     use runner::store::{load_samples, write_samples_parquet, SampleRow};
     let dir = tempfile::tempdir().unwrap();
     let mut rows = Vec::new();
     for (i, r) in [0.1, 0.2, 0.3, 0.4].iter().enumerate() {
         rows.push(SampleRow {
-            run_id: "0123456789abcdef".into(),
+            run: RunColumns {
+                run_id: "0123456789abcdef".into(),
+                model: "smollm2".into(),
+                dataset: "m3".into(),
+                method_name: "greedy".into(),
+                method: "greedy".into(),
+                seed: None,
+                int_params: vec![None, None, Some(64), None],
+                float_params: vec![Some(1.0), Some(1.0), None, None, None],
+            },
             sample_id: format!("N{i}"),
             sample_index: i as i64,
-            model: "smollm2".into(),
-            dataset: "m3".into(),
-            method_name: "greedy".into(),
-            method: "greedy".into(),
-            seed: None,
-            int_params: vec![None, None, Some(64), None],
-            float_params: vec![Some(1.0), Some(1.0), None, None, None],
             metrics: vec![Some(*r), Some(10.0 * (i + 1) as f64), None, None, Some(1.0), Some(5.0), Some(10.0), Some(12.0), Some(1.0), Some(0.5)],
             output: "1, 2, 3".into(),
             parse_status: "ok".into(),

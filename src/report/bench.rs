@@ -13,6 +13,7 @@ use super::format::Format;
 use super::provenance::Source;
 use super::table::{self, TableOptions};
 use super::ReportError;
+use crate::store::row::RunColumns;
 use crate::store::{self, SampleRow};
 
 const METHODS: &[(&str, &str)] = &[
@@ -44,16 +45,18 @@ fn run_rows(run: usize, samples: usize, rng: &mut ChaCha8Rng) -> Vec<SampleRow> 
             let nfe = (b * rng.random_range(8.0..24.0)).round();
             let tokens = (b * rng.random_range(20.0..64.0)).round();
             SampleRow {
-                run_id: format!("{run:016x}"),
+                run: RunColumns {
+                    run_id: format!("{run:016x}"),
+                    model: "smollm2".into(),
+                    dataset: "m3".into(),
+                    method_name: name.into(),
+                    method: kind.into(),
+                    seed: budget.map(|_| 0),
+                    int_params: vec![budget, budget.map(|_| 3), Some(64), None],
+                    float_params: vec![Some(1.0), Some(1.0), budget.map(|_| 1.0), None, None],
+                },
                 sample_id: format!("N{i:04}"),
                 sample_index: i as i64,
-                model: "smollm2".into(),
-                dataset: "m3".into(),
-                method_name: name.into(),
-                method: kind.into(),
-                seed: budget.map(|_| 0),
-                int_params: vec![budget, budget.map(|_| 3), Some(64), None],
-                float_params: vec![Some(1.0), Some(1.0), budget.map(|_| 1.0), None, None],
                 metrics: vec![
                     Some(if parsed { -s / 200.0 } else { -1.0 }),
                     parsed.then_some(s),

@@ -10,40 +10,46 @@ use polars::prelude::*;
 
 use super::columns as col;
 use super::layout::{RUNS, SAMPLES_PARQUET};
-use super::row::SampleRow;
+use super::row::{RunColumns, SampleRow};
 use super::StoreError;
 
 fn perr(path: &Path) -> impl Fn(PolarsError) -> StoreError + '_ {
     move |e| StoreError::Parquet { path: path.into(), message: e.to_string() }
 }
 
-fn str_col<'a>(name: &str, rows: &'a [SampleRow], f: impl Fn(&'a SampleRow) -> &'a str) -> Column {
-    Column::new(name.into(), rows.iter().map(f).collect::<Vec<&str>>())
-}
-
-/// The rows as a DataFrame with the columns of `columns`, in order.
-pub fn samples_frame(rows: &[SampleRow]) -> PolarsResult<DataFrame> {
+/// The identity and parameter columns of `runs` (one entry per row), in
+/// the order of `columns`; shared by the sample and summary tables.
+pub fn run_columns(runs: &[&RunColumns]) -> Vec<Column> {
+    let text = |name: &str, f: fn(&RunColumns) -> &str| Column::new(name.into(), runs.iter().map(|r| f(r)).collect::<Vec<&str>>());
     let mut cols = vec![
-        str_col(col::RUN_ID, rows, |r| &r.run_id),
-        str_col(col::SAMPLE_ID, rows, |r| &r.sample_id),
-        Column::new(col::SAMPLE_INDEX.into(), rows.iter().map(|r| r.sample_index).collect::<Vec<i64>>()),
-        str_col(col::MODEL, rows, |r| &r.model),
-        str_col(col::DATASET, rows, |r| &r.dataset),
-        str_col(col::METHOD_NAME, rows, |r| &r.method_name),
-        str_col(col::METHOD, rows, |r| &r.method),
-        Column::new(col::SEED.into(), rows.iter().map(|r| r.seed).collect::<Vec<Option<i64>>>()),
+        text(col::RUN_ID, |r| &r.run_id),
+        text(col::MODEL, |r| &r.model),
+        text(col::DATASET, |r| &r.dataset),
+        text(col::METHOD_NAME, |r| &r.method_name),
+        text(col::METHOD, |r| &r.method),
+        Column::new(col::SEED.into(), runs.iter().map(|r| r.seed).collect::<Vec<Option<i64>>>()),
     ];
     for (i, name) in col::INT_PARAMS.iter().enumerate() {
-        cols.push(Column::new((*name).into(), rows.iter().map(|r| r.int_params.get(i).copied().flatten()).collect::<Vec<_>>()));
+        cols.push(Column::new((*name).into(), runs.iter().map(|r| r.int_params.get(i).copied().flatten()).collect::<Vec<_>>()));
     }
     for (i, name) in col::FLOAT_PARAMS.iter().enumerate() {
-        cols.push(Column::new((*name).into(), rows.iter().map(|r| r.float_params.get(i).copied().flatten()).collect::<Vec<_>>()));
+        cols.push(Column::new((*name).into(), runs.iter().map(|r| r.float_params.get(i).copied().flatten()).collect::<Vec<_>>()));
     }
+    cols
+}
+
+/// The rows as a DataFrame: run id, sample id and index, the other run
+/// columns, metrics, output and parse status (see `columns`).
+pub fn samples_frame(rows: &[SampleRow]) -> PolarsResult<DataFrame> {
+    let runs: Vec<&RunColumns> = rows.iter().map(|r| &r.run).collect();
+    let mut cols = run_columns(&runs);
+    cols.insert(1, Column::new(col::SAMPLE_ID.into(), rows.iter().map(|r| r.sample_id.as_str()).collect::<Vec<&str>>()));
+    cols.insert(2, Column::new(col::SAMPLE_INDEX.into(), rows.iter().map(|r| r.sample_index).collect::<Vec<i64>>()));
     for (i, name) in col::METRICS.iter().enumerate() {
         cols.push(Column::new((*name).into(), rows.iter().map(|r| r.metrics.get(i).copied().flatten()).collect::<Vec<_>>()));
     }
-    cols.push(str_col(col::OUTPUT, rows, |r| &r.output));
-    cols.push(str_col(col::PARSE_STATUS, rows, |r| &r.parse_status));
+    cols.push(Column::new(col::OUTPUT.into(), rows.iter().map(|r| r.output.as_str()).collect::<Vec<&str>>()));
+    cols.push(Column::new(col::PARSE_STATUS.into(), rows.iter().map(|r| r.parse_status.as_str()).collect::<Vec<&str>>()));
     DataFrame::new(rows.len(), cols)
 }
 

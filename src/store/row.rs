@@ -1,24 +1,18 @@
 //! One row of `samples.parquet`: a sample's record flattened, with its
 //! run's labels and sweep parameters (see `columns`).
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::plan::RunConfig;
+use crate::tasks::ParseStatus;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SampleRow {
-    pub run_id: String,
+    /// The run's labels and parameters.
+    pub run: RunColumns,
     pub sample_id: String,
     pub sample_index: i64,
-    pub model: String,
-    pub dataset: String,
-    pub method_name: String,
-    pub method: String,
-    pub seed: Option<i64>,
-    /// In the order of `columns::INT_PARAMS`.
-    pub int_params: Vec<Option<i64>>,
-    /// In the order of `columns::FLOAT_PARAMS`.
-    pub float_params: Vec<Option<f64>>,
     /// In the order of `columns::METRICS`.
     pub metrics: Vec<Option<f64>>,
     pub output: String,
@@ -34,7 +28,9 @@ pub struct RunColumns {
     pub method_name: String,
     pub method: String,
     pub seed: Option<i64>,
+    /// In the order of `columns::INT_PARAMS`.
     pub int_params: Vec<Option<i64>>,
+    /// In the order of `columns::FLOAT_PARAMS`.
     pub float_params: Vec<Option<f64>>,
 }
 
@@ -75,7 +71,10 @@ impl SampleRow {
     /// JSON) of `run`.
     pub fn from_record(record: &Value, run: &RunColumns) -> SampleRow {
         let status = text(record, "parse_status");
-        let parsed = matches!(status.as_str(), "ok" | "truncated" | "padded");
+        let parsed = record
+            .get("parse_status")
+            .and_then(|v| ParseStatus::deserialize(v).ok())
+            .is_some_and(ParseStatus::is_success);
         let metrics = vec![
             num(record, &["reward"]),
             num(record, &["metrics", "smape"]),
@@ -89,19 +88,44 @@ impl SampleRow {
             num(record, &["wall_seconds"]),
         ];
         SampleRow {
-            run_id: run.run_id.clone(),
+            run: run.clone(),
             sample_id: text(record, "sample_id"),
             sample_index: record.get("sample_index").and_then(Value::as_i64).unwrap_or(-1),
-            model: run.model.clone(),
-            dataset: run.dataset.clone(),
-            method_name: run.method_name.clone(),
-            method: run.method.clone(),
-            seed: run.seed,
-            int_params: run.int_params.clone(),
-            float_params: run.float_params.clone(),
             metrics,
             output: text(record, "output"),
             parse_status: status,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run() -> RunColumns {
+        RunColumns {
+            run_id: "r".into(),
+            model: "m".into(),
+            dataset: "d".into(),
+            method_name: "greedy".into(),
+            method: "greedy".into(),
+            seed: None,
+            int_params: vec![None, None, Some(8), None],
+            float_params: vec![None; 5],
+        }
+    }
+
+    #[test]
+    fn parsed_follows_the_parse_status_and_bools_become_numbers() {
+        let rec = |status: &str| serde_json::json!({"sample_id": "N1", "sample_index": 3, "reward": -0.5, "parse_status": status, "metrics": {"correct": true}, "counters": {"nfe": 7}});
+        let parsed = |status: &str| SampleRow::from_record(&rec(status), &run()).metrics[4];
+        assert_eq!(parsed("ok"), Some(1.0));
+        assert_eq!(parsed("truncated"), Some(1.0));
+        assert_eq!(parsed("padded"), Some(1.0));
+        assert_eq!(parsed("too_few"), Some(0.0));
+        assert_eq!(parsed("no_answer"), Some(0.0));
+        let row = SampleRow::from_record(&rec("ok"), &run());
+        assert_eq!((row.sample_index, row.metrics[0], row.metrics[3], row.metrics[5]), (3, Some(-0.5), Some(1.0), Some(7.0)));
+        assert_eq!(row.run, run());
     }
 }

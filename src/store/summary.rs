@@ -9,7 +9,7 @@ use polars::prelude::*;
 use super::columns as col;
 use super::layout::{run_dir, PLAN_LOCK, RUN_JSON, SAMPLES_PARQUET, SUMMARY_PARQUET};
 use super::lock::{Lock, LockTiming};
-use super::parquet::{read_frame, write_frame};
+use super::parquet::{read_frame, run_columns, write_frame};
 use super::row::RunColumns;
 use super::run_file::RunFile;
 use super::scan::{progress, RunProgress};
@@ -55,21 +55,9 @@ fn row(commit_dir: &Path, run: &RunConfig) -> Result<Row, StoreError> {
 /// The summary of `runs` as a DataFrame.
 pub fn summary_frame(commit_dir: &Path, runs: &[RunConfig]) -> Result<DataFrame, StoreError> {
     let rows: Vec<Row> = runs.iter().map(|r| row(commit_dir, r)).collect::<Result<_, _>>()?;
+    let runs_cols: Vec<&RunColumns> = rows.iter().map(|r| &r.cols).collect();
+    let mut cols = run_columns(&runs_cols);
     let s = |name: &str, f: &dyn Fn(&Row) -> String| Column::new(name.into(), rows.iter().map(f).collect::<Vec<String>>());
-    let mut cols = vec![
-        s(col::RUN_ID, &|r| r.cols.run_id.clone()),
-        s(col::MODEL, &|r| r.cols.model.clone()),
-        s(col::DATASET, &|r| r.cols.dataset.clone()),
-        s(col::METHOD_NAME, &|r| r.cols.method_name.clone()),
-        s(col::METHOD, &|r| r.cols.method.clone()),
-        Column::new(col::SEED.into(), rows.iter().map(|r| r.cols.seed).collect::<Vec<_>>()),
-    ];
-    for (i, name) in col::INT_PARAMS.iter().enumerate() {
-        cols.push(Column::new((*name).into(), rows.iter().map(|r| r.cols.int_params.get(i).copied().flatten()).collect::<Vec<_>>()));
-    }
-    for (i, name) in col::FLOAT_PARAMS.iter().enumerate() {
-        cols.push(Column::new((*name).into(), rows.iter().map(|r| r.cols.float_params.get(i).copied().flatten()).collect::<Vec<_>>()));
-    }
     cols.push(s("status", &|r| r.status.clone()));
     cols.push(Column::new("samples".into(), rows.iter().map(|r| r.samples).collect::<Vec<_>>()));
     cols.push(Column::new("error".into(), rows.iter().map(|r| r.error.clone()).collect::<Vec<_>>()));

@@ -1,12 +1,12 @@
 //! What scoring one generated text yields: the part of the per-sample
 //! record that the task owns.
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::activity::metrics::ActivityMetrics;
 use super::forecast::metrics::ForecastMetrics;
 
 /// How the generated text was read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ParseStatus {
     /// The answer was read as asked.

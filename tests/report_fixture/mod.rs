@@ -72,6 +72,7 @@ pub fn source(name: &str) -> Source {
 /// Writes `recs` as a results directory `dir` (`runs/<run>/samples.parquet`),
 /// as `store` does.
 pub fn write_results(dir: &std::path::Path, recs: &[Rec]) {
+    use runner::store::row::RunColumns;
     use runner::store::{write_samples_parquet, SampleRow};
     let mut runs: Vec<&str> = recs.iter().map(|r| r.run).collect();
     runs.dedup();
@@ -81,16 +82,18 @@ pub fn write_results(dir: &std::path::Path, recs: &[Rec]) {
             .filter(|r| r.run == run)
             .enumerate()
             .map(|(i, r)| SampleRow {
-                run_id: r.run.into(),
+                run: RunColumns {
+                    run_id: r.run.into(),
+                    model: "smollm2".into(),
+                    dataset: r.dataset.into(),
+                    method_name: r.method.into(),
+                    method: r.method.into(),
+                    seed: None,
+                    int_params: vec![r.budget, None, Some(64), None],
+                    float_params: vec![Some(1.0), Some(1.0), None, None, None],
+                },
                 sample_id: r.sample.into(),
                 sample_index: i as i64,
-                model: "smollm2".into(),
-                dataset: r.dataset.into(),
-                method_name: r.method.into(),
-                method: r.method.into(),
-                seed: None,
-                int_params: vec![r.budget, None, Some(64), None],
-                float_params: vec![Some(1.0), Some(1.0), None, None, None],
                 metrics: vec![r.reward, r.smape, None, None, Some(1.0), r.nfe, r.tokens, r.tokens, Some(1.0), Some(0.5)],
                 output: String::new(),
                 parse_status: "ok".into(),
