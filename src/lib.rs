@@ -18,3 +18,4 @@ pub mod search;
 pub mod spec;
 pub mod store;
 pub mod tasks;
+pub mod track;

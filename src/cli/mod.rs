@@ -7,6 +7,7 @@ mod plan;
 mod report;
 mod run;
 mod schema;
+mod wandb;
 
 use std::path::PathBuf;
 
@@ -55,6 +56,9 @@ pub enum Command {
     Plot(report::PlotArgs),
     /// Compare two results sets sample by sample (paired bootstrap, sign test).
     Diff(report::DiffArgs),
+    /// Weights & Biases: replay outboxes.
+    #[command(subcommand)]
+    Wandb(wandb::WandbCommand),
     /// Check an experiment file and its sweep; print nothing but errors and a count.
     Validate {
         #[command(flatten)]
@@ -129,6 +133,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Plan { spec, json } => plan::plan(&spec, json),
         Command::Validate { spec } => plan::validate(&spec),
         Command::Run(args) => run::run(&args),
+        Command::Wandb(cmd) => wandb::wandb(cmd),
         Command::Status(args) => run::status(&args),
         Command::Table(args) => report::table(&args),
         Command::Plot(args) => report::plot(&args),

@@ -12,6 +12,7 @@ use crate::store::provenance::{Libraries, Provenance};
 use crate::store::scan::scan;
 use crate::store::summary::write_summary;
 use crate::store::Results;
+use crate::track::{Tracker, WandbSettings};
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -109,9 +110,29 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
         lock_timing: timing,
         ..SweepOptions::default()
     };
+    let wandb = loaded.spec.tracking.as_ref().and_then(|t| t.wandb.as_ref());
+    let tracker = match WandbSettings::resolve(wandb, &plan.experiment) {
+        Ok(Some(settings)) => Tracker::start(settings, &plan.experiment, tag.clone()).unwrap_or_else(|e| {
+            eprintln!("{e}; the sweep runs without tracking");
+            None
+        }),
+        Ok(None) => None,
+        Err(e) => {
+            eprintln!("wandb: {e}; the sweep runs without tracking");
+            None
+        }
+    };
     let reporter = Reporter::new(plan.runs.len(), args.quiet);
-    let report = execute_sweep(&plan, &commit_dir, &spec_dir(&args.spec.spec), &options, &reporter)?;
+    let report = execute_sweep(&plan, &commit_dir, &spec_dir(&args.spec.spec), &options, &reporter, tracker.as_ref())?;
     drop(reporter);
+    if let Some(up) = tracker.and_then(|t| t.finish(std::time::Duration::from_secs(60))) {
+        eprintln!(
+            "wandb: {} operations sent for {} runs{}",
+            up.sent,
+            up.runs,
+            if up.pending > 0 { format!("; {} runs have operations left in their outbox (`runner wandb sync`)", up.pending) } else { String::new() }
+        );
+    }
     plan_file.provenance.model_revisions = report.model_revisions.clone();
     plan_file.provenance.data_sha256 = report.data_sha256.clone();
     plan_file.merge_into(&commit_dir, timing)?;

@@ -37,6 +37,8 @@ pub struct RunEnv<'a> {
     pub lock_timing: LockTiming,
     pub progress: &'a dyn Progress,
     pub all_runs: &'a [RunConfig],
+    /// Streams to W&B when the spec asks for it.
+    pub tracker: Option<&'a crate::track::Tracker>,
 }
 
 /// What a finished run resolved to, for the plan's provenance.
@@ -108,6 +110,9 @@ pub fn execute(env: &RunEnv<'_>, run: &RunConfig) -> Result<RunDone, ScheduleErr
         }
     }
     file.write(&run_json)?;
+    if let (Some(t), Err(e)) = (env.tracker, &result) {
+        t.run_finished(&run.run_id.0, serde_json::json!({"status": "failed", "error": e.to_string()}), None, 1);
+    }
     result
 }
 
@@ -175,6 +180,9 @@ fn attempt(env: &RunEnv<'_>, run: &RunConfig, dir: &Path, file: &mut RunFile) ->
     let label = format!("{}/{}/{}", run.model.name, run.dataset.name, run.method.name);
     let n = inp.samples.len();
     env.progress.run_started(&run.run_id.0, &label, recorded.len().min(n), n);
+    if let Some(t) = env.tracker {
+        t.run_started(run, dir, file.wall_seconds);
+    }
     let stats_before = inp.engine.service.stats()?;
     // The wave size the run started with: recomputed waves keep their
     // original boundaries (and batches) whatever `--wave` says now.
@@ -198,6 +206,9 @@ fn attempt(env: &RunEnv<'_>, run: &RunConfig, dir: &Path, file: &mut RunFile) ->
                     let _gate = WRITE_GATE.lock();
                     appender.append(&record)?;
                     env.progress.sample_done(&run.run_id.0, reward, tokens);
+                    if let Some(t) = env.tracker {
+                        t.sample(&run.run_id.0, recorded.len() as u64, &record);
+                    }
                     recorded.insert(index, record);
                 }
             }
@@ -212,6 +223,9 @@ fn attempt(env: &RunEnv<'_>, run: &RunConfig, dir: &Path, file: &mut RunFile) ->
     let rows: Vec<SampleRow> = recorded.values().map(|v| SampleRow::from_record(v, &columns)).collect();
     write_samples_parquet(&dir.join(SAMPLES_PARQUET), &rows)?;
     file.samples_done = rows.len();
+    if let Some(t) = env.tracker {
+        t.run_finished(&run.run_id.0, run_summary(&rows, file.mean_batch), Some(&dir.join(SAMPLES_PARQUET)), 0);
+    }
     Ok(RunDone {
         model_revision: inp.identity.model_revision,
         data_sha256: inp.identity.data_sha256,
@@ -219,6 +233,22 @@ fn attempt(env: &RunEnv<'_>, run: &RunConfig, dir: &Path, file: &mut RunFile) ->
         mismatches,
         mean_batch: file.mean_batch,
     })
+}
+
+/// The run's aggregates: sample count, mean batch and the mean of every
+/// per-sample metric over the samples that have it.
+fn run_summary(rows: &[SampleRow], mean_batch: f64) -> Value {
+    let mut m = serde_json::Map::new();
+    m.insert("status".into(), "complete".into());
+    m.insert("samples".into(), rows.len().into());
+    m.insert("mean_batch".into(), serde_json::json!(mean_batch));
+    for (i, name) in crate::store::columns::METRICS.iter().enumerate() {
+        let vals: Vec<f64> = rows.iter().filter_map(|r| r.metrics.get(i).copied().flatten()).collect();
+        if !vals.is_empty() {
+            m.insert(format!("mean_{name}"), serde_json::json!(vals.iter().sum::<f64>() / vals.len() as f64));
+        }
+    }
+    Value::Object(m)
 }
 
 struct WaveJob<'a> {

