@@ -120,8 +120,8 @@ venv_with_mlx() {
 # The reference peer (mlx-lm, gguf) for tests and benchmarks, pinned.
 peer_packages() {
   local site; site="$(mlx_site)"
-  if ls -d "$site"/mlx_lm-0.32.2.dist-info "$site"/gguf-0.19.0.dist-info >/dev/null 2>&1; then return 0; fi
-  say "installing the reference peer (mlx-lm 0.32.2, gguf) into $VENV"
+  if ls -d "$site"/mlx_lm-0.32.2.dist-info "$site"/gguf-0.19.0.dist-info "$site"/wandb-0.31.0.dist-info >/dev/null 2>&1; then return 0; fi
+  say "installing the reference peer (mlx-lm 0.32.2, gguf, wandb 0.31.0) into $VENV"
   "$VENV/bin/python" -m pip install -q -r "$ROOT/scripts/peer-requirements.txt"
 }
 

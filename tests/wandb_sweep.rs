@@ -1,12 +1,14 @@
 //! A small real sweep streamed to a local W&B server: every run arrives
 //! with its config, one history line per sample in order and its summary;
-//! offline mode then `runner wandb sync` delivers the same; a refusing
-//! server costs no result; the key is in no file and no log line.
+//! offline mode then `runner wandb sync` delivers the same; a process
+//! killed mid-upload loses and duplicates nothing through sync and resume;
+//! a refusing server costs no result; the key is in no file and no log line.
 
 mod common;
 mod wandb_fake;
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use wandb_fake::{Server, KEY};
@@ -57,27 +59,39 @@ fn records(dir: &Path) -> Vec<(String, Vec<Value>)> {
     v
 }
 
-/// What a server received per run, without timing keys.
+/// What a server received per run, without timing keys (history
+/// `_runtime`/`_timestamp`, summary timing columns) and with history lines
+/// in sample order.
 fn received(server: &Server) -> Vec<(Value, Vec<Value>, Option<Value>, Option<i64>, Vec<String>)> {
     let st = server.state.lock().unwrap();
     st.runs
         .values()
         .map(|r| {
-            let lines = r
+            let steps: Vec<Value> = r.history.values().map(|l| l["_step"].clone()).collect();
+            assert_eq!(steps, (0..steps.len()).map(Value::from).collect::<Vec<_>>(), "_step counts the lines");
+            // Samples of one wave may complete in either order: lines are
+            // compared by sample.
+            let mut lines: Vec<Value> = r
                 .history
                 .values()
                 .map(|l| {
                     let mut l = l.clone();
                     l.as_object_mut().map(|m| {
                         m.remove("_runtime");
+                        m.remove("_step");
                         m.remove("_timestamp")
                     });
                     l
                 })
                 .collect();
+            lines.sort_by_key(|l| l["sample_id"].to_string());
             let mut up = r.upserts.last().cloned().unwrap_or(Value::Null);
             up.as_object_mut().map(|m| m.remove("host"));
-            (up, lines, r.summary.clone(), r.exit_code, r.files.keys().cloned().collect())
+            let mut summary = r.summary.clone();
+            if let Some(m) = summary.as_mut().and_then(Value::as_object_mut) {
+                m.retain(|k, _| !runner::store::columns::TIMING_COLUMNS.contains(&k.as_str()) && !k.ends_with("wall_seconds"));
+            }
+            (up, lines, summary, r.exit_code, r.files.keys().cloned().collect())
         })
         .collect()
 }
@@ -172,4 +186,91 @@ fn a_refusing_server_costs_no_result_and_says_so_once() {
     assert!(log.contains("HTTP 401"), "{log}");
     assert_eq!(records(dir.path()).iter().map(|(_, r)| r.len()).sum::<usize>(), 6);
     key_nowhere(dir.path(), &log);
+}
+
+/// Per run (by the run id in its config): the history lines the server
+/// holds, in line order, after checking each arrived once.
+fn history_by_run(server: &Server) -> Vec<(String, Vec<Value>)> {
+    let st = server.state.lock().unwrap();
+    let mut v: Vec<(String, Vec<Value>)> = st
+        .runs
+        .values()
+        .map(|r| {
+            assert!(r.history_receipts.values().all(|&n| n == 1), "a history line arrived twice");
+            let config: Value = serde_json::from_str(r.upserts[0]["config"].as_str().unwrap()).unwrap();
+            let offsets: Vec<u64> = r.history.keys().copied().collect();
+            assert_eq!(offsets, (0..offsets.len() as u64).collect::<Vec<_>>(), "history lines without gaps");
+            (config["run_id"]["value"].as_str().unwrap().to_owned(), r.history.values().cloned().collect())
+        })
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+#[test]
+fn a_crash_mid_upload_then_sync_and_resume_lose_and_duplicate_nothing() {
+    let server = Server::start();
+    server.state.lock().unwrap().stream_delay = Some(Duration::from_millis(1500));
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("tracked.yaml");
+    std::fs::write(&spec, SPEC).unwrap();
+    let mut child = common::runner()
+        .args(["run", "--quiet", "--results-dir"])
+        .arg(dir.path().join("results"))
+        .arg(&spec)
+        .env("WANDB_BASE_URL", &server.url)
+        .env("WANDB_API_KEY", KEY)
+        .env("WANDB_MODE", "online")
+        .env_remove("WANDB_ENTITY")
+        .env_remove("WANDB_PROJECT")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it while a history post is held by the server: stored there,
+    // not yet acknowledged.
+    let t = Instant::now();
+    loop {
+        let streaming = server.state.lock().unwrap().requests.iter().any(|r| r.path.ends_with("/file_stream"));
+        if streaming {
+            break;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the sweep ended before any upload");
+        assert!(t.elapsed() < Duration::from_secs(300), "no upload within 5 minutes");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    server.state.lock().unwrap().stream_delay = None;
+
+    // Sync: what the outboxes hold arrives once, as a prefix of the records.
+    let (ok, log) = run(dir.path(), &server.url, "online", &["wandb", "sync"]);
+    assert!(ok, "{log}");
+    let recs = records(dir.path());
+    let synced = history_by_run(&server);
+    assert!(!synced.is_empty());
+    for (run_id, lines) in &synced {
+        let samples = &recs.iter().find(|(id, _)| id == run_id).expect("a run with records").1;
+        assert!(lines.len() <= samples.len());
+        for (line, rec) in lines.iter().zip(samples) {
+            assert_eq!(line["sample_id"], rec["sample_id"], "run {run_id}: lines follow the records");
+        }
+    }
+
+    // Resume the sweep: every sample of every run arrives exactly once.
+    let (ok, log) = run(dir.path(), &server.url, "online", &["run", "--quiet"]);
+    assert!(ok, "{log}");
+    key_nowhere(dir.path(), &log);
+    let recs = records(dir.path());
+    let all = history_by_run(&server);
+    assert_eq!(all.len(), 2, "both runs arrived");
+    for ((run_id, lines), (rec_id, samples)) in all.iter().zip(&recs) {
+        assert_eq!(run_id, rec_id);
+        assert_eq!(samples.len(), 3);
+        let ids: Vec<&Value> = lines.iter().map(|l| &l["sample_id"]).collect();
+        assert_eq!(ids, samples.iter().map(|r| &r["sample_id"]).collect::<Vec<_>>(), "run {run_id}: one line per sample, in order");
+    }
+    let st = server.state.lock().unwrap();
+    assert!(st.runs.values().all(|r| r.exit_code == Some(0) && r.summary.is_some()), "every run completed");
 }

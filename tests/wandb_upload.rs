@@ -27,6 +27,7 @@ fn settings(url: &str) -> WandbSettings {
         project: "proj".into(),
         tags: vec!["t1".into()],
         sample_metrics: vec!["reward".into()],
+        run_metrics: None,
         upload_summary: true,
     }
 }

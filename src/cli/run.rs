@@ -112,7 +112,7 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     };
     let wandb = loaded.spec.tracking.as_ref().and_then(|t| t.wandb.as_ref());
     let tracker = match WandbSettings::resolve(wandb, &plan.experiment) {
-        Ok(Some(settings)) => Tracker::start(settings, &plan.experiment, tag.clone()).unwrap_or_else(|e| {
+        Ok(Some(settings)) => Tracker::start(settings, &plan.experiment, tag.clone(), crate::track::sync::outboxes(std::slice::from_ref(&commit_dir))).unwrap_or_else(|e| {
             eprintln!("{e}; the sweep runs without tracking");
             None
         }),

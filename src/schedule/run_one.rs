@@ -159,10 +159,11 @@ fn attempt(env: &RunEnv<'_>, run: &RunConfig, dir: &Path, file: &mut RunFile) ->
     if torn > 0 {
         env.progress.message(&format!("run {}: discarded a torn last record ({torn} bytes, a write cut short)", run.run_id));
     }
+    let in_file_order = jsonl::read(&jsonl_path)?.values;
     let mut recorded: BTreeMap<usize, Value> = BTreeMap::new();
-    for v in jsonl::read(&jsonl_path)?.values {
+    for v in &in_file_order {
         if let Some(i) = v.get("sample_index").and_then(Value::as_u64) {
-            recorded.insert(i as usize, v);
+            recorded.insert(i as usize, v.clone());
         }
     }
     let budgets = match peer::peer_of(run, env.all_runs)? {
@@ -181,7 +182,7 @@ fn attempt(env: &RunEnv<'_>, run: &RunConfig, dir: &Path, file: &mut RunFile) ->
     let n = inp.samples.len();
     env.progress.run_started(&run.run_id.0, &label, recorded.len().min(n), n);
     if let Some(t) = env.tracker {
-        t.run_started(run, dir, file.wall_seconds);
+        t.run_started(run, dir, file.wall_seconds, &in_file_order);
     }
     let stats_before = inp.engine.service.stats()?;
     // The wave size the run started with: recomputed waves keep their

@@ -65,7 +65,13 @@ pub struct WandbSpec {
     /// mase, correct, nfe, tokens_generated).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_metrics: Option<Vec<String>>,
-    /// Upload the experiment's `summary.parquet` to each run as a file (default true).
+    /// Per-run aggregates put in the run's W&B summary (default: all of
+    /// them: `samples`, `mean_batch` and the mean of every per-sample
+    /// metric, e.g. `mean_reward`, `mean_smape`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_metrics: Option<Vec<String>>,
+    /// Upload each run's sample table (`samples.parquet`) to its W&B run
+    /// as a file (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload_summary: Option<bool>,
 }

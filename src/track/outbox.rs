@@ -69,6 +69,7 @@ pub struct Outbox {
     dir: PathBuf,
     appender: Option<Appender>,
     next_seq: u64,
+    history: u64,
 }
 
 fn corrupt(path: &Path, message: String) -> StoreError {
@@ -86,16 +87,24 @@ impl Outbox {
         std::fs::create_dir_all(dir).map_err(StoreError::io(dir))?;
         let entries = Outbox::entries(dir)?;
         let (appender, _) = Appender::open(&dir.join(OUTBOX))?;
-        Ok(Outbox { dir: dir.into(), appender: Some(appender), next_seq: entries.len() as u64 })
+        let history = entries.iter().filter(|e| matches!(e.op, Op::History { .. })).count() as u64;
+        Ok(Outbox { dir: dir.into(), appender: Some(appender), next_seq: entries.len() as u64, history })
     }
 
     pub fn push(&mut self, op: Op) -> Result<(), StoreError> {
+        let history = matches!(op, Op::History { .. });
         let entry = Entry { seq: self.next_seq, op };
         if let Some(a) = &mut self.appender {
             a.append(&entry)?;
         }
         self.next_seq += 1;
+        self.history += u64::from(history);
         Ok(())
+    }
+
+    /// History lines the outbox holds (sent or not).
+    pub fn history_lines(&self) -> u64 {
+        self.history
     }
 
     /// Every entry, in order.

@@ -9,7 +9,7 @@ use super::outbox::RunMeta;
 
 pub const UPSERT_BUCKET: &str = "mutation UpsertBucket($id: String, $name: String, $project: String, $entity: String, $groupName: String, $description: String, $displayName: String, $notes: String, $commit: String, $config: JSONString, $host: String, $debug: Boolean, $program: String, $repo: String, $jobType: String, $state: String, $sweep: String, $tags: [String!], $summaryMetrics: JSONString) { upsertBucket(input: {id: $id, name: $name, groupName: $groupName, modelName: $project, entityName: $entity, description: $description, displayName: $displayName, notes: $notes, config: $config, commit: $commit, host: $host, debug: $debug, jobProgram: $program, jobRepo: $repo, jobType: $jobType, state: $state, sweep: $sweep, tags: $tags, summaryMetrics: $summaryMetrics}) { bucket { id name displayName description config sweepName project { id name entity { id name } } historyLineCount } inserted } }";
 
-pub const RUN_RESUME_STATUS: &str = "query RunResumeStatus($project: String, $entity: String, $name: String!) { model(name: $project, entityName: $entity) { id name entity { id name } bucket(name: $name, missingOk: true) { id name summaryMetrics displayName logLineCount historyLineCount eventsLineCount historyTail eventsTail config tags } } }";
+pub const RUN_RESUME_STATUS: &str = "query RunResumeStatus($project: String, $entity: String, $name: String!) { model(name: $project, entityName: $entity) { id name entity { id name } bucket(name: $name, missingOk: true) { id name summaryMetrics displayName logLineCount historyLineCount eventsLineCount historyTail eventsTail config tags notes wandbConfig(keys: [\"t\"]) } } }";
 
 pub const CREATE_RUN_FILES: &str = "mutation CreateRunFiles($entity: String!, $project: String!, $run: String!, $files: [String!]!) { createRunFiles(input: {entityName: $entity, projectName: $project, runName: $run, files: $files}) { runID uploadHeaders files { name uploadUrl } } }";
 
@@ -53,16 +53,17 @@ pub fn file_stream_url(base: &str, entity: &str, project: &str, run: &str) -> St
 /// History lines starting at line `offset`.
 pub fn history_body(offset: u64, lines: &[Value]) -> Value {
     let content: Vec<String> = lines.iter().map(Value::to_string).collect();
-    json!({"files": {HISTORY_FILE: {"offset": offset, "content": content}}, "dropped": 0})
+    json!({"files": {HISTORY_FILE: {"offset": offset, "content": content}}})
 }
 
 /// The whole summary (offset 0: it replaces the previous one).
 pub fn summary_body(summary: &Value) -> Value {
-    json!({"files": {SUMMARY_FILE: {"offset": 0, "content": [summary.to_string()]}}, "dropped": 0})
+    json!({"files": {SUMMARY_FILE: {"offset": 0, "content": [summary.to_string()]}}})
 }
 
-pub fn complete_body(exit_code: i32) -> Value {
-    json!({"complete": true, "exitcode": exit_code, "dropped": 0, "uploaded": []})
+/// Completion, naming the files uploaded to the run.
+pub fn complete_body(exit_code: i32, uploaded: &[String]) -> Value {
+    json!({"complete": true, "exitcode": exit_code, "uploaded": uploaded})
 }
 
 /// W&B's config shape: every key wrapped as `{"value": ...}`.

@@ -39,6 +39,8 @@ pub struct WandbSettings {
     pub project: String,
     pub tags: Vec<String>,
     pub sample_metrics: Vec<String>,
+    /// `None`: every aggregate.
+    pub run_metrics: Option<Vec<String>>,
     pub upload_summary: bool,
 }
 
@@ -77,6 +79,7 @@ impl WandbSettings {
             project: env("WANDB_PROJECT").or_else(|| spec.project.clone()).unwrap_or_else(|| experiment.to_owned()),
             tags: spec.tags.clone(),
             sample_metrics: spec.sample_metrics.clone().unwrap_or_else(|| DEFAULT_SAMPLE_METRICS.iter().map(|s| s.to_string()).collect()),
+            run_metrics: spec.run_metrics.clone(),
             upload_summary: spec.upload_summary.unwrap_or(true),
         }))
     }

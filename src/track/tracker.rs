@@ -65,6 +65,7 @@ pub struct Tracker {
     tag: CommitTag,
     live: Mutex<HashMap<String, Live>>,
     nudge: Option<SyncSender<PathBuf>>,
+    known: Arc<Mutex<BTreeSet<PathBuf>>>,
     uploader: Mutex<Option<JoinHandle<UploadReport>>>,
     stop: Arc<AtomicBool>,
     warned: AtomicBool,
@@ -80,8 +81,10 @@ pub struct UploadReport {
     pub refused: Vec<String>,
 }
 
-fn upload_loop(client: Client, rx: Receiver<PathBuf>, stop: Arc<AtomicBool>, backoff: Backoff) -> UploadReport {
-    let mut known: BTreeSet<PathBuf> = BTreeSet::new();
+/// Drains outboxes as nudges arrive, starting with those left from earlier
+/// sweeps; when the sweep ends (the queue closes), one last pass covers
+/// every outbox in `known` (a nudge dropped on a full queue loses no run).
+fn upload_loop(client: Client, rx: Receiver<PathBuf>, known: Arc<Mutex<BTreeSet<PathBuf>>>, stop: Arc<AtomicBool>, backoff: Backoff) -> UploadReport {
     let mut refused: Vec<String> = Vec::new();
     let mut sent = 0;
     let mut halted = false;
@@ -114,11 +117,15 @@ fn upload_loop(client: Client, rx: Receiver<PathBuf>, stop: Arc<AtomicBool>, bac
             }
         }
     };
+    let left_over: Vec<PathBuf> = known.lock().map(|k| k.iter().cloned().collect()).unwrap_or_default();
+    for dir in &left_over {
+        drain_one(dir, &mut halted, &mut refused);
+    }
     for dir in &rx {
-        known.insert(dir.clone());
         drain_one(&dir, &mut halted, &mut refused);
     }
     // The sweep ended: one last pass over every run.
+    let known: Vec<PathBuf> = known.lock().map(|k| k.iter().cloned().collect()).unwrap_or_default();
     let mut pending = 0;
     for dir in &known {
         if !drain_one(dir, &mut halted, &mut refused) {
@@ -129,9 +136,12 @@ fn upload_loop(client: Client, rx: Receiver<PathBuf>, stop: Arc<AtomicBool>, bac
 }
 
 impl Tracker {
-    /// `None` when tracking is disabled.
-    pub fn start(settings: WandbSettings, experiment: &str, tag: CommitTag) -> Result<Option<Tracker>, String> {
+    /// `None` when tracking is disabled. `left_over`: outboxes of earlier
+    /// sweeps with operations still to send (see `sync::outboxes`); online,
+    /// they are sent first.
+    pub fn start(settings: WandbSettings, experiment: &str, tag: CommitTag, left_over: Vec<PathBuf>) -> Result<Option<Tracker>, String> {
         let stop = Arc::new(AtomicBool::new(false));
+        let known = Arc::new(Mutex::new(left_over.into_iter().collect::<BTreeSet<PathBuf>>()));
         let (nudge, uploader) = match settings.mode {
             WandbMode::Disabled => return Ok(None),
             WandbMode::Offline => (None, None),
@@ -141,10 +151,10 @@ impl Tracker {
                 }
                 let client = Client::new(settings.clone())?;
                 let (tx, rx) = sync_channel(QUEUE);
-                let s = stop.clone();
+                let (s, k) = (stop.clone(), known.clone());
                 let handle = std::thread::Builder::new()
                     .name("wandb-upload".into())
-                    .spawn(move || upload_loop(client, rx, s, Backoff::default()))
+                    .spawn(move || upload_loop(client, rx, k, s, Backoff::default()))
                     .map_err(|e| format!("wandb: cannot start the upload thread: {e}"))?;
                 (Some(tx), Some(handle))
             }
@@ -155,6 +165,7 @@ impl Tracker {
             tag,
             live: Mutex::new(HashMap::new()),
             nudge,
+            known,
             uploader: Mutex::new(uploader),
             stop,
             warned: AtomicBool::new(false),
@@ -184,12 +195,18 @@ impl Tracker {
         }
     }
 
-    /// A run starts (or resumes): its outbox gets the run's upsert.
-    pub fn run_started(&self, run: &RunConfig, run_dir: &Path, prior_seconds: f64) {
+    /// A run starts (or resumes): its outbox gets the run's upsert, then a
+    /// history line for every sample recorded (`recorded`, in file order)
+    /// that the outbox does not hold yet: a process killed between a
+    /// sample's record and its outbox line loses no line.
+    pub fn run_started(&self, run: &RunConfig, run_dir: &Path, prior_seconds: f64, recorded: &[Value]) {
         let outbox = match Outbox::open(&Outbox::dir_of(run_dir)) {
             Ok(o) => o,
             Err(e) => return self.warn(&e.to_string()),
         };
+        if let Ok(mut known) = self.known.lock() {
+            known.insert(outbox.path().to_path_buf());
+        }
         if let Ok(mut live) = self.live.lock() {
             live.insert(run.run_id.0.clone(), Live { outbox, started: Instant::now(), prior_seconds });
         }
@@ -204,11 +221,21 @@ impl Tracker {
             entity: self.settings.entity.clone(),
         };
         self.push(&run.run_id.0, Op::Upsert { run: meta });
+        let held = self.live.lock().ok().and_then(|l| l.get(&run.run_id.0).map(|l| l.outbox.history_lines())).unwrap_or(0);
+        for (step, record) in recorded.iter().enumerate().skip(held as usize) {
+            self.push(&run.run_id.0, Op::History { line: self.history_line(step as u64, prior_seconds, record) });
+        }
     }
 
     /// A sample was recorded as the run's `step`-th (from 0).
     pub fn sample(&self, run_id: &str, step: u64, record: &Value) {
         let runtime = self.live.lock().ok().and_then(|l| l.get(run_id).map(|l| l.prior_seconds + l.started.elapsed().as_secs_f64())).unwrap_or(0.0);
+        self.push(run_id, Op::History { line: self.history_line(step, runtime, record) });
+    }
+
+    /// One history line: W&B's reserved keys, the sample id and the
+    /// configured per-sample metrics.
+    fn history_line(&self, step: u64, runtime: f64, record: &Value) -> Value {
         let timestamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
         let mut line = Map::new();
         line.insert("_step".into(), json!(step));
@@ -225,11 +252,14 @@ impl Tracker {
                 line.insert(m.clone(), v);
             }
         }
-        self.push(run_id, Op::History { line: Value::Object(line) });
+        Value::Object(line)
     }
 
     /// A run ended: its summary, its sample table, completion.
-    pub fn run_finished(&self, run_id: &str, summary: Value, samples_file: Option<&Path>, exit_code: i32) {
+    pub fn run_finished(&self, run_id: &str, mut summary: Value, samples_file: Option<&Path>, exit_code: i32) {
+        if let (Some(keep), Some(map)) = (&self.settings.run_metrics, summary.as_object_mut()) {
+            map.retain(|k, _| keep.contains(k) || k == "status" || k == "error");
+        }
         self.push(run_id, Op::Summary { summary });
         if let (Some(path), true) = (samples_file, self.settings.upload_summary) {
             self.push(run_id, Op::File { name: "samples.parquet".into(), path: path.to_path_buf() });

@@ -144,7 +144,14 @@ fn send(
             Ok((1, 0))
         }
         Op::Complete { exit_code } => {
-            let (url, body) = (stream_url(), p::complete_body(*exit_code));
+            let uploaded: Vec<String> = entries[..i]
+                .iter()
+                .filter_map(|e| match &e.op {
+                    Op::File { name, .. } => Some(name.clone()),
+                    _ => None,
+                })
+                .collect();
+            let (url, body) = (stream_url(), p::complete_body(*exit_code, &uploaded));
             with_retry(backoff, stop, || client.file_stream(&url, &body))?;
             Ok((1, 0))
         }

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub enum Fault {
     Status(u16),
     Drop,
@@ -57,6 +57,10 @@ pub struct State {
     pub faults: VecDeque<Fault>,
     /// Answer every request with this status (e.g. 401).
     pub always: Option<u16>,
+    /// Hold every file_stream answer this long after the request was
+    /// taken in (a slow server: a client killed meanwhile never sees the
+    /// acknowledgement of what the server stored).
+    pub stream_delay: Option<std::time::Duration>,
 }
 
 pub struct Server {
@@ -83,6 +87,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
     let path = parts.next()?.to_owned();
     let mut length = 0usize;
     let mut authorization = None;
+    let mut chunked = false;
     loop {
         let mut h = String::new();
         reader.read_line(&mut h).ok()?;
@@ -94,13 +99,33 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
             match k.trim().to_ascii_lowercase().as_str() {
                 "content-length" => length = v.trim().parse().ok()?,
                 "authorization" => authorization = Some(v.trim().to_owned()),
+                "transfer-encoding" => chunked = v.trim().eq_ignore_ascii_case("chunked"),
                 _ => {}
             }
         }
     }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
+    let body = if chunked { read_chunked(reader)? } else {
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).ok()?;
+        body
+    };
     Some(Request { method, path, authorization, body })
+}
+
+/// A `Transfer-Encoding: chunked` body.
+fn read_chunked(reader: &mut BufReader<TcpStream>) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let mut size = String::new();
+        reader.read_line(&mut size).ok()?;
+        let n = usize::from_str_radix(size.trim().split(';').next()?, 16).ok()?;
+        let mut chunk = vec![0; n + 2];
+        reader.read_exact(&mut chunk).ok()?;
+        if n == 0 {
+            return Some(body);
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
 }
 
 fn graphql(state: &mut State, req: &Request, base: &str) -> Value {
@@ -117,7 +142,13 @@ fn graphql(state: &mut State, req: &Request, base: &str) -> Value {
         }
         Some("RunResumeStatus") => {
             let name = vars.get("name").and_then(Value::as_str).unwrap_or("");
-            let bucket = state.runs.get(name).map(|r| json!({"name": name, "historyLineCount": r.history.len()}));
+            let bucket = state.runs.get(name).map(|r| {
+                let config = r.upserts.iter().rev().find_map(|u| u.get("config").and_then(Value::as_str)).unwrap_or("{}");
+                json!({"id": format!("id-{name}"), "name": name, "displayName": name, "notes": null, "tags": [],
+                    "summaryMetrics": r.summary.as_ref().map_or("{}".to_owned(), Value::to_string), "config": config,
+                    "wandbConfig": wandb_config(config).to_string(), "logLineCount": 0, "historyLineCount": r.history.len(), "eventsLineCount": 0,
+                    "historyTail": "[]", "eventsTail": "[]"})
+            });
             json!({"data": {"model": {"id": "p", "name": vars.get("project"), "entity": {"id": "e", "name": ENTITY}, "bucket": bucket}}})
         }
         Some("CreateRunFiles") => {
@@ -128,6 +159,16 @@ fn graphql(state: &mut State, req: &Request, base: &str) -> Value {
             json!({"data": {"createRunFiles": {"runID": format!("id-{run}"), "uploadHeaders": ["Content-Type:application/octet-stream"], "files": files}}})
         }
         other => json!({"errors": [{"message": format!("unknown operation {other:?}")}]}),
+    }
+}
+
+/// `wandbConfig(keys: ["t"])`: the `t` entry of the `_wandb` config value
+/// the SDK stores, as the server derives it.
+fn wandb_config(config: &str) -> Value {
+    let parsed: Value = serde_json::from_str(config).unwrap_or(Value::Null);
+    match parsed.pointer("/_wandb/value/t") {
+        Some(t) => json!({"t": t}),
+        None => json!({}),
     }
 }
 
@@ -177,8 +218,16 @@ fn handle(stream: TcpStream, state: Arc<Mutex<State>>, base: String) {
             ("POST", ["graphql"]) => graphql(&mut st, &req, &base),
             ("POST", ["files", _entity, _project, run, "file_stream"]) => {
                 file_stream(&mut st, run, &req.json());
+                if let Some(d) = st.stream_delay {
+                    drop(st);
+                    std::thread::sleep(d);
+                    respond(&mut writer, 200, &json!({"exitcode": null, "limits": {}}));
+                    continue;
+                }
                 json!({"exitcode": null, "limits": {}})
             }
+            // The official SDK's own telemetry: accepted and ignored.
+            ("POST", ["sdk", ..]) => json!({}),
             ("PUT", ["upload", run, name]) => {
                 st.runs.entry(run.to_string()).or_default().files.insert(name.to_string(), req.body.clone());
                 json!({})
