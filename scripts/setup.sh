@@ -206,10 +206,23 @@ assets() {
   if [ -n "$cur" ]; then asset_package "${args[@]}"; fi
 }
 
+# ---------------------------------------------------------------- Slurm
+# The packages of the single-node test cluster (tests/slurm_cluster.rs);
+# installing needs root, running the cluster does too.
+slurm_packages() {
+  [ "$OS" = Linux ] || return 0
+  if [ "$(id -u)" != 0 ]; then
+    say "not root: Slurm test-cluster packages not installed (the Slurm tests need root)"
+    return 0
+  fi
+  bash "$ROOT/scripts/slurm/cluster.sh" install
+}
+
 command -v cargo >/dev/null 2>&1 || die "a Rust toolchain (cargo) is required: https://rustup.rs"
 command -v python3 >/dev/null 2>&1 || die "python3 is required"
 
 system_packages
+slurm_packages
 venv_with_mlx
 peer_packages
 openblas_swap

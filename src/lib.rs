@@ -11,6 +11,7 @@ pub mod assets;
 pub mod cli;
 pub mod engine;
 pub mod evaluate;
+pub mod execute;
 pub mod plan;
 pub mod report;
 pub mod schedule;

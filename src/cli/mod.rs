@@ -7,6 +7,7 @@ mod plan;
 mod report;
 mod run;
 mod schema;
+mod submit;
 mod wandb;
 
 use std::path::PathBuf;
@@ -48,8 +49,15 @@ pub enum Command {
     },
     /// Execute every run of the sweep not yet complete (resumes where it stopped).
     Run(run::RunArgs),
-    /// Per run: complete, partial (k of n), pending or failed.
+    /// Per run: complete, partial (k of n), pending or failed, with the
+    /// state of its cluster task where the sweep was submitted.
     Status(run::StatusArgs),
+    /// Submit the sweep's pending runs to an executor (Slurm: one job array).
+    Submit(submit::SubmitArgs),
+    /// Execute one task of a submission (what each array task runs).
+    Worker(submit::WorkerArgs),
+    /// Cancel the sweep's submitted jobs.
+    Cancel(submit::CancelArgs),
     /// Aggregate results: one row per group, each metric as mean ± 95% interval.
     Table(report::TableArgs),
     /// Figures (PNG and SVG): quality against compute and against num_rollouts.
@@ -108,6 +116,12 @@ pub enum CliError {
     Schedule(#[from] crate::schedule::ScheduleError),
     #[error("the working tree of {repo} differs from HEAD (diff hash {hash}); commit the changes, or pass --allow-dirty to record results under <commit>-dirty-{hash}")]
     Dirty { repo: String, hash: String },
+    #[error("the working tree is at results tag {now}, but this task was submitted at {submitted}: its results would not match their commit; submit again from the current tree")]
+    TreeMoved { submitted: String, now: String },
+    #[error(transparent)]
+    Execute(#[from] crate::execute::ExecuteError),
+    #[error("{0}")]
+    Usage(String),
     #[error("{failed} runs failed and {not_started} were not started (see above and `runner status`)")]
     RunsFailed { failed: usize, not_started: usize },
 }
@@ -123,6 +137,8 @@ impl CliError {
             CliError::Engine(_) | CliError::Evaluate(_) | CliError::Io { .. } => 1,
             CliError::Store(_) | CliError::Schedule(_) | CliError::RunsFailed { .. } => 1,
             CliError::Report(e) => e.exit_code(),
+            CliError::Execute(crate::execute::ExecuteError::Option { .. }) | CliError::Usage(_) | CliError::TreeMoved { .. } => 2,
+            CliError::Execute(_) => 1,
         }
     }
 }
@@ -133,6 +149,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Plan { spec, json } => plan::plan(&spec, json),
         Command::Validate { spec } => plan::validate(&spec),
         Command::Run(args) => run::run(&args),
+        Command::Submit(args) => submit::submit(&args),
+        Command::Worker(args) => submit::worker(&args),
+        Command::Cancel(args) => submit::cancel(&args),
         Command::Wandb(cmd) => wandb::wandb(cmd),
         Command::Status(args) => run::status(&args),
         Command::Table(args) => report::table(&args),

@@ -59,13 +59,13 @@ pub struct StatusArgs {
     pub commit: Option<String>,
 }
 
-fn plan_of(args: &SpecArgs) -> Result<(Plan, crate::spec::LoadedSpec), CliError> {
+pub fn plan_of(args: &SpecArgs) -> Result<(Plan, crate::spec::LoadedSpec), CliError> {
     let loaded = load(&args.spec, &args.sets)?;
     let plan = resolve(&loaded)?;
     Ok((plan, loaded))
 }
 
-fn spec_dir(spec: &Path) -> PathBuf {
+pub fn spec_dir(spec: &Path) -> PathBuf {
     spec.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
@@ -79,17 +79,44 @@ fn libraries() -> Result<Libraries, CliError> {
     })
 }
 
+/// Which runs an executor's task executes, and the results tag it was
+/// submitted for (the working tree must still be at it).
+pub struct Scope {
+    pub runs: RunFilter,
+    pub tag: String,
+}
+
 pub fn run(args: &RunArgs) -> Result<(), CliError> {
-    signals::install().map_err(|e| CliError::Io { context: e, source: std::io::Error::other("signals") })?;
-    let (plan, loaded) = plan_of(&args.spec)?;
-    let only = args.only.as_deref().map(RunFilter::parse).transpose()?;
-    let results = Results::locate(&args.spec.spec, args.results_dir.as_deref());
+    run_scoped(args, None)
+}
+
+/// The results directory of `spec` for the working tree as it is now;
+/// a dirty tree is refused unless allowed.
+pub fn current_commit_dir(spec: &SpecArgs, experiment: &str, results_dir: Option<&Path>, allow_dirty: bool) -> Result<(Results, crate::store::CommitTag, PathBuf), CliError> {
+    let results = Results::locate(&spec.spec, results_dir);
     let tag = results.current_tag()?;
-    if let (Some(hash), false) = (&tag.dirty, args.allow_dirty) {
+    if let (Some(hash), false) = (&tag.dirty, allow_dirty) {
         let repo = results.repo.as_ref().map(|r| r.root.display().to_string()).unwrap_or_default();
         return Err(CliError::Dirty { repo, hash: hash.clone() });
     }
-    let commit_dir = results.commit_dir(&plan.experiment, &tag);
+    let commit_dir = results.commit_dir(experiment, &tag);
+    Ok((results, tag, commit_dir))
+}
+
+pub fn run_scoped(args: &RunArgs, scope: Option<Scope>) -> Result<(), CliError> {
+    signals::install().map_err(|e| CliError::Io { context: e, source: std::io::Error::other("signals") })?;
+    let (plan, loaded) = plan_of(&args.spec)?;
+    let mut only = args.only.as_deref().map(RunFilter::parse).transpose()?;
+    let (_, tag, commit_dir) = current_commit_dir(&args.spec, &plan.experiment, args.results_dir.as_deref(), args.allow_dirty)?;
+    if let Some(scope) = scope {
+        if scope.tag != tag.to_string() {
+            return Err(CliError::TreeMoved { submitted: scope.tag, now: tag.to_string() });
+        }
+        only = Some(match only {
+            Some(o) => o.and(scope.runs),
+            None => scope.runs,
+        });
+    }
     let timing = LockTiming::default();
     let mut plan_file = PlanFile {
         experiment: plan.experiment.clone(),
@@ -173,6 +200,7 @@ pub fn status(args: &StatusArgs) -> Result<(), CliError> {
         None => results.commit_dir(&plan.experiment, &results.current_tag()?),
     };
     let states = scan(&commit_dir, &plan.runs)?;
+    let notes = super::submit::cluster_notes(&commit_dir, &plan.runs, &states);
     println!("results: {}", commit_dir.display());
     let mut counts = [0usize; 4];
     for (run, state) in plan.runs.iter().zip(&states) {
@@ -184,6 +212,9 @@ pub fn status(args: &StatusArgs) -> Result<(), CliError> {
         };
         counts[k] += 1;
         println!("{}  {}/{}/{}{}  {}", run.run_id, run.model.name, run.dataset.name, run.method.name, run.seed.map(|s| format!(" seed {s}")).unwrap_or_default(), state.label());
+        for line in notes.get(&run.run_id.0).into_iter().flatten() {
+            println!("    {line}");
+        }
     }
     println!("{} runs: {} complete, {} partial, {} pending, {} failed", plan.runs.len(), counts[0], counts[1], counts[2], counts[3]);
     Ok(())

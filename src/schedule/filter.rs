@@ -11,6 +11,8 @@ use crate::plan::RunConfig;
 pub struct RunFilter {
     text: String,
     terms: Vec<(String, String)>,
+    /// Exactly these run ids (an executor's task), when set.
+    ids: Option<std::collections::BTreeSet<String>>,
 }
 
 const KEYS: &[&str] = &["run", "model", "dataset", "method", "seed"];
@@ -40,10 +42,30 @@ impl RunFilter {
         if terms.is_empty() {
             return Err(bad("empty filter".into()));
         }
-        Ok(RunFilter { text: text.to_owned(), terms })
+        Ok(RunFilter { text: text.to_owned(), terms, ids: None })
+    }
+
+    /// Exactly the runs with these ids.
+    pub fn run_ids(ids: impl IntoIterator<Item = String>) -> RunFilter {
+        let ids: std::collections::BTreeSet<String> = ids.into_iter().collect();
+        RunFilter { text: format!("{} run ids", ids.len()), terms: Vec::new(), ids: Some(ids) }
+    }
+
+    /// Both filters must hold.
+    pub fn and(mut self, other: RunFilter) -> RunFilter {
+        self.text = format!("{} and {}", self.text, other.text);
+        self.terms.extend(other.terms);
+        self.ids = match (self.ids, other.ids) {
+            (Some(a), Some(b)) => Some(a.intersection(&b).cloned().collect()),
+            (a, b) => a.or(b),
+        };
+        self
     }
 
     pub fn matches(&self, run: &RunConfig) -> bool {
+        if self.ids.as_ref().is_some_and(|ids| !ids.contains(&run.run_id.0)) {
+            return false;
+        }
         let params = serde_json::to_value(&run.method.params).unwrap_or_default();
         self.terms.iter().all(|(k, v)| match k.as_str() {
             "run" => run.run_id.0.starts_with(v.as_str()),

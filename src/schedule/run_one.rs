@@ -58,9 +58,7 @@ pub fn data_path(source: &DataSource, spec_dir: &Path) -> PathBuf {
     }
 }
 
-fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
+use crate::store::now_rfc3339;
 
 /// A record as compared across computations: timing fields removed.
 fn reproducible(mut v: Value) -> Value {

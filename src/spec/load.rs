@@ -18,7 +18,7 @@ pub const MAX_FILE_BYTES: u64 = 1 << 20;
 
 /// Top-level keys of a spec: only environment variables naming one of these
 /// (`RUNNER_<KEY>` or `RUNNER_<KEY>__...`) are read as overrides.
-pub const TOP_LEVEL_KEYS: &[&str] = &["name", "description", "models", "datasets", "methods", "seeds", "sweep", "tracking"];
+pub const TOP_LEVEL_KEYS: &[&str] = &["name", "description", "models", "datasets", "methods", "seeds", "sweep", "tracking", "executor"];
 
 /// A spec as loaded, with what is needed to point at its lines later.
 #[derive(Debug, Clone)]

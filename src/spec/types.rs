@@ -32,6 +32,55 @@ pub struct Spec {
     /// Where results are also streamed (never part of a run's identity).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracking: Option<TrackingSpec>,
+    /// Where `runner submit` sends the sweep (never part of a run's identity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executor: Option<ExecutorSpec>,
+}
+
+/// Executors `runner submit` can use, with their defaults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExecutorSpec {
+    /// Slurm: one job array per submission. Command-line flags win.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm: Option<SlurmSpec>,
+}
+
+/// `sbatch` options for the sweep's job array.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlurmSpec {
+    /// Partition (`--partition`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
+    /// Array tasks running at once (`--array=0-N%P`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub array_parallelism: Option<u32>,
+    /// Time limit per task (`--time`, e.g. `02:00:00`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    /// Memory per task (`--mem`, e.g. `16G`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mem: Option<String>,
+    /// CPUs per task (`--cpus-per-task`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus_per_task: Option<u32>,
+    /// Generic resources (`--gres`, e.g. `gpu:1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gres: Option<String>,
+    /// Account (`--account`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// Further `sbatch` options, one per item (e.g. `--qos=high`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_sbatch: Vec<String>,
+    /// Runs per array task; runs of one model only (default 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_size: Option<u32>,
+    /// Submit with `--requeue` (default true): preempted or failed nodes
+    /// give the task back to the queue, and it resumes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requeue: Option<bool>,
 }
 
 /// Experiment trackers results are streamed to.

@@ -35,6 +35,10 @@ impl LockInfo {
     }
 }
 
+/// How long a process waits for a short lock (plan.json, the summary)
+/// that another live process holds.
+pub const SHORT_LOCK_WAIT: Duration = Duration::from_secs(120);
+
 /// How often a holder refreshes its heartbeat, and after how long without
 /// one a lock counts as abandoned.
 #[derive(Debug, Clone, Copy)]
@@ -90,7 +94,8 @@ fn pid_alive(pid: u32) -> bool {
     rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
-fn read_info(path: &Path) -> Option<LockInfo> {
+/// The lock file at `path`, if it holds one.
+pub fn read_info(path: &Path) -> Option<LockInfo> {
     let text = std::fs::read_to_string(path).ok()?;
     serde_json::from_str(&text).ok()
 }
@@ -176,6 +181,19 @@ impl Lock {
             }
         }
         Err(StoreError::Locked { path: path.into(), holder: "another process taking over the same stale lock".into() })
+    }
+
+    /// Like `acquire`, but waits up to `wait` for a live holder to let go:
+    /// for the short locks around shared files (`plan.json`, the summary),
+    /// which processes started together contend for.
+    pub fn acquire_waiting(path: &Path, purpose: &str, timing: LockTiming, wait: Duration) -> Result<Lock, StoreError> {
+        let start = std::time::Instant::now();
+        loop {
+            match Lock::acquire(path, purpose, timing) {
+                Err(StoreError::Locked { .. }) if start.elapsed() < wait => std::thread::sleep(Duration::from_millis(50)),
+                other => return other,
+            }
+        }
     }
 
     fn held(path: &Path, info: LockInfo, timing: LockTiming, took_over: Option<String>) -> Lock {

@@ -52,6 +52,11 @@ impl StoreError {
     }
 }
 
+/// Now, as RFC 3339 UTC with seconds.
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 /// Writes `bytes` to `path` whole or not at all: a temporary file in the
 /// same directory, fsynced, then renamed over `path`.
 pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<(), StoreError> {

@@ -41,7 +41,7 @@ impl PlanFile {
     /// Writes `self` merged with what is on disk: runs already listed stay
     /// (new ones are appended), revisions and digests are added.
     pub fn merge_into(&self, commit_dir: &Path, timing: LockTiming) -> Result<PlanFile, StoreError> {
-        let _lock = Lock::acquire(&commit_dir.join(PLAN_LOCK), "plan.json", timing)?;
+        let _lock = Lock::acquire_waiting(&commit_dir.join(PLAN_LOCK), "plan.json", timing, super::lock::SHORT_LOCK_WAIT)?;
         let merged = match PlanFile::read(commit_dir)? {
             None => self.clone(),
             Some(mut old) => {

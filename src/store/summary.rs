@@ -70,7 +70,7 @@ pub fn summary_frame(commit_dir: &Path, runs: &[RunConfig]) -> Result<DataFrame,
 
 /// Writes `summary.parquet` for `runs`, under the plan lock.
 pub fn write_summary(commit_dir: &Path, runs: &[RunConfig], timing: LockTiming) -> Result<(), StoreError> {
-    let _lock = Lock::acquire(&commit_dir.join(PLAN_LOCK), "summary.parquet", timing)?;
+    let _lock = Lock::acquire_waiting(&commit_dir.join(PLAN_LOCK), "summary.parquet", timing, super::lock::SHORT_LOCK_WAIT)?;
     let mut df = summary_frame(commit_dir, runs)?;
     write_frame(&commit_dir.join(SUMMARY_PARQUET), &mut df)
 }

@@ -1,0 +1,315 @@
+//! `runner submit`, `runner worker`, `runner cancel`, and the cluster
+//! column of `runner status`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use super::run::{current_commit_dir, plan_of, run_scoped, RunArgs, Scope};
+use super::{CliError, SpecArgs};
+use crate::execute::slurm::{SlurmExecutor, SlurmOptions};
+use crate::execute::submissions::{self, Submission};
+use crate::execute::{group_runs, local::LocalExecutor, Executor, Manifest, TaskState};
+use crate::plan::RunConfig;
+use crate::schedule::RunFilter;
+use crate::spec::SlurmSpec;
+use crate::store::{scan::scan, RunProgress, Results};
+
+#[derive(Debug, clap::Args)]
+pub struct SubmitArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// Where the tasks run: `local` (here, one after another) or `slurm`.
+    #[arg(long, default_value = "local", value_parser = ["local", "slurm"])]
+    pub executor: String,
+    /// Slurm partition.
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// Array tasks running at once.
+    #[arg(long, value_name = "N")]
+    pub array_parallelism: Option<u32>,
+    /// Time limit per task (`02:00:00`, `1-00:00:00`, minutes).
+    #[arg(long, value_name = "T")]
+    pub time: Option<String>,
+    /// Memory per task (`16G`).
+    #[arg(long, value_name = "M")]
+    pub mem: Option<String>,
+    #[arg(long, value_name = "C")]
+    pub cpus_per_task: Option<u32>,
+    /// Generic resources (`gpu:1`).
+    #[arg(long, value_name = "G")]
+    pub gres: Option<String>,
+    #[arg(long, value_name = "A")]
+    pub account: Option<String>,
+    /// Further sbatch options, separated by spaces (`"--qos=high --constraint=a100"`).
+    #[arg(long, value_name = "OPTIONS", allow_hyphen_values = true)]
+    pub extra_sbatch: Option<String>,
+    /// Runs per task (runs of one model only).
+    #[arg(long, value_name = "N")]
+    pub group_size: Option<u32>,
+    /// Submit without `--requeue`.
+    #[arg(long)]
+    pub no_requeue: bool,
+    /// Also submit a job that builds the table once every task succeeded
+    /// (`--dependency=afterok`), written to the submission's `tables.md`.
+    #[arg(long)]
+    pub tables: bool,
+    /// Write the script and print it; submit nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Submit what is still missing after earlier submissions (runs neither
+    /// complete nor in a queued or running task).
+    #[arg(long)]
+    pub resume: bool,
+    #[arg(long)]
+    pub allow_dirty: bool,
+    /// Results root (default: `results/` at the root of the spec's git repository).
+    #[arg(long, value_name = "DIR")]
+    pub results_dir: Option<PathBuf>,
+    /// Samples searched at once within a run.
+    #[arg(long, default_value_t = 16)]
+    pub wave: usize,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WorkerArgs {
+    /// The submission's manifest.json (or its directory).
+    #[arg(long)]
+    pub manifest: PathBuf,
+    /// The task (default: SLURM_ARRAY_TASK_ID).
+    #[arg(long)]
+    pub task: Option<usize>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CancelArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[arg(long, value_name = "DIR")]
+    pub results_dir: Option<PathBuf>,
+    /// Which results: a revision or a results directory (default: the working tree's).
+    #[arg(long, value_name = "REV")]
+    pub commit: Option<String>,
+}
+
+fn absolute(p: &Path) -> Result<PathBuf, CliError> {
+    std::path::absolute(p).map_err(|e| CliError::Io { context: format!("{}", p.display()), source: e })
+}
+
+impl SubmitArgs {
+    fn slurm_flags(&self) -> SlurmSpec {
+        SlurmSpec {
+            partition: self.partition.clone(),
+            array_parallelism: self.array_parallelism,
+            time: self.time.clone(),
+            mem: self.mem.clone(),
+            cpus_per_task: self.cpus_per_task,
+            gres: self.gres.clone(),
+            account: self.account.clone(),
+            extra_sbatch: self.extra_sbatch.as_deref().map(|e| e.split_whitespace().map(str::to_owned).collect()).unwrap_or_default(),
+            group_size: self.group_size,
+            requeue: self.no_requeue.then_some(false),
+        }
+    }
+}
+
+fn executor_of(name: &str, options: SlurmOptions, tables: bool) -> Box<dyn Executor> {
+    match name {
+        "slurm" => {
+            let mut e = SlurmExecutor::new(options);
+            e.tables = tables;
+            Box::new(e)
+        }
+        _ => Box::new(LocalExecutor),
+    }
+}
+
+/// Run ids in tasks the executor lists as queued or running.
+fn busy_runs(earlier: &[Submission], states: &BTreeMap<crate::execute::TaskKey, TaskState>) -> BTreeSet<String> {
+    let mut busy = BTreeSet::new();
+    for s in earlier {
+        let Some(job) = &s.job else { continue };
+        for t in &s.manifest.tasks {
+            if states.get(&(job.job_id.clone(), t.index)).is_some_and(TaskState::is_active) {
+                busy.extend(t.run_ids.iter().cloned());
+            }
+        }
+    }
+    busy
+}
+
+pub fn submit(args: &SubmitArgs) -> Result<(), CliError> {
+    let (plan, loaded) = plan_of(&args.spec)?;
+    let file = loaded.spec.executor.as_ref().and_then(|e| e.slurm.as_ref());
+    let options = SlurmOptions::resolve(file, &args.slurm_flags())?;
+    let results_dir = args.results_dir.as_deref().map(absolute).transpose()?;
+    let (_, tag, commit_dir) = current_commit_dir(&args.spec, &plan.experiment, results_dir.as_deref(), args.allow_dirty)?;
+    let exec = executor_of(&args.executor, options.clone(), args.tables);
+    let earlier: Vec<Submission> = submissions::list(&commit_dir)?.into_iter().filter(|s| s.manifest.executor == exec.name()).collect();
+    if !earlier.is_empty() && !args.resume && !args.dry_run {
+        let last = earlier.last().and_then(|s| s.job.as_ref()).map(|j| j.job_id.clone()).unwrap_or_default();
+        return Err(CliError::Usage(format!(
+            "{} was already submitted ({} submissions, the last as job {last}, in {}): `runner submit --resume` submits only what is missing, `runner cancel` cancels",
+            plan.experiment,
+            earlier.len(),
+            commit_dir.join(submissions::SUBMISSIONS).display()
+        )));
+    }
+    let states = if earlier.is_empty() { BTreeMap::new() } else { exec.task_states(&earlier)? };
+    let busy = busy_runs(&earlier, &states);
+    let progress = scan(&commit_dir, &plan.runs)?;
+    let complete = progress.iter().filter(|p| p.is_complete()).count();
+    let pending: Vec<&RunConfig> = plan.runs.iter().zip(&progress).filter(|(r, p)| !p.is_complete() && !busy.contains(&r.run_id.0)).map(|(r, _)| r).collect();
+    if pending.is_empty() {
+        println!("{}: nothing to submit ({} runs complete, {} in queued or running tasks)", plan.experiment, complete, busy.len());
+        return Ok(());
+    }
+    let tasks = group_runs(&pending, options.group_size as usize);
+    let mut id = submissions::new_id(&commit_dir);
+    if args.dry_run {
+        id.push_str("-dry-run");
+    }
+    let manifest = Manifest {
+        format: crate::execute::manifest::FORMAT,
+        id,
+        executor: exec.name().to_owned(),
+        experiment: plan.experiment.clone(),
+        spec: absolute(&args.spec.spec)?,
+        sets: args.spec.sets.clone(),
+        results_dir,
+        commit_dir: commit_dir.clone(),
+        tag: tag.to_string(),
+        allow_dirty: args.allow_dirty,
+        wave: args.wave.max(1),
+        dry_run: args.dry_run,
+        created_at: crate::store::now_rfc3339(),
+        tasks,
+    };
+    let (n_tasks, n_runs) = (manifest.tasks.len(), manifest.run_count());
+    let mut sub = Submission::create(manifest)?;
+    match exec.submit(&sub, args.dry_run)? {
+        Some(job) => {
+            sub.record_job(&job)?;
+            eprintln!("{}: {n_runs} runs in {n_tasks} tasks; logs in {}", plan.experiment, sub.logs().display());
+            println!("submitted job {job}");
+        }
+        None => eprintln!("dry run: nothing submitted ({n_runs} runs in {n_tasks} tasks; script in {})", sub.dir.display()),
+    }
+    Ok(())
+}
+
+pub fn worker(args: &WorkerArgs) -> Result<(), CliError> {
+    let dir = if args.manifest.is_dir() { args.manifest.clone() } else { args.manifest.parent().map(Path::to_path_buf).unwrap_or_default() };
+    let manifest = Manifest::read(&dir)?;
+    let index = match args.task {
+        Some(i) => i,
+        None => std::env::var("SLURM_ARRAY_TASK_ID")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .ok_or_else(|| CliError::Usage("runner worker: give --task N (SLURM_ARRAY_TASK_ID is not set)".into()))?,
+    };
+    let task = manifest.task(index)?.clone();
+    let restart = std::env::var("SLURM_RESTART_COUNT").ok().and_then(|v| v.trim().parse::<u32>().ok()).unwrap_or(0);
+    eprintln!(
+        "runner worker: submission {} task {index} on {} (restart {restart}): {} runs of {}",
+        manifest.id,
+        crate::store::lock::hostname(),
+        task.run_ids.len(),
+        task.model
+    );
+    let run_args = RunArgs {
+        spec: SpecArgs { spec: manifest.spec.clone(), sets: manifest.sets.clone() },
+        jobs: 1,
+        max_memory: None,
+        only: None,
+        allow_dirty: manifest.allow_dirty,
+        results_dir: manifest.results_dir.clone(),
+        fail_fast: false,
+        wave: manifest.wave,
+        quiet: true,
+    };
+    run_scoped(&run_args, Some(Scope { runs: RunFilter::run_ids(task.run_ids), tag: manifest.tag }))
+}
+
+fn located_commit_dir(spec: &SpecArgs, experiment: &str, results_dir: Option<&Path>, commit: Option<&str>) -> Result<PathBuf, CliError> {
+    let results = Results::locate(&spec.spec, results_dir);
+    Ok(match commit {
+        Some(rev) => results.find(experiment, rev)?,
+        None => results.commit_dir(experiment, &results.current_tag()?),
+    })
+}
+
+pub fn cancel(args: &CancelArgs) -> Result<(), CliError> {
+    let (plan, _) = plan_of(&args.spec)?;
+    let commit_dir = located_commit_dir(&args.spec, &plan.experiment, args.results_dir.as_deref(), args.commit.as_deref())?;
+    let subs: Vec<Submission> = submissions::list(&commit_dir)?.into_iter().filter(|s| s.manifest.executor == "slurm").collect();
+    if subs.is_empty() {
+        println!("{}: no Slurm submissions in {}", plan.experiment, commit_dir.display());
+        return Ok(());
+    }
+    let jobs = SlurmExecutor::new(SlurmOptions::default()).cancel(&subs)?;
+    println!("cancelled jobs {}", jobs.join(", "));
+    Ok(())
+}
+
+/// Lines of log tail shown for a failed task.
+const TAIL: usize = 6;
+
+fn task_label(state: Option<&TaskState>, requeued: bool, heartbeat: Option<u64>) -> String {
+    let Some(st) = state else {
+        return "finished (no longer listed by Slurm)".into();
+    };
+    let reason = st.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
+    let mut label = match st.state.as_str() {
+        "PENDING" if requeued => format!("requeued, waiting{reason}"),
+        "PENDING" => format!("queued{reason}"),
+        "RUNNING" => format!("running on {}", st.node.as_deref().unwrap_or("?")),
+        other => format!("{}{reason}", other.to_lowercase()),
+    };
+    if st.state == "RUNNING" && requeued {
+        label.push_str(" (requeued)");
+    }
+    if let (Some(age), "RUNNING") = (heartbeat, st.state.as_str()) {
+        label.push_str(&format!(", heartbeat {age} s ago"));
+    }
+    label
+}
+
+/// Per run id: what the cluster says of its task, and the tail of the
+/// task's log where the run or the task failed.
+pub fn cluster_notes(commit_dir: &Path, runs: &[RunConfig], progress: &[RunProgress]) -> BTreeMap<String, Vec<String>> {
+    let mut notes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let subs: Vec<Submission> = match submissions::list(commit_dir) {
+        Ok(s) => s.into_iter().filter(|s| s.manifest.executor == "slurm").collect(),
+        Err(e) => {
+            eprintln!("submissions: {e}");
+            return notes;
+        }
+    };
+    if subs.is_empty() {
+        return notes;
+    }
+    let states = SlurmExecutor::new(SlurmOptions::default()).task_states(&subs).unwrap_or_else(|e| {
+        eprintln!("slurm: {e}");
+        BTreeMap::new()
+    });
+    for (run, p) in runs.iter().zip(progress) {
+        let Some((sub, task)) = subs.iter().rev().find_map(|s| s.task_of(&run.run_id.0).map(|t| (s, t))) else { continue };
+        let Some(job) = sub.job.as_ref() else { continue };
+        let state = states.get(&(job.job_id.clone(), task));
+        let log = sub.log_of(task);
+        let log_text = log.as_ref().and_then(|l| std::fs::read(l).ok()).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+        let requeued = log_text.contains("DUE TO JOB REQUEUE") || log_text.lines().any(|l| l.starts_with("runner worker:") && !l.contains("(restart 0)"));
+        let lock = crate::store::layout::run_dir(commit_dir, &run.run_id.0).join(crate::store::layout::RUN_LOCK);
+        let heartbeat = crate::store::lock::read_info(&lock).map(|i| crate::store::lock::now().saturating_sub(i.heartbeat));
+        let mut lines = vec![format!("slurm job {}_{task}: {}", job.job_id, task_label(state, requeued, heartbeat))];
+        let task_failed = state.is_some_and(|s| matches!(s.state.as_str(), "FAILED" | "NODE_FAIL" | "TIMEOUT" | "OUT_OF_MEMORY" | "BOOT_FAIL" | "DEADLINE"));
+        if matches!(p, RunProgress::Failed { .. }) || task_failed {
+            if let Some(l) = &log {
+                lines.push(format!("log {}:", l.display()));
+                lines.extend(submissions::tail(l, TAIL).into_iter().map(|t| format!("  | {t}")));
+            }
+        }
+        notes.insert(run.run_id.0.clone(), lines);
+    }
+    notes
+}

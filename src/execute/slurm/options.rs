@@ -1,0 +1,144 @@
+//! `sbatch` options: the spec's `executor.slurm` section with the
+//! command-line flags on top, validated once. Values go into `#SBATCH`
+//! lines, which Slurm reads without a shell: each must be one token of
+//! characters Slurm's own syntax uses, so nothing can be injected.
+
+use crate::spec::SlurmSpec;
+
+use super::super::ExecuteError;
+
+pub const DEFAULT_GROUP_SIZE: u32 = 4;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SlurmOptions {
+    pub partition: Option<String>,
+    pub array_parallelism: Option<u32>,
+    pub time: Option<String>,
+    pub mem: Option<String>,
+    pub cpus_per_task: Option<u32>,
+    pub gres: Option<String>,
+    pub account: Option<String>,
+    pub extra_sbatch: Vec<String>,
+    pub group_size: u32,
+    pub requeue: bool,
+}
+
+fn bad(key: &str, message: String) -> ExecuteError {
+    ExecuteError::Option { key: key.to_owned(), message }
+}
+
+/// One `#SBATCH` token: letters, digits and `_ - . : , = / @ % + [ ]`.
+fn token(key: &str, value: &str) -> Result<String, ExecuteError> {
+    let ok = |c: char| c.is_ascii_alphanumeric() || "_-.:,=/@%+[]".contains(c);
+    if value.is_empty() || !value.chars().all(ok) {
+        return Err(bad(key, format!("`{value}` is not a valid value: use letters, digits and _ - . : , = / @ % + [ ] only (no spaces or quotes)")));
+    }
+    Ok(value.to_owned())
+}
+
+fn time(value: &str) -> Result<String, ExecuteError> {
+    // Slurm: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS.
+    let (days, rest) = value.split_once('-').map_or((None, value), |(d, r)| (Some(d), r));
+    let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
+    let parts: Vec<&str> = rest.split(':').collect();
+    let ok = days.is_none_or(digits) && parts.len() <= 3 && parts.iter().all(|p| digits(p));
+    if !ok || value == "0" {
+        return Err(bad("time", format!("`{value}` is not a Slurm time limit (MINUTES, HH:MM:SS, D-HH:MM:SS, or UNLIMITED)")));
+    }
+    Ok(value.to_owned())
+}
+
+fn mem(value: &str) -> Result<String, ExecuteError> {
+    let number = value.trim_end_matches(['K', 'M', 'G', 'T']);
+    if number.is_empty() || !number.chars().all(|c| c.is_ascii_digit()) || value.len() - number.len() > 1 {
+        return Err(bad("mem", format!("`{value}` is not a Slurm memory size (a number with an optional K, M, G or T suffix, e.g. 16G)")));
+    }
+    Ok(value.to_owned())
+}
+
+fn extra(value: &str) -> Result<String, ExecuteError> {
+    if !value.starts_with('-') {
+        return Err(bad("extra_sbatch", format!("`{value}` is not an sbatch option (it must start with `-`, e.g. `--qos=high`)")));
+    }
+    token("extra_sbatch", value)
+}
+
+impl SlurmOptions {
+    /// `flags` (from the command line) win over `file` (the spec's section).
+    pub fn resolve(file: Option<&SlurmSpec>, flags: &SlurmSpec) -> Result<SlurmOptions, ExecuteError> {
+        let empty = SlurmSpec::default();
+        let file = file.unwrap_or(&empty);
+        let pick = |a: &Option<String>, b: &Option<String>| a.clone().or_else(|| b.clone());
+        let opt = |key: &str, v: Option<String>| v.map(|v| token(key, &v)).transpose();
+        let group_size = flags.group_size.or(file.group_size).unwrap_or(DEFAULT_GROUP_SIZE);
+        if group_size == 0 {
+            return Err(bad("group_size", "must be at least 1".into()));
+        }
+        let array_parallelism = flags.array_parallelism.or(file.array_parallelism);
+        if array_parallelism == Some(0) {
+            return Err(bad("array_parallelism", "must be at least 1".into()));
+        }
+        let cpus_per_task = flags.cpus_per_task.or(file.cpus_per_task);
+        if cpus_per_task == Some(0) {
+            return Err(bad("cpus_per_task", "must be at least 1".into()));
+        }
+        let extras = if flags.extra_sbatch.is_empty() { &file.extra_sbatch } else { &flags.extra_sbatch };
+        Ok(SlurmOptions {
+            partition: opt("partition", pick(&flags.partition, &file.partition))?,
+            array_parallelism,
+            time: pick(&flags.time, &file.time).map(|t| if t == "UNLIMITED" { Ok(t) } else { time(&t) }).transpose()?,
+            mem: pick(&flags.mem, &file.mem).map(|m| mem(&m)).transpose()?,
+            cpus_per_task,
+            gres: opt("gres", pick(&flags.gres, &file.gres))?,
+            account: opt("account", pick(&flags.account, &file.account))?,
+            extra_sbatch: extras.iter().map(|e| extra(e)).collect::<Result<_, _>>()?,
+            group_size,
+            requeue: flags.requeue.or(file.requeue).unwrap_or(true),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(f: impl FnOnce(&mut SlurmSpec)) -> SlurmSpec {
+        let mut s = SlurmSpec::default();
+        f(&mut s);
+        s
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_defaults_fill_the_rest() {
+        let file = flags(|s| {
+            s.partition = Some("gpu".into());
+            s.time = Some("01:00:00".into());
+            s.group_size = Some(8);
+        });
+        let o = SlurmOptions::resolve(Some(&file), &flags(|s| s.partition = Some("cpu".into()))).unwrap();
+        assert_eq!(o.partition.as_deref(), Some("cpu"));
+        assert_eq!(o.time.as_deref(), Some("01:00:00"));
+        assert_eq!((o.group_size, o.requeue), (8, true));
+    }
+
+    #[test]
+    fn unsafe_or_malformed_values_are_refused_with_the_key() {
+        for (f, key) in [
+            (flags(|s| s.partition = Some("a b".into())), "partition"),
+            (flags(|s| s.account = Some("x\n#SBATCH --wrap=rm".into())), "account"),
+            (flags(|s| s.time = Some("1h".into())), "time"),
+            (flags(|s| s.mem = Some("16GB".into())), "mem"),
+            (flags(|s| s.extra_sbatch = vec!["qos=high".into()]), "extra_sbatch"),
+            (flags(|s| s.extra_sbatch = vec!["--comment='$(id)'".into()]), "extra_sbatch"),
+            (flags(|s| s.group_size = Some(0)), "group_size"),
+        ] {
+            match SlurmOptions::resolve(None, &f) {
+                Err(ExecuteError::Option { key: k, .. }) => assert_eq!(k, key),
+                other => panic!("{key}: {other:?}"),
+            }
+        }
+        for t in ["30", "10:00", "2:00:00", "1-00", "1-12:30:00", "UNLIMITED"] {
+            assert!(SlurmOptions::resolve(None, &flags(|s| s.time = Some(t.into()))).is_ok(), "{t}");
+        }
+    }
+}
