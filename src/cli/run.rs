@@ -200,7 +200,7 @@ pub fn status(args: &StatusArgs) -> Result<(), CliError> {
         None => results.commit_dir(&plan.experiment, &results.current_tag()?),
     };
     let states = scan(&commit_dir, &plan.runs)?;
-    let notes = super::submit::cluster_notes(&commit_dir, &plan.runs, &states);
+    let notes = crate::execute::status::cluster_notes(&commit_dir, &plan.runs, &states);
     println!("results: {}", commit_dir.display());
     let mut counts = [0usize; 4];
     for (run, state) in plan.runs.iter().zip(&states) {

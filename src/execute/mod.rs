@@ -11,6 +11,7 @@ pub mod group;
 pub mod local;
 pub mod manifest;
 pub mod slurm;
+pub mod status;
 pub mod submissions;
 
 use std::collections::BTreeMap;
