@@ -31,14 +31,27 @@ fn must(out: Output, what: &str) -> String {
     common::stdout(&out)
 }
 
+/// `cluster.sh` with root rights: the daemons run as root (slurmd starts
+/// jobs as the submitting user), through `sudo -n` when the tests are not
+/// root.
+fn cluster_sh() -> Command {
+    let uid = must(Command::new("id").arg("-u").output().unwrap(), "id -u");
+    let mut c = if uid.trim() == "0" {
+        Command::new("bash")
+    } else {
+        let mut c = Command::new("sudo");
+        c.args(["-n", "bash"]);
+        c
+    };
+    c.arg(script());
+    c
+}
+
 impl Cluster {
     fn up() -> Cluster {
-        // The daemons run as root; so does CI.
-        let uid = must(Command::new("id").arg("-u").output().unwrap(), "id -u");
-        assert_eq!(uid.trim(), "0", "the Slurm test cluster needs root (slurmd runs jobs as their user)");
-        must(Command::new("bash").arg(script()).arg("install").output().unwrap(), "cluster.sh install");
+        must(cluster_sh().arg("install").output().unwrap(), "cluster.sh install (as root, or through sudo -n)");
         let state = tempfile::tempdir().unwrap();
-        let out = must(Command::new("bash").arg(script()).arg("up").arg(state.path()).output().unwrap(), "cluster.sh up");
+        let out = must(cluster_sh().arg("up").arg(state.path()).output().unwrap(), "cluster.sh up");
         let conf = out.lines().last().and_then(|l| l.strip_prefix("export SLURM_CONF=")).expect("cluster.sh up prints SLURM_CONF last").to_owned();
         Cluster { state, conf }
     }
@@ -84,7 +97,7 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        let _ = Command::new("bash").arg(script()).arg("down").arg(self.state.path()).output();
+        let _ = cluster_sh().arg("down").arg(self.state.path()).output();
     }
 }
 
