@@ -87,6 +87,7 @@ fn our_requests() -> (Vec<Request>, Server) {
         sample_metrics: vec!["reward".into()],
         run_metrics: None,
         upload_summary: true,
+        upload_figures: true,
     };
     let client = Client::new(settings).unwrap();
     let backoff = Backoff { first: Duration::from_millis(5), max: Duration::from_millis(40), attempts: 4 };
@@ -107,7 +108,7 @@ fn our_requests() -> (Vec<Request>, Server) {
         o.push(Op::History { line: line(step) }).unwrap();
     }
     o.push(Op::Summary { summary: json!({"mean_reward": -1.0}) }).unwrap();
-    o.push(Op::File { name: "table.bin".into(), path: table }).unwrap();
+    o.push(Op::File { name: "table.bin".into(), path: table, sha256: None }).unwrap();
     o.push(Op::Complete { exit_code: 0 }).unwrap();
     assert_eq!(drain(&client, dir.path(), &backoff, &AtomicBool::new(false)).unwrap(), Drained::Done { sent: 7 });
     // The run resumes: upsert again, one more line, completion.

@@ -168,7 +168,26 @@ fn a_sweep_streams_every_run_and_offline_then_sync_delivers_the_same() {
     assert!(ok && log.contains("2 complete"), "{log}");
     key_nowhere(b.path(), &log);
     assert_eq!(received(&online), received(&later), "sync delivered something else than streaming did");
-    // A second sync has nothing to send.
+    // Both ways, every run got its sample table and the sweep's summary table.
+    for (_, _, _, _, files) in received(&later) {
+        assert_eq!(files, vec!["samples.parquet".to_owned(), "summary.parquet".to_owned()]);
+    }
+    // Figures made afterwards go up with the next sync, to every run.
+    let plot = common::runner().args(["plot", "--results-dir"]).arg(b.path().join("results")).arg(b.path().join("tracked.yaml")).output().unwrap();
+    assert!(plot.status.success(), "{}", common::stderr(&plot));
+    let (ok, log) = run(b.path(), &later.url, "offline", &["wandb", "sync"]);
+    assert!(ok, "{log}");
+    let figures = std::fs::read_dir(b.path().join("results/tracked/nogit/figures")).unwrap().flatten().filter(|e| e.path().extension().is_some_and(|x| x == "png" || x == "svg")).count();
+    assert!(figures > 0);
+    {
+        let st = later.state.lock().unwrap();
+        for r in st.runs.values() {
+            assert_eq!(r.files.keys().filter(|k| k.starts_with("figures/")).count(), figures, "every figure on every run");
+            let png = r.files.iter().find(|(k, _)| k.ends_with(".png")).map(|(_, v)| v.clone()).unwrap();
+            assert_eq!(&png[..4], b"\x89PNG");
+        }
+    }
+    // A further sync has nothing to send.
     let before = later.state.lock().unwrap().requests.len();
     let (ok, log) = run(b.path(), &later.url, "offline", &["wandb", "sync"]);
     assert!(ok && log.contains("0 operations sent"), "{log}");

@@ -29,6 +29,7 @@ fn settings(url: &str) -> WandbSettings {
         sample_metrics: vec!["reward".into()],
         run_metrics: None,
         upload_summary: true,
+        upload_figures: true,
     }
 }
 
@@ -58,7 +59,7 @@ fn fill(dir: &Path, n: u64) {
         o.push(Op::History { line: json!({"_step": step, "_runtime": 0.5 * step as f64, "_timestamp": 1.7e9, "reward": -(step as f64)}) }).unwrap();
     }
     o.push(Op::Summary { summary: json!({"mean_reward": -2.0, "samples": n}) }).unwrap();
-    o.push(Op::File { name: "samples.parquet".into(), path: file }).unwrap();
+    o.push(Op::File { name: "samples.parquet".into(), path: file, sha256: None }).unwrap();
     o.push(Op::Complete { exit_code: 0 }).unwrap();
 }
 

@@ -152,6 +152,16 @@ pub fn run_scoped(args: &RunArgs, scope: Option<Scope>) -> Result<(), CliError> 
     let reporter = Reporter::new(plan.runs.len(), args.quiet);
     let report = execute_sweep(&plan, &commit_dir, &spec_dir(&args.spec.spec), &options, &reporter, tracker.as_ref())?;
     drop(reporter);
+    plan_file.provenance.model_revisions = report.model_revisions.clone();
+    plan_file.provenance.data_sha256 = report.data_sha256.clone();
+    plan_file.merge_into(&commit_dir, timing)?;
+    let changed = !report.completed.is_empty() || !report.failed.is_empty();
+    if changed || !commit_dir.join(crate::store::layout::SUMMARY_PARQUET).is_file() {
+        write_summary(&commit_dir, &plan.runs, timing)?;
+    }
+    if let Some(t) = &tracker {
+        t.attach_sweep_files(&commit_dir);
+    }
     if let Some(up) = tracker.and_then(|t| t.finish(std::time::Duration::from_secs(60))) {
         eprintln!(
             "wandb: {} operations sent for {} runs{}",
@@ -159,13 +169,6 @@ pub fn run_scoped(args: &RunArgs, scope: Option<Scope>) -> Result<(), CliError> 
             up.runs,
             if up.pending > 0 { format!("; {} runs have operations left in their outbox (`runner wandb sync`)", up.pending) } else { String::new() }
         );
-    }
-    plan_file.provenance.model_revisions = report.model_revisions.clone();
-    plan_file.provenance.data_sha256 = report.data_sha256.clone();
-    plan_file.merge_into(&commit_dir, timing)?;
-    let changed = !report.completed.is_empty() || !report.failed.is_empty();
-    if changed || !commit_dir.join(crate::store::layout::SUMMARY_PARQUET).is_file() {
-        write_summary(&commit_dir, &plan.runs, timing)?;
     }
     println!(
         "{}: {} runs planned, {} selected: {} already complete, {} completed now, {} failed, {} not started{}",

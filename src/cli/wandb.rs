@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use super::{CliError, SpecArgs};
 use crate::store::Results;
 use crate::track::settings::WandbSettings;
+use crate::track::sweep_files::{attach, sweep_files};
 use crate::track::sync::{commit_dirs, outboxes, sync};
 use crate::track::upload::Backoff;
 
@@ -44,6 +45,10 @@ pub fn wandb(cmd: WandbCommand) -> Result<(), CliError> {
         Some(rev) => vec![results.find(&experiment, &rev)?],
         None => commit_dirs(&results.experiment_dir(&experiment)),
     };
+    for dir in &dirs {
+        let files = sweep_files(dir, &settings);
+        attach(&outboxes(std::slice::from_ref(dir)), &files)?;
+    }
     let boxes = outboxes(&dirs);
     let report = sync(settings, &boxes, Backoff::default()).map_err(|e| CliError::Io { context: e, source: std::io::Error::other("wandb") })?;
     println!("wandb sync: {} outboxes, {} operations sent, {} complete, {} waiting, {} refused", report.outboxes, report.sent, report.done, report.pending.len(), report.refused.len());

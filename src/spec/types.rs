@@ -119,10 +119,16 @@ pub struct WandbSpec {
     /// metric, e.g. `mean_reward`, `mean_smape`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_metrics: Option<Vec<String>>,
-    /// Upload each run's sample table (`samples.parquet`) to its W&B run
-    /// as a file (default true).
+    /// Upload the tables as files (default true): each run's
+    /// `samples.parquet` to its W&B run, and the sweep's `summary.parquet`
+    /// to every run of the sweep.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload_summary: Option<bool>,
+    /// Upload the figures of `runner plot` (`figures/*.png`, `*.svg`) to
+    /// every run of the sweep, by `runner run` and `runner wandb sync`
+    /// (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_figures: Option<bool>,
 }
 
 /// Whether and how to reach W&B.

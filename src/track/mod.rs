@@ -9,6 +9,7 @@ pub mod netrc;
 pub mod outbox;
 pub mod protocol;
 pub mod settings;
+pub mod sweep_files;
 pub mod sync;
 pub mod tracker;
 pub mod upload;

@@ -41,8 +41,14 @@ pub enum Op {
     History { line: Value },
     /// The whole summary (last write wins).
     Summary { summary: Value },
-    /// A file to upload: its name in the run and its path on disk.
-    File { name: String, path: PathBuf },
+    /// A file to upload: its name in the run and its path on disk (read
+    /// when sent); for sweep files, the sha256 it had when attached.
+    File {
+        name: String,
+        path: PathBuf,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sha256: Option<String>,
+    },
     Complete { exit_code: i32 },
 }
 

@@ -42,6 +42,7 @@ pub struct WandbSettings {
     /// `None`: every aggregate.
     pub run_metrics: Option<Vec<String>>,
     pub upload_summary: bool,
+    pub upload_figures: bool,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -81,6 +82,7 @@ impl WandbSettings {
             sample_metrics: spec.sample_metrics.clone().unwrap_or_else(|| DEFAULT_SAMPLE_METRICS.iter().map(|s| s.to_string()).collect()),
             run_metrics: spec.run_metrics.clone(),
             upload_summary: spec.upload_summary.unwrap_or(true),
+            upload_figures: spec.upload_figures.unwrap_or(true),
         }))
     }
 }

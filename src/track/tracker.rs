@@ -262,11 +262,24 @@ impl Tracker {
         }
         self.push(run_id, Op::Summary { summary });
         if let (Some(path), true) = (samples_file, self.settings.upload_summary) {
-            self.push(run_id, Op::File { name: "samples.parquet".into(), path: path.to_path_buf() });
+            self.push(run_id, Op::File { name: "samples.parquet".into(), path: path.to_path_buf(), sha256: None });
         }
         self.push(run_id, Op::Complete { exit_code });
         if let Ok(mut live) = self.live.lock() {
             live.remove(run_id);
+        }
+    }
+
+    /// Attaches the sweep's files (summary table, figures) to every run of
+    /// `commit_dir` with an outbox; they go up with the rest.
+    pub fn attach_sweep_files(&self, commit_dir: &Path) {
+        let files = super::sweep_files::sweep_files(commit_dir, &self.settings);
+        let boxes = super::sync::outboxes(&[commit_dir.to_path_buf()]);
+        if let Err(e) = super::sweep_files::attach(&boxes, &files) {
+            return self.warn(&e.to_string());
+        }
+        if let Ok(mut known) = self.known.lock() {
+            known.extend(boxes);
         }
     }
 

@@ -124,7 +124,7 @@ fn send(
             with_retry(backoff, stop, || client.file_stream(&url, &body))?;
             Ok((1, 0))
         }
-        Op::File { name, path } => {
+        Op::File { name, path, .. } => {
             let bytes = std::fs::read(path).map_err(|e| SendError::Refused { status: 0, message: format!("{}: {e}", path.display()) })?;
             let vars = p::create_files_variables(meta, &entity_of(meta, state), std::slice::from_ref(name));
             let data = with_retry(backoff, stop, || client.graphql(p::CREATE_RUN_FILES, vars.clone()))?;

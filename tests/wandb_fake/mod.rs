@@ -228,8 +228,8 @@ fn handle(stream: TcpStream, state: Arc<Mutex<State>>, base: String) {
             }
             // The official SDK's own telemetry: accepted and ignored.
             ("POST", ["sdk", ..]) => json!({}),
-            ("PUT", ["upload", run, name]) => {
-                st.runs.entry(run.to_string()).or_default().files.insert(name.to_string(), req.body.clone());
+            ("PUT", ["upload", run, name @ ..]) if !name.is_empty() => {
+                st.runs.entry(run.to_string()).or_default().files.insert(name.join("/"), req.body.clone());
                 json!({})
             }
             _ => {
