@@ -15,11 +15,9 @@ use std::process::Command;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use runner::spec::WandbMode;
 use runner::track::client::Client;
 use runner::track::outbox::{Op, Outbox, RunMeta};
 use runner::track::upload::{drain, Backoff, Drained};
-use runner::track::{ApiKey, WandbSettings};
 use serde_json::{json, Value};
 use wandb_fake::{Request, Server, ENTITY, KEY};
 
@@ -77,19 +75,7 @@ fn our_requests() -> (Vec<Request>, Server) {
     let dir = tempfile::tempdir().unwrap();
     let table = dir.path().join("table.bin");
     std::fs::write(&table, b"PAR1 table bytes").unwrap();
-    let settings = WandbSettings {
-        mode: WandbMode::Online,
-        base_url: server.url.clone(),
-        api_key: Some(ApiKey::new(KEY)),
-        entity: Some(ENTITY.into()),
-        project: "proj".into(),
-        tags: vec!["t1".into()],
-        sample_metrics: vec!["reward".into()],
-        run_metrics: None,
-        upload_summary: true,
-        upload_figures: true,
-    };
-    let client = Client::new(settings).unwrap();
+    let client = Client::new(wandb_fake::settings(&server.url, Some(ENTITY))).unwrap();
     let backoff = Backoff { first: Duration::from_millis(5), max: Duration::from_millis(40), attempts: 4 };
     let meta = RunMeta {
         name: "ourrun01".into(),

@@ -10,27 +10,14 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use runner::spec::WandbMode;
 use runner::track::client::Client;
 use runner::track::outbox::{Op, Outbox, RunMeta};
 use runner::track::upload::{drain, Backoff, Drained};
-use runner::track::{ApiKey, WandbSettings};
 use serde_json::json;
 use wandb_fake::{Fault, Server, ENTITY, KEY};
 
-fn settings(url: &str) -> WandbSettings {
-    WandbSettings {
-        mode: WandbMode::Online,
-        base_url: url.to_owned(),
-        api_key: Some(ApiKey::new(KEY)),
-        entity: None,
-        project: "proj".into(),
-        tags: vec!["t1".into()],
-        sample_metrics: vec!["reward".into()],
-        run_metrics: None,
-        upload_summary: true,
-        upload_figures: true,
-    }
+fn settings(url: &str) -> runner::track::WandbSettings {
+    wandb_fake::settings(url, None)
 }
 
 fn quick() -> Backoff {

@@ -57,7 +57,7 @@ pub enum Command {
     /// Execute one task of a submission (what each array task runs).
     Worker(submit::WorkerArgs),
     /// Cancel the sweep's submitted jobs.
-    Cancel(submit::CancelArgs),
+    Cancel(run::StatusArgs),
     /// Aggregate results: one row per group, each metric as mean ± 95% interval.
     Table(report::TableArgs),
     /// Figures (PNG and SVG): quality against compute and against num_rollouts.

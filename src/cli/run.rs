@@ -59,6 +59,17 @@ pub struct StatusArgs {
     pub commit: Option<String>,
 }
 
+impl StatusArgs {
+    /// The results directory these arguments select for `experiment`.
+    pub fn commit_dir(&self, experiment: &str) -> Result<PathBuf, CliError> {
+        let results = Results::locate(&self.spec.spec, self.results_dir.as_deref());
+        Ok(match &self.commit {
+            Some(rev) => results.find(experiment, rev)?,
+            None => results.commit_dir(experiment, &results.current_tag()?),
+        })
+    }
+}
+
 pub fn plan_of(args: &SpecArgs) -> Result<(Plan, crate::spec::LoadedSpec), CliError> {
     let loaded = load(&args.spec, &args.sets)?;
     let plan = resolve(&loaded)?;
@@ -197,11 +208,7 @@ pub fn run_scoped(args: &RunArgs, scope: Option<Scope>) -> Result<(), CliError> 
 
 pub fn status(args: &StatusArgs) -> Result<(), CliError> {
     let (plan, _) = plan_of(&args.spec)?;
-    let results = Results::locate(&args.spec.spec, args.results_dir.as_deref());
-    let commit_dir = match &args.commit {
-        Some(rev) => results.find(&plan.experiment, rev)?,
-        None => results.commit_dir(&plan.experiment, &results.current_tag()?),
-    };
+    let commit_dir = args.commit_dir(&plan.experiment)?;
     let states = scan(&commit_dir, &plan.runs)?;
     let notes = crate::execute::status::cluster_notes(&commit_dir, &plan.runs, &states);
     println!("results: {}", commit_dir.display());

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::run::{current_commit_dir, plan_of, run_scoped, RunArgs, Scope};
+use super::run::{current_commit_dir, plan_of, run_scoped, RunArgs, Scope, StatusArgs};
 use super::{CliError, SpecArgs};
 use crate::execute::slurm::{SlurmExecutor, SlurmOptions};
 use crate::execute::submissions::{self, Submission};
@@ -11,7 +11,7 @@ use crate::execute::{group_runs, local::LocalExecutor, Executor, Manifest};
 use crate::plan::RunConfig;
 use crate::schedule::RunFilter;
 use crate::spec::SlurmSpec;
-use crate::store::{scan::scan, Results};
+use crate::store::scan::scan;
 
 #[derive(Debug, clap::Args)]
 pub struct SubmitArgs {
@@ -77,17 +77,6 @@ pub struct WorkerArgs {
     /// The task (default: SLURM_ARRAY_TASK_ID).
     #[arg(long)]
     pub task: Option<usize>,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct CancelArgs {
-    #[command(flatten)]
-    pub spec: SpecArgs,
-    #[arg(long, value_name = "DIR")]
-    pub results_dir: Option<PathBuf>,
-    /// Which results: a revision or a results directory (default: the working tree's).
-    #[arg(long, value_name = "REV")]
-    pub commit: Option<String>,
 }
 
 fn absolute(p: &Path) -> Result<PathBuf, CliError> {
@@ -215,17 +204,9 @@ pub fn worker(args: &WorkerArgs) -> Result<(), CliError> {
     run_scoped(&run_args, Some(Scope { runs: RunFilter::run_ids(task.run_ids), tag: manifest.tag }))
 }
 
-fn located_commit_dir(spec: &SpecArgs, experiment: &str, results_dir: Option<&Path>, commit: Option<&str>) -> Result<PathBuf, CliError> {
-    let results = Results::locate(&spec.spec, results_dir);
-    Ok(match commit {
-        Some(rev) => results.find(experiment, rev)?,
-        None => results.commit_dir(experiment, &results.current_tag()?),
-    })
-}
-
-pub fn cancel(args: &CancelArgs) -> Result<(), CliError> {
+pub fn cancel(args: &StatusArgs) -> Result<(), CliError> {
     let (plan, _) = plan_of(&args.spec)?;
-    let commit_dir = located_commit_dir(&args.spec, &plan.experiment, args.results_dir.as_deref(), args.commit.as_deref())?;
+    let commit_dir = args.commit_dir(&plan.experiment)?;
     let subs: Vec<Submission> = submissions::list(&commit_dir)?.into_iter().filter(|s| s.manifest.executor == "slurm").collect();
     if subs.is_empty() {
         println!("{}: no Slurm submissions in {}", plan.experiment, commit_dir.display());

@@ -265,3 +265,20 @@ impl Server {
 
 /// A key of the length W&B issues (40 characters).
 pub const KEY: &str = "0123456789abcdef0123456789abcdef01234567";
+
+/// Client settings for a server at `url`: project `proj`, tag `t1`, the
+/// reward per sample, every file upload.
+pub fn settings(url: &str, entity: Option<&str>) -> runner::track::WandbSettings {
+    runner::track::WandbSettings {
+        mode: runner::spec::WandbMode::Online,
+        base_url: url.to_owned(),
+        api_key: Some(runner::track::ApiKey::new(KEY)),
+        entity: entity.map(str::to_owned),
+        project: "proj".into(),
+        tags: vec!["t1".into()],
+        sample_metrics: vec!["reward".into()],
+        run_metrics: None,
+        upload_summary: true,
+        upload_figures: true,
+    }
+}
