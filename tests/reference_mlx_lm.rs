@@ -7,6 +7,7 @@
 //! written by scripts/peer/reference.py.
 
 mod common;
+mod hub_fake;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -273,4 +274,105 @@ fn hub_cache_references_resolve_offline() {
     assert!(!out.status.success());
     let err = common::stderr(&out);
     assert!(err.contains("tiny-org/absent") && err.contains(&cache.display().to_string()), "{err}");
+}
+
+/// `runner model <cmd> REPO --json` with the hub at `endpoint` and the cache
+/// at `cache`; offline sets HF_HUB_OFFLINE=1.
+fn hub_runner(args: &[&str], endpoint: &str, cache: &Path, offline: bool) -> std::process::Output {
+    let mut cmd = common::runner();
+    cmd.args(["model"]).args(args).env("HF_ENDPOINT", endpoint).env("HF_HUB_CACHE", cache).env_remove("HF_TOKEN");
+    if offline {
+        cmd.env("HF_HUB_OFFLINE", "1");
+    } else {
+        cmd.env_remove("HF_HUB_OFFLINE");
+    }
+    cmd.output().unwrap()
+}
+
+fn json_of(out: &std::process::Output) -> serde_json::Value {
+    assert!(out.status.success(), "{}", common::stderr(out));
+    serde_json::from_str(&common::stdout(out)).unwrap()
+}
+
+/// Online resolution through a hub endpoint (a local server speaking the
+/// hub's API and resolve protocol): a sharded repository is downloaded into
+/// the standard cache layout, which huggingface_hub itself then finds; the
+/// model equals the published directory; later calls fetch nothing; a tag
+/// names the same commit; offline and unreachable-hub calls use the cache;
+/// a missing repository is a clear error.
+#[test]
+fn hub_downloads_into_the_standard_cache() {
+    let _g = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let tok = tokenizer_dir(tmp.path());
+    let published = tmp.path().join("published");
+    run_py(
+        &["tiny", published.to_str().unwrap(), "--arch", "llama", "--tokenizer-from", tok.to_str().unwrap(), "--shards", "2"],
+        None,
+    );
+    let hub = hub_fake::start();
+    let sha = "89abcdef0123456789abcdef0123456789abcdef";
+    hub.publish("tiny-org/sharded", sha, published.clone(), &["main", "v1"]);
+    let cache = tmp.path().join("hub");
+    let repo_dir = cache.join("models--tiny-org--sharded");
+
+    let info = json_of(&hub_runner(&["info", "tiny-org/sharded", "--json"], &hub.url, &cache, false));
+    assert_eq!(info["revision"], sha);
+    assert_eq!(info["layers"], 2);
+    assert_eq!(std::fs::read_to_string(repo_dir.join("refs/main")).unwrap().trim(), sha);
+    let snap = repo_dir.join("snapshots").join(sha);
+    for name in ["config.json", "tokenizer.json", "tokenizer_config.json", "model.safetensors.index.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"] {
+        let ours = std::fs::read(snap.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(ours, std::fs::read(published.join(name)).unwrap(), "{name} differs from the published file");
+    }
+    let blobs = std::fs::read_dir(repo_dir.join("blobs")).unwrap().count();
+    assert!(blobs >= 6, "{blobs} blobs");
+
+    // huggingface_hub, offline, finds the same snapshot in that cache.
+    let py = Command::new(python())
+        .args(["-c", "import sys; from huggingface_hub import snapshot_download as s; print(s(sys.argv[1], cache_dir=sys.argv[2], local_files_only=True))", "tiny-org/sharded", cache.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(py.status.success(), "{}", String::from_utf8_lossy(&py.stderr));
+    assert_eq!(PathBuf::from(String::from_utf8_lossy(&py.stdout).trim()), snap);
+
+    // The downloaded model is the published one.
+    let gen = |model: &str, offline: bool| {
+        let out = hub_runner(&["generate", model, "--prompt", "Hello there", "--max-tokens", "4", "--json"], &hub.url, &cache, offline);
+        let v = json_of(&out);
+        (v["generated_ids"].clone(), v["logprobs"].clone(), v["top10"].clone())
+    };
+    assert_eq!(gen("tiny-org/sharded", false), gen(published.to_str().unwrap(), true));
+
+    // Again online: the API is asked for the commit, no file is fetched.
+    let fetched = hub.requests_with("/resolve/").len();
+    json_of(&hub_runner(&["info", "tiny-org/sharded", "--json"], &hub.url, &cache, false));
+    assert_eq!(hub.requests_with("/resolve/").len(), fetched);
+    // A tag of the same commit: its ref is written, nothing fetched.
+    let tagged = json_of(&hub_runner(&["info", "tiny-org/sharded@v1", "--json"], &hub.url, &cache, false));
+    assert_eq!(tagged["revision"], sha);
+    assert_eq!(std::fs::read_to_string(repo_dir.join("refs/v1")).unwrap().trim(), sha);
+    assert_eq!(hub.requests_with("/resolve/").len(), fetched);
+
+    // Offline: no request at all.
+    let before = hub.request_count();
+    assert_eq!(json_of(&hub_runner(&["info", "tiny-org/sharded", "--json"], &hub.url, &cache, true))["revision"], sha);
+    assert_eq!(hub.request_count(), before);
+
+    // A repository the hub does not have: the error names it, the status and the endpoint.
+    let out = hub_runner(&["info", "tiny-org/absent"], &hub.url, &cache, false);
+    assert!(!out.status.success());
+    let err = common::stderr(&out);
+    assert!(err.contains("tiny-org/absent") && err.contains("404") && err.contains(&hub.url), "{err}");
+
+    // An unreachable hub: the cache still serves; a repo it lacks names the cache.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    assert_eq!(json_of(&hub_runner(&["info", "tiny-org/sharded", "--json"], &closed, &cache, false))["revision"], sha);
+    let out = hub_runner(&["info", "tiny-org/absent"], &closed, &cache, false);
+    assert!(!out.status.success());
+    let err = common::stderr(&out);
+    assert!(err.contains("tiny-org/absent") && err.contains(&cache.display().to_string()) && err.contains("could not be reached"), "{err}");
 }

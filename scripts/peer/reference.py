@@ -83,7 +83,7 @@ def tiny_weights(cfg, seed):
     return w
 
 
-def write_dir(out, cfg, weights, tokenizer_from, dtype="float32", quantize=None):
+def write_dir(out, cfg, weights, tokenizer_from, dtype="float32", quantize=None, shards=1):
     out = Path(out)
     out.mkdir(parents=True, exist_ok=False)
     arrays = {k: mx.array(v).astype(getattr(mx, dtype)) for k, v in weights.items()}
@@ -99,7 +99,19 @@ def write_dir(out, cfg, weights, tokenizer_from, dtype="float32", quantize=None)
                 qd[k] = a
         arrays = qd
         cfg = dict(cfg, quantization={"group_size": group, "bits": quantize})
-    mx.save_safetensors(str(out / "model.safetensors"), arrays, metadata={"format": "mlx"})
+    if shards <= 1:
+        mx.save_safetensors(str(out / "model.safetensors"), arrays, metadata={"format": "mlx"})
+    else:
+        # Hugging Face sharding: model-0000i-of-0000n.safetensors plus an index.
+        names = sorted(arrays)
+        weight_map = {}
+        for i in range(shards):
+            part = names[i::shards]
+            fname = f"model-{i + 1:05d}-of-{shards:05d}.safetensors"
+            mx.save_safetensors(str(out / fname), {k: arrays[k] for k in part}, metadata={"format": "mlx"})
+            weight_map.update({k: fname for k in part})
+        index = {"metadata": {}, "weight_map": dict(sorted(weight_map.items()))}
+        (out / "model.safetensors.index.json").write_text(json.dumps(index, indent=1))
     (out / "config.json").write_text(json.dumps(cfg, indent=1))
     for name in TOKENIZER_FILES:
         shutil.copy(Path(tokenizer_from) / name, out / name)
@@ -151,7 +163,7 @@ def cmd_logits(args):
 def cmd_tiny(args):
     vocab = json.loads((Path(args.tokenizer_from) / "config.json").read_text())["vocab_size"]
     cfg = tiny_config(args.arch, vocab)
-    write_dir(args.dir, cfg, tiny_weights(cfg, args.seed), args.tokenizer_from, args.dtype, args.quantize)
+    write_dir(args.dir, cfg, tiny_weights(cfg, args.seed), args.tokenizer_from, args.dtype, args.quantize, args.shards)
 
 
 def permute(w, heads):
@@ -251,6 +263,7 @@ def main():
     t.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
     t.add_argument("--quantize", type=int, choices=[4, 8])
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--shards", type=int, default=1, help="split the weights into this many files plus an index")
     t.set_defaults(fn=cmd_tiny)
     g = sub.add_parser("tiny-gguf")
     g.add_argument("path")

@@ -1,12 +1,34 @@
-//! Hugging Face hub references resolved through the standard cache layout
-//! (`$HF_HUB_CACHE`, `$HF_HOME/hub`, `~/.cache/huggingface/hub`):
+//! Hugging Face hub references (`org/name`, optionally `@revision`),
+//! resolved through the standard cache layout (`$HF_HUB_CACHE`,
+//! `$HF_HOME/hub`, `~/.cache/huggingface/hub`):
 //! `models--ORG--NAME/refs/<revision>` holds the commit, and
 //! `models--ORG--NAME/snapshots/<commit>/` the files. The commit is what runs
-//! record. Nothing here touches the network.
+//! record.
+//!
+//! Online (the default), the hub API at `$HF_ENDPOINT` (default
+//! `https://huggingface.co`) names the revision's commit and files, and the
+//! files a model directory needs are downloaded into that cache with
+//! `hf-hub`. With `HF_HUB_OFFLINE=1` nothing touches the network; a
+//! repository that cannot be reached falls back to what the cache holds.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use hf_hub::api::sync::{Api, ApiBuilder, ApiError};
+use hf_hub::{Repo, RepoType};
 
 use super::EngineError;
+
+/// Files of a model directory fetched besides the weights, when the
+/// repository has them.
+const SIDE_FILES: [&str; 6] = [
+    "config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "generation_config.json",
+    "special_tokens_map.json",
+    "chat_template.jinja",
+];
+const INDEX: &str = "model.safetensors.index.json";
 
 /// A repo resolved to a snapshot directory and its commit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +42,173 @@ pub fn is_repo_id(s: &str) -> bool {
     let parts: Vec<&str> = s.split('/').collect();
     parts.len() == 2
         && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
+}
+
+/// Resolves `repo` at `revision` (default `main`): from the cache alone when
+/// `HF_HUB_OFFLINE` is set, else through the hub, downloading what the
+/// cache lacks.
+pub fn resolve(repo: &str, revision: Option<&str>) -> Result<Snapshot, EngineError> {
+    if crate::assets::hf_offline() {
+        return resolve_cached(repo, revision);
+    }
+    let revision = revision.unwrap_or("main");
+    match download(repo, revision) {
+        Ok(s) => Ok(s),
+        // The hub cannot be reached: what the cache holds still serves.
+        Err(Online::Unreachable(why)) => resolve_cached(repo, Some(revision)).map_err(|cached| {
+            EngineError::ModelNotFound(format!("{cached}; the hub at {} could not be reached: {why}", endpoint()))
+        }),
+        Err(Online::Refused(e)) => Err(e),
+    }
+}
+
+/// The hub's base URL.
+fn endpoint() -> String {
+    std::env::var("HF_ENDPOINT").ok().filter(|e| !e.is_empty()).unwrap_or_else(|| "https://huggingface.co".to_owned())
+}
+
+/// Why an online resolution failed: no connection (the cache may serve),
+/// or an answer that rules the reference out.
+enum Online {
+    Unreachable(String),
+    Refused(EngineError),
+}
+
+fn api() -> Result<Api, ApiError> {
+    let mut builder = ApiBuilder::from_env()
+        .with_endpoint(endpoint().trim_end_matches('/').to_owned())
+        .with_cache_dir(crate::assets::hf_cache_dir())
+        .with_progress(false)
+        .with_retries(2);
+    if let Ok(token) = std::env::var("HF_TOKEN") {
+        if !token.is_empty() {
+            builder = builder.with_token(Some(token));
+        }
+    }
+    builder.build()
+}
+
+/// Classifies a hub error: transport failures leave the cache to answer;
+/// an HTTP status (404: no such repo or revision, 401/403: gated) does not.
+fn classify(repo: &str, revision: &str, what: &str, e: ApiError) -> Online {
+    if let ApiError::RequestError(inner) = &e {
+        if let ureq::Error::Status(code, _) = inner.as_ref() {
+            let hint = match code {
+                401 | 403 => " (a gated or private repository needs HF_TOKEN)",
+                404 => " (no such repository, revision or file)",
+                _ => "",
+            };
+            return Online::Refused(EngineError::ModelNotFound(format!(
+                "{repo}@{revision}: the hub at {} answered HTTP {code} for {what}{hint}; cache {}",
+                endpoint(),
+                crate::assets::hf_cache_dir().display()
+            )));
+        }
+        return Online::Unreachable(e.to_string());
+    }
+    Online::Refused(EngineError::ModelNotFound(format!(
+        "{repo}@{revision}: fetching {what} from the hub at {} into {} failed: {e}",
+        endpoint(),
+        crate::assets::hf_cache_dir().display()
+    )))
+}
+
+/// Downloads the files of `repo` at `revision` that the cache lacks, all
+/// from the one commit the hub names for it.
+fn download(repo: &str, revision: &str) -> Result<Snapshot, Online> {
+    let api = api().map_err(|e| Online::Unreachable(e.to_string()))?;
+    let handle = api.repo(Repo::with_revision(repo.to_owned(), RepoType::Model, revision.to_owned()));
+    let info = handle.info().map_err(|e| classify(repo, revision, "the repository info", e))?;
+    let files: Vec<String> = info.siblings.iter().map(|s| s.rfilename.clone()).collect();
+    let commit = info.sha;
+    if commit.len() != 40 || !commit.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(Online::Refused(EngineError::ModelNotFound(format!(
+            "{repo}@{revision}: the hub at {} named `{commit}` as the commit, not a 40-hex sha",
+            endpoint()
+        ))));
+    }
+    let folder = crate::assets::hf_cache_dir().join(format!("models--{}", repo.replace('/', "--")));
+    let dir = folder.join("snapshots").join(&commit);
+    let fetch = |name: &str| -> Result<PathBuf, Online> {
+        let have = dir.join(name);
+        if have.is_file() {
+            return Ok(have);
+        }
+        let got = handle.download(name).map_err(|e| classify(repo, revision, name, e))?;
+        if got != have {
+            return Err(Online::Refused(EngineError::ModelNotFound(format!(
+                "{repo}@{revision} moved to another commit while downloading {name} (expected {commit}); run again"
+            ))));
+        }
+        Ok(got)
+    };
+    for name in weight_files(repo, &files, |index| fetch(index))? {
+        fetch(&name)?;
+    }
+    for name in SIDE_FILES.iter().filter(|n| files.iter().any(|f| f == *n)) {
+        fetch(name)?;
+    }
+    if revision != commit {
+        write_ref(&folder, revision, &commit).map_err(Online::Refused)?;
+    }
+    Ok(Snapshot { dir, commit })
+}
+
+/// The weight files of a model directory listed in `files`: the shards an
+/// index names, or `model.safetensors`. `fetch_index` downloads the index.
+fn weight_files(repo: &str, files: &[String], fetch_index: impl Fn(&str) -> Result<PathBuf, Online>) -> Result<Vec<String>, Online> {
+    let refused = |m: String| Online::Refused(EngineError::Unsupported(m));
+    if !files.iter().any(|f| f == "config.json") {
+        let ggufs: Vec<&str> = files.iter().map(String::as_str).filter(|f| f.ends_with(".gguf")).collect();
+        return Err(refused(match ggufs.is_empty() {
+            true => format!("{repo} has no config.json: not a model directory"),
+            false => format!(
+                "{repo} holds GGUF files ({}), not a model directory; download one and pass its path",
+                ggufs.join(", ")
+            ),
+        }));
+    }
+    if files.iter().any(|f| f == INDEX) {
+        let index = fetch_index(INDEX)?;
+        let mut shards = shard_names(&index).map_err(Online::Refused)?;
+        shards.insert(0, INDEX.to_owned());
+        return Ok(shards);
+    }
+    if files.iter().any(|f| f == "model.safetensors") {
+        return Ok(vec!["model.safetensors".to_owned()]);
+    }
+    Err(refused(format!("{repo} has neither model.safetensors nor {INDEX}")))
+}
+
+/// The distinct shard files named by a safetensors index, in order.
+fn shard_names(index: &Path) -> Result<Vec<String>, EngineError> {
+    let bad = |m: String| EngineError::BadModel(format!("{}: {m}", index.display()));
+    let text = std::fs::read_to_string(index).map_err(|e| bad(e.to_string()))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let map = v["weight_map"].as_object().ok_or_else(|| bad("no `weight_map` object".into()))?;
+    let mut names: Vec<String> = Vec::new();
+    for file in map.values() {
+        let f = file.as_str().ok_or_else(|| bad("a `weight_map` value is not a file name".into()))?;
+        if f.contains("..") || f.starts_with('/') {
+            return Err(bad(format!("shard `{f}` is outside the repository")));
+        }
+        if !names.iter().any(|n| n == f) {
+            names.push(f.to_owned());
+        }
+    }
+    Ok(names)
+}
+
+/// Points `refs/<revision>` at `commit` (written whole, then renamed).
+fn write_ref(folder: &Path, revision: &str, commit: &str) -> Result<(), EngineError> {
+    let path = folder.join("refs").join(revision);
+    let io = |e: std::io::Error| EngineError::ModelNotFound(format!("{}: {e}", path.display()));
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, commit).map_err(io)?;
+    std::fs::rename(&tmp, &path).map_err(io)
 }
 
 /// Finds `repo` at `revision` (default `main`; a 40-hex commit is taken as is)

@@ -222,7 +222,7 @@ pub fn local_path(reference: &str) -> Option<PathBuf> {
 
 /// Resolves a model argument: a path (`.gguf` file or model directory), a
 /// file in the asset cache, or a Hugging Face repo id (`org/name`, optionally
-/// `@revision`) found in the local hub cache; loads it.
+/// `@revision`) resolved through the hub and its local cache; loads it.
 pub fn load(reference: &str, dtype: impl Into<ComputeDtype>) -> Result<LoadedModel, EngineError> {
     let dtype = dtype.into().resolve()?;
     let (repo, revision) = match reference.split_once('@') {
@@ -232,7 +232,7 @@ pub fn load(reference: &str, dtype: impl Into<ComputeDtype>) -> Result<LoadedMod
     let (path, commit) = if let Some(path) = local_path(reference) {
         (path, None)
     } else if super::hub::is_repo_id(repo) {
-        let snap = super::hub::resolve_cached(repo, revision)?;
+        let snap = super::hub::resolve(repo, revision)?;
         (snap.dir, Some(snap.commit))
     } else {
         return Err(EngineError::ModelNotFound(format!(

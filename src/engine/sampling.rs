@@ -36,12 +36,30 @@ pub fn argmax(logits: &[f32]) -> u32 {
     best as u32
 }
 
+/// Probabilities of softmax(z/τ), in f64, by token id.
+fn probabilities(logits: &[f32], temperature: f64) -> Vec<f64> {
+    let scaled: Vec<f32> = logits.iter().map(|&z| (f64::from(z) / temperature) as f32).collect();
+    log_softmax(&scaled).into_iter().map(f64::exp).collect()
+}
+
+/// Sort key of (token, probability): ascending keys are descending
+/// probabilities, ties by smaller id. Probabilities are non-negative, so
+/// their bit patterns order as the numbers do.
+fn order_key(id: usize, q: f64) -> u128 {
+    (u128::from(!q.to_bits()) << 32) | id as u128
+}
+
+fn from_key(key: u128, qs: &[f64]) -> (u32, f64) {
+    let id = (key & 0xffff_ffff) as u32;
+    (id, qs[id as usize])
+}
+
 /// The proposal's support and probabilities (descending, ties by id).
 pub fn proposal(logits: &[f32], p: &SamplingParams) -> Vec<(u32, f64)> {
-    let scaled: Vec<f32> = logits.iter().map(|&z| (f64::from(z) / p.temperature) as f32).collect();
-    let lp = log_softmax(&scaled);
-    let mut order: Vec<(u32, f64)> = lp.iter().enumerate().map(|(i, &l)| (i as u32, l.exp())).collect();
-    order.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let qs = probabilities(logits, p.temperature);
+    let mut keys: Vec<u128> = qs.iter().enumerate().map(|(i, &q)| order_key(i, q)).collect();
+    keys.sort_unstable();
+    let mut order: Vec<(u32, f64)> = keys.into_iter().map(|k| from_key(k, &qs)).collect();
     if let Some(k) = p.top_k.filter(|k| *k > 0) {
         order.truncate(k);
     }
@@ -59,6 +77,41 @@ pub fn proposal(logits: &[f32], p: &SamplingParams) -> Vec<(u32, f64)> {
     }
     let total: f64 = order.iter().map(|(_, q)| q).sum();
     order.into_iter().map(|(i, q)| (i, q / total)).filter(|(_, q)| *q > 0.0).collect()
+}
+
+/// The first `head` entries of [`proposal`] without ordering the rest of
+/// the vocabulary (one selection pass instead of a full sort). The
+/// probabilities are normalised over the whole support, as in `proposal`
+/// (summed in another order when the head is shorter than the support, so
+/// they may then differ from it in the last bit).
+/// Returns the entries and whether they are all of the proposal.
+pub fn proposal_head(logits: &[f32], p: &SamplingParams, head: usize) -> (Vec<(u32, f64)>, bool) {
+    if p.top_p < 1.0 || head == 0 {
+        let full = proposal(logits, p);
+        let complete = full.len() <= head;
+        return (full.into_iter().take(head).collect(), complete);
+    }
+    let qs = probabilities(logits, p.temperature);
+    let mut keys: Vec<u128> = qs.iter().enumerate().map(|(i, &q)| order_key(i, q)).collect();
+    let support = p.top_k.filter(|k| *k > 0).unwrap_or(keys.len()).min(keys.len());
+    if support < keys.len() {
+        keys.select_nth_unstable(support);
+        keys.truncate(support);
+    }
+    if head >= keys.len() {
+        // All of it: the full proposal's arithmetic exactly.
+        keys.sort_unstable();
+    }
+    let total: f64 = keys.iter().map(|&k| from_key(k, &qs).1).sum();
+    let positive = keys.iter().filter(|&&k| from_key(k, &qs).1 > 0.0).count();
+    if head < keys.len() {
+        keys.select_nth_unstable(head);
+        keys.truncate(head);
+        keys.sort_unstable();
+    }
+    let entries: Vec<(u32, f64)> =
+        keys.into_iter().map(|k| from_key(k, &qs)).map(|(i, q)| (i, q / total)).filter(|(_, q)| *q > 0.0).collect();
+    (entries, positive <= head)
 }
 
 /// A seeded token picker for one caller.
@@ -105,6 +158,25 @@ mod tests {
         assert!((k2.iter().map(|x| x.1).sum::<f64>() - 1.0).abs() < 1e-12);
         let nucleus = proposal(&logits, &SamplingParams { temperature: 1.0, top_k: None, top_p: 0.5 });
         assert_eq!(nucleus.len(), 1, "the top token alone holds over half the mass");
+    }
+
+    #[test]
+    fn the_head_equals_the_start_of_the_full_proposal() {
+        // Many ties, a top-k cut and none, heads shorter and longer than the support.
+        let logits: Vec<f32> = (0..400).map(|i| ((i * 37) % 23) as f32 * 0.2 - 2.0).collect();
+        for top_k in [None, Some(5), Some(60)] {
+            let p = SamplingParams { temperature: 0.7, top_k, top_p: 1.0 };
+            let full = proposal(&logits, &p);
+            for head in [1, 4, 5, 17, 60, 400, 500] {
+                let (h, complete) = proposal_head(&logits, &p, head);
+                assert_eq!(complete, full.len() <= head, "top_k {top_k:?} head {head}");
+                assert_eq!(h.len(), head.min(full.len()));
+                for (a, b) in h.iter().zip(&full) {
+                    assert_eq!(a.0, b.0, "top_k {top_k:?} head {head}");
+                    assert!((a.1 - b.1).abs() <= 1e-15 * b.1.max(1e-300) * 10.0 + 1e-17, "{a:?} vs {b:?}");
+                }
+            }
+        }
     }
 
     #[test]

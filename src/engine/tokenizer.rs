@@ -158,7 +158,11 @@ impl TextTokenizer {
         };
         let bos_token = token_text(&config["bos_token"]);
         let eos_token = token_text(&config["eos_token"]);
-        let chat_template = config["chat_template"].as_str().map(str::to_owned);
+        // Newer repositories keep the template in its own file.
+        let chat_template = config["chat_template"]
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| std::fs::read_to_string(dir.join("chat_template.jinja")).ok());
         let add_bos = config["add_bos_token"].as_bool().unwrap_or(false);
         let mut stop_ids: Vec<u32> = match &generation["eos_token_id"] {
             serde_json::Value::Array(v) => v.iter().filter_map(|x| x.as_u64().map(|i| i as u32)).collect(),

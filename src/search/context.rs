@@ -10,7 +10,7 @@ use super::error::SearchError;
 use super::evaluated::{Evaluated, EvaluatedSet};
 use super::kv::KvPool;
 use super::lm::{Evaluator, LanguageModel};
-use super::proposal::{draw, proposal, Dist, SparseDist};
+use super::proposal::{proposal, Dist, RowProposal, SparseDist};
 use super::tree::{NodeId, Tree, ROOT};
 
 /// The RNG of one sub-stream: `(iteration, row)`; row 0 is the iteration's
@@ -66,7 +66,7 @@ struct Row {
     base: NodeId,
     feed: Vec<u32>,
     slot: Option<u32>,
-    dist: Option<Dist>,
+    dist: Option<RowProposal>,
     done: bool,
     materialise: bool,
     iteration: u64,
@@ -161,11 +161,11 @@ impl<'m> Ctx<'m> {
     }
 
     /// Keeps q(·|node) at the node and lets it refer to `slot`.
-    fn store(&mut self, tree: &mut Tree, node: NodeId, full: &Dist, slot: u32) -> Result<(), SearchError> {
+    fn store(&mut self, tree: &mut Tree, node: NodeId, q: &RowProposal, slot: u32) -> Result<(), SearchError> {
         let keep = self.cfg.keep();
         let live = tree.node(node)?.kv.is_some_and(|s| self.kv.is_live(s));
         let n = tree.node_mut(node)?;
-        n.dist = Some(SparseDist::keep(full, keep));
+        n.dist = Some(SparseDist::keep_of(&q.head, q.complete, keep));
         if !live {
             n.kv = Some(slot);
             self.kv.attach(slot)?;
@@ -234,7 +234,7 @@ impl<'m> Ctx<'m> {
             };
             if !terminal {
                 if has_q {
-                    row.dist = Some(self.full_dist(tree, job.start)?);
+                    row.dist = Some(RowProposal::known(self.full_dist(tree, job.start)?));
                 } else {
                     row.base = parent.ok_or_else(|| SearchError::Internal("root without q".into()))?;
                     row.feed.push(token);
@@ -264,8 +264,9 @@ impl<'m> Ctx<'m> {
             let fed = !batch.is_empty();
             if fed {
                 let out = self.forward(batch)?;
+                let need = self.cfg.keep().max(cut.unwrap_or(0));
                 for (i, lp) in who.into_iter().zip(out) {
-                    let full = proposal(&lp, &self.cfg.proposal)?;
+                    let full = RowProposal::new(lp, &self.cfg.proposal, need)?;
                     let (tip, beyond, slot) = (rows[i].tip, rows[i].beyond, rows[i].slot);
                     if !beyond {
                         let slot = slot.ok_or_else(|| SearchError::Internal("fed row without sequence".into()))?;
@@ -281,7 +282,7 @@ impl<'m> Ctx<'m> {
                 }
                 let Some(full) = row.dist.take() else { continue };
                 drew = true;
-                let (t, q) = draw(&full, cut, &mut row.rng).ok_or_else(|| SearchError::Internal("empty proposal".into()))?;
+                let (t, q) = full.draw(&self.cfg.proposal, cut, &mut row.rng)?.ok_or_else(|| SearchError::Internal("empty proposal".into()))?;
                 row.tokens.push(t);
                 self.counters.tokens_generated += 1;
                 let terminal = self.cfg.stop.is_terminal(&row.tokens);

@@ -25,12 +25,7 @@ pub type Dist = Vec<(u32, f64)>;
 
 /// The proposal for one row of log-probabilities (or logits).
 pub fn proposal(logprobs: &[f32], params: &ProposalParams) -> Result<Dist, SearchError> {
-    if logprobs.is_empty() {
-        return Err(SearchError::ModelOutput("empty log-probability row".into()));
-    }
-    if logprobs.iter().any(|x| x.is_nan()) {
-        return Err(SearchError::ModelOutput("NaN in log-probabilities".into()));
-    }
+    check_row(logprobs)?;
     let dist = if params.temperature <= 0.0 {
         vec![(sampling::argmax(logprobs), 1.0)]
     } else {
@@ -39,10 +34,81 @@ pub fn proposal(logprobs: &[f32], params: &ProposalParams) -> Result<Dist, Searc
             &SamplingParams { temperature: params.temperature, top_k: params.top_k, top_p: params.top_p },
         )
     };
+    check_dist(&dist)?;
+    Ok(dist)
+}
+
+/// The proposal of one freshly computed row: its first entries in order,
+/// and the row's log-probabilities to order the rest only when a draw
+/// falls beyond them (rare: the head holds most of the mass).
+pub struct RowProposal {
+    pub head: Dist,
+    /// The head is all of the proposal.
+    pub complete: bool,
+    logprobs: Vec<f32>,
+}
+
+/// Entries ordered up front for a draw without a cut.
+const DRAW_HEAD: usize = 64;
+
+impl RowProposal {
+    /// `need`: entries callers read directly (kept at nodes, or a draw cut).
+    pub fn new(logprobs: Vec<f32>, params: &ProposalParams, need: usize) -> Result<RowProposal, SearchError> {
+        check_row(&logprobs)?;
+        let (head, complete) = if params.temperature <= 0.0 {
+            (vec![(sampling::argmax(&logprobs), 1.0)], true)
+        } else {
+            sampling::proposal_head(
+                &logprobs,
+                &SamplingParams { temperature: params.temperature, top_k: params.top_k, top_p: params.top_p },
+                need.max(DRAW_HEAD) + 1,
+            )
+        };
+        check_dist(&head)?;
+        Ok(RowProposal { head, complete, logprobs })
+    }
+
+    /// A proposal already known in full.
+    pub fn known(full: Dist) -> RowProposal {
+        RowProposal { head: full, complete: true, logprobs: Vec::new() }
+    }
+
+    fn full(&self, params: &ProposalParams) -> Result<Dist, SearchError> {
+        proposal(&self.logprobs, params)
+    }
+
+    /// What `draw(full, cut, rng)` gives on the full proposal, ordering the
+    /// tail only when the draw lands in it.
+    pub fn draw(&self, params: &ProposalParams, cut: Option<usize>, rng: &mut ChaCha20Rng) -> Result<Option<(u32, f64)>, SearchError> {
+        match cut {
+            Some(k) if k < self.head.len() || self.complete => Ok(draw(&self.head, Some(k), rng)),
+            Some(_) => Ok(draw(&self.full(params)?, cut, rng)),
+            None => {
+                let u: f64 = rng.random::<f64>();
+                match locate(&self.head, u, self.complete) {
+                    Some(x) => Ok(Some(x)),
+                    None => Ok(locate(&self.full(params)?, u, true)),
+                }
+            }
+        }
+    }
+}
+
+fn check_row(logprobs: &[f32]) -> Result<(), SearchError> {
+    if logprobs.is_empty() {
+        return Err(SearchError::ModelOutput("empty log-probability row".into()));
+    }
+    if logprobs.iter().any(|x| x.is_nan()) {
+        return Err(SearchError::ModelOutput("NaN in log-probabilities".into()));
+    }
+    Ok(())
+}
+
+fn check_dist(dist: &Dist) -> Result<(), SearchError> {
     if dist.is_empty() || dist.iter().any(|(_, q)| !q.is_finite()) {
         return Err(SearchError::ModelOutput("the proposal has no finite support".into()));
     }
-    Ok(dist)
+    Ok(())
 }
 
 /// The part of a proposal kept at a tree node: its first entries, and
@@ -55,8 +121,14 @@ pub struct SparseDist {
 
 impl SparseDist {
     pub fn keep(full: &Dist, keep: usize) -> SparseDist {
-        let n = keep.max(1).min(full.len());
-        SparseDist { entries: full[..n].to_vec(), complete: n == full.len() }
+        SparseDist::keep_of(full, true, keep)
+    }
+
+    /// The first `keep` entries of `head`, the start of a proposal that
+    /// `complete` says whether it ends there.
+    pub fn keep_of(head: &Dist, complete: bool, keep: usize) -> SparseDist {
+        let n = keep.max(1).min(head.len());
+        SparseDist { entries: head[..n].to_vec(), complete: complete && n == head.len() }
     }
 
     /// The probability of `token`, when it is among the kept entries.

@@ -3,9 +3,13 @@
 //! Parallel batches: a pending draw counts toward D(s) at once; children
 //! whose rollout is still pending have no value and are left out of
 //! choices and backups; a node that is closed but has no valued child
-//! draws again (only possible while its children are pending). An
-//! iteration whose path would enter a pending node is put back (its draws
-//! undone) and selected first in the next batch with the same sub-stream.
+//! draws again (only possible while its children are pending). A widening
+//! draw that lands on a child whose rollout is in flight is drawn again
+//! from the iteration's stream (up to `MAX_REDRAWS` times), so a batch is
+//! not cut short by low-entropy proposals; with B = 1 nothing is in flight
+//! and the draws are the sequential algorithm's. An iteration whose path
+//! would still enter a pending node is put back (its draws undone) and
+//! selected first in the next batch with the same sub-stream.
 
 use rand::Rng;
 
@@ -23,6 +27,9 @@ use super::super::tree::{NodeId, Tree, ROOT};
 use super::super::{Method, SearchInput, SearchOutcome};
 use super::common::{best_found, outcome, under_token_cap};
 use super::soft::{descend, entry_of, refresh_value, step_probs, valued_children};
+
+/// Redraws of a widening draw that lands on a child in flight.
+const MAX_REDRAWS: u32 = 8;
 
 /// DTS / DTS* as a [`Method`].
 pub struct Dts {
@@ -108,6 +115,20 @@ impl<'m> DtsRun<'m> {
         descend(&self.tree, self.cfg.tilt, self.cfg.weights, false, rng)
     }
 
+    /// The token at position `u` of q(·|s) (inverse CDF), from the kept
+    /// entries when `u` falls among them, else from the recomputed proposal.
+    fn draw_at(&mut self, s: NodeId, u: f64) -> Result<(u32, f64), SearchError> {
+        let node = self.tree.node(s)?;
+        let dist = node.dist.as_ref().ok_or_else(|| SearchError::Internal(format!("node {s} has no proposal")))?;
+        match locate(&dist.entries, u, dist.complete) {
+            Some(x) => Ok(x),
+            None => {
+                let full = self.ctx.full_dist(&self.tree, s)?;
+                locate(&full, u, true).ok_or_else(|| SearchError::Internal("empty proposal".into()))
+            }
+        }
+    }
+
     fn select(&mut self, iteration: u64) -> Result<Option<Plan>, SearchError> {
         let mut rng = stream_rng(self.ctx.cfg.seed, iteration, 0);
         let mut s = ROOT;
@@ -130,14 +151,14 @@ impl<'m> DtsRun<'m> {
             let opts = valued_children(&self.tree, s, self.cfg.weights)?;
             let open = (node.draws as f64) < self.widening_bound(node.n) || opts.is_empty();
             if open {
-                let u: f64 = rng.random::<f64>();
-                let dist = node.dist.as_ref().ok_or_else(|| SearchError::Internal(format!("node {s} has no proposal")))?;
-                let (a, q) = match locate(&dist.entries, u, dist.complete) {
-                    Some(x) => x,
-                    None => {
-                        let full = self.ctx.full_dist(&self.tree, s)?;
-                        locate(&full, u, true).ok_or_else(|| SearchError::Internal("empty proposal".into()))?
+                let mut redraws = 0;
+                let (a, q) = loop {
+                    let (a, q) = self.draw_at(s, rng.random::<f64>())?;
+                    let in_flight = self.tree.child(s, a).is_some_and(|c| self.tree.node(c).is_ok_and(|n| n.pending));
+                    if !in_flight || redraws == MAX_REDRAWS {
+                        break (a, q);
                     }
+                    redraws += 1;
                 };
                 self.tree.node_mut(s)?.draws += 1;
                 if let Some(c) = self.tree.child(s, a) {
