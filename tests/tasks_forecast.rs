@@ -273,6 +273,12 @@ fn llmtime_serializes_as_documented() {
     assert_eq!(merged, "2 4 0 ,4 4 0 ,6 4 0 ,8 4 0 ,1 0 4 0");
     let (flat, s) = serialize(&[7.0, 7.0, 7.0], &opts);
     assert_eq!((flat.as_str(), s.scale), ("0, 0, 0", 1.0));
+    // The experiment file's `serialization` settings: precision 2, beta 0, alpha 1.
+    let custom = LlmTimeOptions::default().overridden(Some(1.0), Some(0.0), Some(2), Some(" "), Some(" ;"));
+    assert_eq!((custom.bit_sep.as_str(), custom.time_sep.as_str()), (" ", " ;"));
+    // offset = 1; x − offset = 0..4; q1 = 4: scaled 0, .25, .5, .75, 1.
+    let (text, _) = serialize(&[1.0, 2.0, 3.0, 4.0, 5.0], &custom);
+    assert_eq!(text, "0 ;2 5 ;5 0 ;7 5 ;1 0 0");
 }
 
 #[test]

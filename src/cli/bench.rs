@@ -29,8 +29,10 @@ pub enum BenchCommand {
         expansion_k: u32,
         #[arg(long, default_value_t = 16)]
         max_new_tokens: u32,
-        /// MaxEnt-TS and DTS rollouts per batch.
-        #[arg(long, default_value_t = 4)]
+        /// MaxEnt-TS and DTS rollouts per batch (B). The first batch of a
+        /// top-k tree holds at most `expansion_k` rollouts (the root's
+        /// children), so B = 16 runs 20 rollouts as 4 + 16.
+        #[arg(long, default_value_t = 16)]
         parallel_rollouts: u32,
         /// Samples searched at once for the wave throughput.
         #[arg(long, default_value_t = 16)]

@@ -10,7 +10,7 @@ use super::run_config::{DataSource, DatasetRef, MethodParams, MethodRef, ModelRe
 use super::sweep::{self, admits, Axis, Combo, SweepError};
 use super::{Plan, PlanError, MAX_RUNS};
 use crate::spec::{
-    DataFormat, DatasetSpec, LoadedSpec, MethodKind, MethodSpec, ModelSpec, ParamAxes, Split, TaskKind, PARAM_NAMES,
+    DataFormat, DatasetSpec, LoadedSpec, MethodKind, MethodSpec, ModelSpec, ParamAxes, SerializationSpec, Split, TaskKind, PARAM_NAMES,
 };
 
 /// Resolves a loaded spec into its plan.
@@ -229,6 +229,9 @@ impl<'a> Resolver<'a> {
                 _ => {}
             }
         }
+        if let Some(s) = &d.serialization {
+            self.check_serialization(&format!("{key}.serialization"), d.task, s)?;
+        }
         Ok(DatasetRef {
             name: name.to_owned(),
             task: d.task,
@@ -241,7 +244,40 @@ impl<'a> Resolver<'a> {
             reward_on_failure,
             history: d.history,
             readings: d.readings,
+            // An empty section is the defaults, and leaves the run id as it was.
+            serialization: d.serialization.clone().filter(|s| *s != SerializationSpec::default()),
         })
+    }
+
+    /// LLMTime settings: forecasting only, values in range, separators that
+    /// cannot be mistaken for the values they separate.
+    fn check_serialization(&self, key: &str, task: TaskKind, s: &SerializationSpec) -> Result<(), PlanError> {
+        if task != TaskKind::Forecasting {
+            return Err(self.err(key, format!("applies only to {} datasets", enum_name(&TaskKind::Forecasting))));
+        }
+        if let Some(a) = s.alpha.filter(|a| !(*a > 0.0 && *a <= 1.0)) {
+            return Err(self.err(&format!("{key}.alpha"), format!("must be in (0, 1], got {a}")));
+        }
+        if let Some(b) = s.beta.filter(|b| !(b.is_finite() && *b >= 0.0)) {
+            return Err(self.err(&format!("{key}.beta"), format!("must be a finite number >= 0, got {b}")));
+        }
+        if let Some(p) = s.precision.filter(|p| *p > 9) {
+            return Err(self.err(&format!("{key}.precision"), format!("must be at most 9, got {p}")));
+        }
+        for (field, sep) in [("bit_sep", &s.bit_sep), ("time_sep", &s.time_sep)] {
+            if sep.as_deref().is_some_and(|x| x.chars().any(|c| c.is_ascii_digit() || c == '-')) {
+                return Err(self.err(&format!("{key}.{field}"), "must not contain digits or '-', which are part of the values"));
+            }
+        }
+        let bit = s.bit_sep.as_deref().unwrap_or("");
+        let time = s.time_sep.as_deref().unwrap_or(", ");
+        if !bit.is_empty() && (time.trim().is_empty() || time == bit) {
+            return Err(self.err(
+                &format!("{key}.time_sep"),
+                "must differ from bit_sep and hold a non-blank character when bit_sep is set, or values could not be told apart",
+            ));
+        }
+        Ok(())
     }
 
     fn method_kind(&self, name: &str, m: &MethodSpec) -> Result<MethodKind, PlanError> {

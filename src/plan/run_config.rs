@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::spec::{ChildWeights, DataFormat, Expansion, Lambda, MethodKind, OutputRule, Selection, Split, TaskKind};
+use crate::spec::{ChildWeights, DataFormat, Expansion, Lambda, MethodKind, OutputRule, Selection, SerializationSpec, Split, TaskKind};
 
 /// Content hash of a run's identity (16 hex digits of a SHA-256).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
@@ -85,6 +85,9 @@ pub struct DatasetRef {
     /// Activity recognition: readings per channel in the prompt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub readings: Option<u32>,
+    /// Forecasting: the LLMTime settings that differ from the defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serialization: Option<SerializationSpec>,
 }
 
 /// The parameters of one run. Exactly the parameters that apply to the
@@ -184,6 +187,8 @@ struct DatasetIdentity<'a> {
     history: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     readings: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    serialization: &'a Option<SerializationSpec>,
 }
 
 impl RunConfig {
@@ -206,6 +211,7 @@ impl RunConfig {
                 reward_on_failure: dataset.reward_on_failure,
                 history: dataset.history,
                 readings: dataset.readings,
+                serialization: &dataset.serialization,
             },
             method: method.kind,
             params: &method.params,

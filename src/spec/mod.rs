@@ -17,7 +17,10 @@ pub use params::{
     ChildWeights, Expansion, GridSpec, MethodKind, MethodSpec, OutputRule, ParamAxes, Selection, PARAM_NAMES,
 };
 pub use source_map::{Location, SourceMap, MAX_DEPTH, MAX_EXPANDED_NODES};
-pub use types::{DataFormat, DatasetSpec, ExecutorSpec, ModelSpec, SlurmSpec, Spec, Split, SweepSpec, TaskKind, TrackingSpec, WandbMode, WandbSpec};
+pub use types::{
+    DataFormat, DatasetSpec, ExecutorSpec, ModelSpec, SerializationSpec, SlurmSpec, Spec, Split, SweepSpec, TaskKind, TrackingSpec, WandbMode,
+    WandbSpec,
+};
 pub use values::{Axis, JsonValue, Lambda};
 
 /// Why an experiment file could not be loaded.

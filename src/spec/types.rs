@@ -234,6 +234,34 @@ pub struct DatasetSpec {
     /// prompt, evenly spaced (default 50; >= 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub readings: Option<u32>,
+    /// Forecasting: how the series is written as text (LLMTime) and read
+    /// back from the reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serialization: Option<SerializationSpec>,
+}
+
+/// LLMTime serialization of a forecasting prompt. Unset fields keep their
+/// defaults (alpha 0.95, beta 0.3, precision 3, bit_sep "", time_sep ", ",
+/// the settings for tokenizers that split digits one per token).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SerializationSpec {
+    /// Quantile of `x - offset` that is written as 1 (in (0, 1]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<f64>,
+    /// Offset below the history's minimum, as a share of its range (>= 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beta: Option<f64>,
+    /// Decimals kept of each scaled value (0 to 9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<u32>,
+    /// Between the digits of one value, e.g. " " for tokenizers that merge
+    /// digits (no digits or '-').
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bit_sep: Option<String>,
+    /// Between time steps, e.g. " ," (no digits or '-').
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_sep: Option<String>,
 }
 
 /// Sweep rules: a grid applied to all methods, zip groups, and explicit

@@ -40,6 +40,27 @@ impl LlmTimeOptions {
         LlmTimeOptions { bit_sep: " ".to_string(), time_sep: " ,".to_string(), ..Self::default() }
     }
 
+    /// These options with the given fields replaced.
+    pub fn overridden(
+        mut self,
+        alpha: Option<f64>,
+        beta: Option<f64>,
+        precision: Option<u32>,
+        bit_sep: Option<&str>,
+        time_sep: Option<&str>,
+    ) -> Self {
+        self.alpha = alpha.unwrap_or(self.alpha);
+        self.beta = beta.unwrap_or(self.beta);
+        self.precision = precision.unwrap_or(self.precision);
+        if let Some(b) = bit_sep {
+            self.bit_sep = b.to_owned();
+        }
+        if let Some(t) = time_sep {
+            self.time_sep = t.to_owned();
+        }
+        self
+    }
+
     pub(crate) fn precision(&self) -> u32 {
         self.precision.min(9)
     }
