@@ -37,10 +37,13 @@ pub struct Snapshot {
     pub commit: String,
 }
 
-/// Whether `s` has the shape of a repo id (`org/name`).
+/// Whether `s` has the shape of a repo id (`org/name`). A name ending in a
+/// weight file's extension (`models/x.gguf`) is a missing file, not a repo.
 pub fn is_repo_id(s: &str) -> bool {
     let parts: Vec<&str> = s.split('/').collect();
+    let file_like = [".gguf", ".safetensors", ".json"].iter().any(|ext| s.to_ascii_lowercase().ends_with(ext));
     parts.len() == 2
+        && !file_like
         && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
 }
 
@@ -56,6 +59,10 @@ pub fn resolve(repo: &str, revision: Option<&str>) -> Result<Snapshot, EngineErr
         Ok(s) => Ok(s),
         // The hub cannot be reached: what the cache holds still serves.
         Err(Online::Unreachable(why)) => resolve_cached(repo, Some(revision)).map_err(|cached| {
+            let cached = match cached {
+                EngineError::ModelNotFound(m) => m,
+                other => other.to_string(),
+            };
             EngineError::ModelNotFound(format!("{cached}; the hub at {} could not be reached: {why}", endpoint()))
         }),
         Err(Online::Refused(e)) => Err(e),
@@ -247,5 +254,7 @@ mod tests {
         assert!(!is_repo_id("models/x/y"));
         assert!(!is_repo_id("/abs/path"));
         assert!(!is_repo_id("name"));
+        assert!(is_repo_id("Qwen/Qwen2.5-0.5B-Instruct"));
+        assert!(!is_repo_id("models/SmolLM2-135M-Instruct.Q4_1.gguf"));
     }
 }
