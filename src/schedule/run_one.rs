@@ -129,7 +129,7 @@ fn inputs(env: &RunEnv<'_>, run: &RunConfig) -> Result<Inputs, ScheduleError> {
         task.prompt.activity.downsample = Downsample::TargetLength(n as usize);
     }
     if let Some(s) = &d.serialization {
-        task.prompt.llmtime = task.prompt.llmtime.clone().overridden(s.alpha, s.beta, s.precision, s.bit_sep.as_deref(), s.time_sep.as_deref());
+        task.prompt.llmtime = task.prompt.llmtime.clone().overridden(s);
     }
     let selection = task.select(d.samples as usize, d.selection_seed, d.stratify_by.as_deref())?;
     let samples: Vec<Sample> = task

@@ -165,7 +165,7 @@ impl<'m> Ctx<'m> {
         let keep = self.cfg.keep();
         let live = tree.node(node)?.kv.is_some_and(|s| self.kv.is_live(s));
         let n = tree.node_mut(node)?;
-        n.dist = Some(SparseDist::keep_of(&q.head, q.complete, keep));
+        n.dist = Some(SparseDist::keep(&q.head, q.complete, keep));
         if !live {
             n.kv = Some(slot);
             self.kv.attach(slot)?;

@@ -17,6 +17,10 @@ pub struct ProposalParams {
 
 impl ProposalParams {
     pub const GREEDY: ProposalParams = ProposalParams { temperature: 0.0, top_k: None, top_p: 1.0 };
+
+    fn sampling(&self) -> SamplingParams {
+        SamplingParams { temperature: self.temperature, top_k: self.top_k, top_p: self.top_p }
+    }
 }
 
 /// A proposal as (token, probability), probabilities descending, ties by
@@ -29,10 +33,7 @@ pub fn proposal(logprobs: &[f32], params: &ProposalParams) -> Result<Dist, Searc
     let dist = if params.temperature <= 0.0 {
         vec![(sampling::argmax(logprobs), 1.0)]
     } else {
-        sampling::proposal(
-            logprobs,
-            &SamplingParams { temperature: params.temperature, top_k: params.top_k, top_p: params.top_p },
-        )
+        sampling::proposal(logprobs, &params.sampling())
     };
     check_dist(&dist)?;
     Ok(dist)
@@ -58,11 +59,7 @@ impl RowProposal {
         let (head, complete) = if params.temperature <= 0.0 {
             (vec![(sampling::argmax(&logprobs), 1.0)], true)
         } else {
-            sampling::proposal_head(
-                &logprobs,
-                &SamplingParams { temperature: params.temperature, top_k: params.top_k, top_p: params.top_p },
-                need.max(DRAW_HEAD) + 1,
-            )
+            sampling::proposal_head(&logprobs, &params.sampling(), need.max(DRAW_HEAD) + 1)
         };
         check_dist(&head)?;
         Ok(RowProposal { head, complete, logprobs })
@@ -120,13 +117,9 @@ pub struct SparseDist {
 }
 
 impl SparseDist {
-    pub fn keep(full: &Dist, keep: usize) -> SparseDist {
-        SparseDist::keep_of(full, true, keep)
-    }
-
     /// The first `keep` entries of `head`, the start of a proposal that
     /// `complete` says whether it ends there.
-    pub fn keep_of(head: &Dist, complete: bool, keep: usize) -> SparseDist {
+    pub fn keep(head: &Dist, complete: bool, keep: usize) -> SparseDist {
         let n = keep.max(1).min(head.len());
         SparseDist { entries: head[..n].to_vec(), complete: complete && n == head.len() }
     }

@@ -10,6 +10,8 @@
 //! joined by `bit_sep`, time steps by `time_sep`.
 use serde::Serialize;
 
+use crate::spec::SerializationSpec;
+
 /// How a series is written as text.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LlmTimeOptions {
@@ -40,23 +42,16 @@ impl LlmTimeOptions {
         LlmTimeOptions { bit_sep: " ".to_string(), time_sep: " ,".to_string(), ..Self::default() }
     }
 
-    /// These options with the given fields replaced.
-    pub fn overridden(
-        mut self,
-        alpha: Option<f64>,
-        beta: Option<f64>,
-        precision: Option<u32>,
-        bit_sep: Option<&str>,
-        time_sep: Option<&str>,
-    ) -> Self {
-        self.alpha = alpha.unwrap_or(self.alpha);
-        self.beta = beta.unwrap_or(self.beta);
-        self.precision = precision.unwrap_or(self.precision);
-        if let Some(b) = bit_sep {
-            self.bit_sep = b.to_owned();
+    /// These options with the fields an experiment file sets replaced.
+    pub fn overridden(mut self, s: &SerializationSpec) -> Self {
+        self.alpha = s.alpha.unwrap_or(self.alpha);
+        self.beta = s.beta.unwrap_or(self.beta);
+        self.precision = s.precision.unwrap_or(self.precision);
+        if let Some(b) = &s.bit_sep {
+            self.bit_sep = b.clone();
         }
-        if let Some(t) = time_sep {
-            self.time_sep = t.to_owned();
+        if let Some(t) = &s.time_sep {
+            self.time_sep = t.clone();
         }
         self
     }
