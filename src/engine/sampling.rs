@@ -25,6 +25,53 @@ pub fn log_softmax(logits: &[f32]) -> Vec<f64> {
     logits.iter().map(|&x| f64::from(x) - lse).collect()
 }
 
+/// Turns one row of logits into log-probabilities in place: x - logsumexp(x),
+/// the sum taken in f64 over a branch-free f32 exp that the compiler
+/// vectorizes. The engine's callers run it on their own threads, beside
+/// the engine, instead of the engine running it on the vocabulary of every
+/// row.
+pub fn log_softmax_in_place(row: &mut [f32]) {
+    let max = row.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+    if !max.is_finite() {
+        // All -inf, or a NaN/inf logit: the slow path says what it is.
+        let lp = log_softmax(row);
+        for (x, l) in row.iter_mut().zip(lp) {
+            *x = l as f32;
+        }
+        return;
+    }
+    const LANES: usize = 8;
+    let mut acc = [0f64; LANES];
+    let mut chunks = row.chunks_exact(LANES);
+    for c in chunks.by_ref() {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a += f64::from(exp_nonpositive(x - max));
+        }
+    }
+    let tail: f64 = chunks.remainder().iter().map(|&x| f64::from(exp_nonpositive(x - max))).sum();
+    let lse = (f64::from(max) + (acc.iter().sum::<f64>() + tail).ln()) as f32;
+    for x in row.iter_mut() {
+        *x -= lse;
+    }
+}
+
+/// e^x for x <= 0 within 2 ulp (0 below -87): x = n ln2 + r with
+/// |r| <= ln2/2, e^r by its degree-7 Taylor polynomial, times 2^n built
+/// from the exponent bits. No branches, so loops over it vectorize.
+#[inline(always)]
+fn exp_nonpositive(x: f32) -> f32 {
+    const LN2_HI: f32 = 0.693_145_75;
+    const LN2_LO: f32 = 1.428_606_8e-6;
+    let x = x.max(-87.0);
+    // Round to nearest by the 1.5 * 2^23 trick (exact for |t| < 2^22).
+    let n = (x * std::f32::consts::LOG2_E + 12_582_912.0) - 12_582_912.0;
+    let r = (x - n * LN2_HI) - n * LN2_LO;
+    let p = 1.0
+        + r * (1.0
+            + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
+    p * f32::from_bits(((n as i32 + 127) << 23) as u32)
+}
+
 /// Index of the largest logit; ties go to the smaller id.
 pub fn argmax(logits: &[f32]) -> u32 {
     let mut best = 0usize;
@@ -177,6 +224,29 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_fast_log_softmax_equals_the_f64_one() {
+        // A vocabulary-sized row with a wide spread, a tail beyond e^-87 and
+        // a length that is not a multiple of the lanes.
+        let row: Vec<f32> = (0..49_157).map(|i| ((i * 7919) % 4001) as f32 * 0.031 - 95.0).collect();
+        let want = log_softmax(&row);
+        let mut got = row.clone();
+        log_softmax_in_place(&mut got);
+        let d = got.iter().zip(&want).map(|(&a, &b)| (f64::from(a) - b).abs()).fold(0.0, f64::max);
+        assert!(d <= 2e-5, "max |Δ| = {d}");
+        // exp itself, from 0 down to the clamp.
+        for i in 0..=19_300 {
+            let x = -(i as f32) * 0.0045;
+            let (a, b) = (f64::from(exp_nonpositive(x)), f64::from(x).exp());
+            assert!((a - b).abs() <= 3e-7 * b, "exp({x}): {a} vs {b}");
+        }
+        assert_eq!(exp_nonpositive(-200.0), exp_nonpositive(-87.0), "clamped below -87");
+        // Rows that the fast path cannot take keep the exact behaviour.
+        let mut all_low = vec![f32::NEG_INFINITY; 3];
+        log_softmax_in_place(&mut all_low);
+        assert!(all_low.iter().all(|x| x.is_nan()));
     }
 
     #[test]

@@ -17,6 +17,7 @@ use std::thread::JoinHandle;
 use super::batch_cache::BatchCache;
 use super::kv_cache::SeqCache;
 use super::model::LoadedModel;
+use super::sampling::log_softmax_in_place;
 use super::tokenizer::TextTokenizer;
 use super::EngineError;
 
@@ -175,8 +176,15 @@ impl Session {
     }
 
     /// Several rows of this caller in the same pass, answered in order.
+    /// The loop answers logits; each caller turns its own rows into
+    /// log-probabilities on its own thread, so the callers normalize in
+    /// parallel rather than the engine one row after another.
     pub fn forward_rows(&self, rows: Vec<(SeqId, Vec<u32>)>) -> Result<Vec<Vec<f32>>, EngineError> {
-        ask(&self.tx, |reply| Op::Forward { caller: self.id, rows, reply })
+        let mut out = ask(&self.tx, |reply| Op::Forward { caller: self.id, rows, reply })?;
+        for row in &mut out {
+            log_softmax_in_place(row);
+        }
+        Ok(out)
     }
 
     /// Cuts `seq` back to its first `len` positions.
@@ -343,10 +351,10 @@ impl Loop {
             for ((seq, _), cache) in chunk.iter().zip(caches) {
                 self.seqs.insert(*seq, cache);
             }
-            let logprobs = out?;
-            logprobs.eval()?;
-            let vocab = *logprobs.shape().last().unwrap_or(&0) as usize;
-            let data = logprobs.as_slice::<f32>();
+            let logits = out?;
+            logits.eval()?;
+            let vocab = *logits.shape().last().unwrap_or(&0) as usize;
+            let data = logits.as_slice::<f32>();
             answers.extend(data.chunks(vocab.max(1)).map(<[f32]>::to_vec));
             self.stats.passes += 1;
             self.stats.rows += chunk.len() as u64;

@@ -404,8 +404,8 @@ impl Llama {
     /// `batch` and attend together in one op per layer, at their own
     /// positions and lengths; rows with several tokens attend per sequence.
     /// `pass` numbers the call (for the batch cache's idle tracking).
-    /// Returns the log-probabilities at each row's last new position
-    /// (`[rows, vocab]`, f32), in row order.
+    /// Returns the logits at each row's last new position (`[rows, vocab]`,
+    /// f32), in row order; the engine's callers normalize them.
     pub fn forward_rows(&self, rows: &mut [(&[u32], &mut SeqCache)], batch: &mut BatchCache, pass: u64) -> Result<Array, EngineError> {
         if rows.is_empty() || rows.iter().any(|(t, _)| t.is_empty()) {
             return Err(EngineError::BadInput("every row needs at least one new token".into()));
@@ -471,9 +471,7 @@ impl Llama {
         }
         let last: Vec<i32> = spans.iter().map(|(s, n)| s + n - 1).collect();
         let h = h.take_axis(Array::from_slice(&last, &[last.len() as i32]), 1)?;
-        let logits = self.head(&h)?.reshape(&[last.len() as i32, -1])?.as_dtype(mlx_rs::Dtype::Float32)?;
-        let lse = logits.logsumexp_axis(-1, true)?;
-        Ok(logits.subtract(&lse)?)
+        Ok(self.head(&h)?.reshape(&[last.len() as i32, -1])?.as_dtype(mlx_rs::Dtype::Float32)?)
     }
 }
 
