@@ -14,7 +14,7 @@
 //! sequence into a slot at its first decode step and back out when it stops
 //! decoding, forks or needs a multi-token step.
 
-use mlx_rs::ops::indexing::{scatter_single, IndexOp};
+use mlx_rs::ops::indexing::{scatter_single, IndexOp, TryIndexMutOp};
 use mlx_rs::ops::{concatenate, softmax_axis, zeros_dtype};
 use mlx_rs::{Array, Dtype};
 
@@ -155,15 +155,11 @@ impl BatchCache {
         let free = self.used.iter().position(|u| !u);
         let slot = free.unwrap_or(self.used.len());
         self.reserve(slot + 1, seq.len() + 1, dtype)?;
-        let len = seq.len();
-        let idx = Array::from_slice(&self.flat_indices(slot, 0, len), &[self.kv_heads * len as i32]);
-        let hd = self.head_dim;
+        let shape = [self.slots as i32, self.kv_heads, self.capacity as i32, self.head_dim];
         for (layer, (bk, bv)) in self.layers.iter_mut().enumerate() {
             let (k, v) = seq.layer(layer).ok_or_else(|| EngineError::Mlx(format!("cache layer {layer} missing")))?;
-            // [1, kv, len, hd] -> [kv * len, 1, hd], the order of `flat_indices`.
-            let rows = |x: &Array| x.reshape(&[-1, 1, hd]);
-            *bk = scatter_single(&*bk, &idx, rows(k)?, 0)?;
-            *bv = scatter_single(&*bv, &idx, rows(v)?, 0)?;
+            *bk = write_prefix(bk, shape, slot, k)?;
+            *bv = write_prefix(bv, shape, slot, v)?;
         }
         self.used[slot] = true;
         self.last_used[slot] = pass;
@@ -298,4 +294,17 @@ impl BatchCache {
         let out = if step.identity { out } else { out.take_axis(&step.slot_ids, 0)? };
         Ok(out.reshape(&[rows, heads, 1, hd])?)
     }
+}
+
+/// `flat` (a layer's buffer, `shape` = `[slots, kv, capacity, hd]`) with
+/// the first positions of `slot` replaced by `prefix` (`[1, kv, len, hd]`).
+/// A slice update copies whole runs of positions; the loop holds the only
+/// reference to the buffer, so MLX writes it in place. (A scatter moves the
+/// same bytes one element at a time: admitting 208 forked sequences of
+/// about 200 positions took 6.7 s by scatter, under 0.5 s this way.)
+fn write_prefix(flat: &Array, shape: [i32; 4], slot: usize, prefix: &Array) -> Result<Array, EngineError> {
+    let len = prefix.shape().get(2).copied().unwrap_or(0);
+    let mut x = flat.reshape(&shape)?;
+    x.try_index_mut((slot as i32, .., 0..len, ..), prefix)?;
+    Ok(x.reshape(&[-1, shape[3]])?)
 }
