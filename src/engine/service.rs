@@ -219,6 +219,8 @@ struct Loop {
     seqs: HashMap<SeqId, SeqCache>,
     /// Keys and values of the sequences that are decoding.
     batch: BatchCache,
+    /// First pass of the previous round of passes.
+    previous_round: u64,
     stats: ServiceStats,
 }
 
@@ -234,6 +236,7 @@ impl Loop {
             active: BTreeMap::new(),
             pending: BTreeMap::new(),
             seqs: HashMap::new(),
+            previous_round: 0,
             stats: ServiceStats::default(),
         }
     }
@@ -362,12 +365,17 @@ impl Loop {
         }
         let bytes: usize = self.seqs.values().map(SeqCache::nbytes).sum::<usize>() + self.batch.nbytes();
         self.stats.peak_cache_bytes = self.stats.peak_cache_bytes.max(bytes as u64);
-        self.evict_idle(first_pass)?;
+        // A sequence leaves the batch cache after a whole round without a
+        // decode step, not after one: the sequences of a search that just
+        // ended are released before the next round, and moving them out
+        // first would copy every one of them for nothing.
+        self.evict_idle(self.previous_round)?;
+        self.previous_round = first_pass;
         Ok(answers)
     }
 
     /// Sequences that did not decode in the passes since `first_pass` leave
-    /// the batch cache, so that every row it attends over is working.
+    /// the batch cache, so that the rows it attends over are working.
     fn evict_idle(&mut self, first_pass: u64) -> Result<(), EngineError> {
         let idle = self.batch.idle_since(first_pass);
         if idle.is_empty() {
