@@ -181,10 +181,15 @@ impl BatchCache {
         }
         let flat: Vec<&Array> = out.iter().flat_map(|(k, v)| [k, v]).collect();
         mlx_rs::transforms::eval(flat)?;
-        // Fresh arrays with no link to the buffers they were read from (MLX
-        // may share a buffer between an array and its row-contiguous
-        // form): a link would keep every version of the buffer alive and
-        // stop the in-place writes.
+        // The copies must hold no link to the buffers they were read from:
+        // a link would keep every version of a buffer alive and stop the
+        // in-place writes. Evaluated arrays drop their inputs, so a real
+        // copy is free of the buffer; but the slice is already row-contiguous
+        // when it spans the whole capacity or there is one kv head, and then
+        // MLX shares the buffer instead of copying, so it is cloned here.
+        if kv > 1 && len < cap {
+            return Ok(out);
+        }
         Ok(out.iter().map(|(k, v)| (k.deep_clone(), v.deep_clone())).collect())
     }
 
