@@ -106,6 +106,52 @@ fn batched_rows_of_different_lengths_equal_single_rows() {
     assert_eq!(stats.passes, 3);
 }
 
+/// Prompts that begin alike compute their common prefix once in a pass,
+/// and each continues from its keys and values as if it had computed them.
+#[test]
+fn prompts_sharing_a_prefix_compute_it_once() {
+    let _g = serial();
+    let prefix: Vec<u32> = (0..20u32).map(|i| 200 + 37 * i).collect();
+    let with = |tail: &[u32]| -> Vec<u32> { prefix.iter().chain(tail).copied().collect() };
+    // Three prompts share 20 tokens, one of them 22; a fourth starts differently.
+    let rows: Vec<Vec<u32>> = vec![with(&[504, 3575, 282]), with(&[9138]), vec![1, 31, 42, 43, 44], with(&[504, 3575, 11, 12])];
+    let direct = load(SMOLLM2, Dtype::Float32).unwrap();
+    let single: Vec<Vec<f32>> = rows
+        .iter()
+        .map(|t| {
+            let logits = common::fresh_last_logits(&direct, t);
+            runner::engine::sampling::log_softmax(&logits).into_iter().map(|x| x as f32).collect()
+        })
+        .collect();
+    drop(direct);
+
+    let engine = service(8);
+    let s = engine.group(1).unwrap().pop().unwrap();
+    let seqs: Vec<_> = rows.iter().map(|_| s.new_seq(None).unwrap()).collect();
+    let out = s.forward_rows(seqs.iter().copied().zip(rows.iter().cloned()).collect()).unwrap();
+    for (i, (a, b)) in out.iter().zip(&single).enumerate() {
+        let d = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+        // Other matmul shapes than a row alone, as in any batch: 1e-3.
+        assert!(d <= 1e-3, "row {i}: max |Δ| = {d}");
+    }
+    let total: usize = rows.iter().map(Vec::len).sum();
+    assert_eq!(engine.stats().unwrap().tokens as usize, total - 2 * prefix.len(), "the 20 shared tokens are computed once, not three times");
+
+    // The members' caches hold the whole prompt: a decode step after each
+    // equals a fresh computation of the longer sequence.
+    let next: Vec<(runner::engine::service::SeqId, Vec<u32>)> = seqs.iter().map(|&q| (q, vec![13])).collect();
+    let stepped = s.forward_rows(next).unwrap();
+    let direct = load(SMOLLM2, Dtype::Float32).unwrap();
+    for (i, (row, got)) in rows.iter().zip(&stepped).enumerate() {
+        let mut t = row.clone();
+        t.push(13);
+        let want: Vec<f32> =
+            runner::engine::sampling::log_softmax(&common::fresh_last_logits(&direct, &t)).into_iter().map(|x| x as f32).collect();
+        let d = got.iter().zip(&want).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+        assert!(d <= 1e-3, "row {i} after a step: max |Δ| = {d}");
+    }
+}
+
 #[test]
 fn a_finished_caller_does_not_block_the_others() {
     let _g = serial();

@@ -62,6 +62,13 @@ impl SeqCache {
         Ok((k, v))
     }
 
+    /// Sets the keys and values of `layer` (a prefix computed elsewhere).
+    pub(crate) fn set_layer(&mut self, layer: usize, kv: (Array, Array)) -> Result<(), EngineError> {
+        let slot = self.layers.get_mut(layer).ok_or_else(|| EngineError::Mlx(format!("no cache layer {layer}")))?;
+        *slot = Some(kv);
+        Ok(())
+    }
+
     /// Keys and values of `layer`, None before its first append.
     pub(crate) fn layer(&self, layer: usize) -> Option<&(Array, Array)> {
         self.layers.get(layer).and_then(Option::as_ref)

@@ -32,7 +32,8 @@ pub struct ServiceStats {
     pub passes: u64,
     /// Rows over all passes.
     pub rows: u64,
-    /// Tokens pushed through the model.
+    /// Tokens pushed through the model (a prompt prefix shared by several
+    /// rows of a pass counts once).
     pub tokens: u64,
     /// Largest total size of the KV caches held at once.
     pub peak_cache_bytes: u64,
@@ -354,14 +355,14 @@ impl Loop {
             for ((seq, _), cache) in chunk.iter().zip(caches) {
                 self.seqs.insert(*seq, cache);
             }
-            let logits = out?;
+            let super::models::llama::RowsOutput { logits, tokens } = out?;
             logits.eval()?;
             let vocab = *logits.shape().last().unwrap_or(&0) as usize;
             let data = logits.as_slice::<f32>();
             answers.extend(data.chunks(vocab.max(1)).map(<[f32]>::to_vec));
             self.stats.passes += 1;
             self.stats.rows += chunk.len() as u64;
-            self.stats.tokens += chunk.iter().map(|(_, t)| t.len() as u64).sum::<u64>();
+            self.stats.tokens += tokens as u64;
         }
         let bytes: usize = self.seqs.values().map(SeqCache::nbytes).sum::<usize>() + self.batch.nbytes();
         self.stats.peak_cache_bytes = self.stats.peak_cache_bytes.max(bytes as u64);
