@@ -76,13 +76,7 @@ fn batched_rows_of_different_lengths_equal_single_rows() {
     let _g = serial();
     let direct = load(SMOLLM2, Dtype::Float32).unwrap();
     let rows: Vec<Vec<u32>> = vec![vec![504, 3575, 282, 4649, 314], vec![9138, 2070], vec![1, 31, 42, 43, 44, 45, 46]];
-    let single: Vec<Vec<f32>> = rows
-        .iter()
-        .map(|t| {
-            let logits = common::fresh_last_logits(&direct, t);
-            runner::engine::sampling::log_softmax(&logits).into_iter().map(|x| x as f32).collect()
-        })
-        .collect();
+    let single: Vec<Vec<f32>> = rows.iter().map(|t| common::fresh_last_logprobs(&direct, t)).collect();
     drop(direct);
 
     let engine = service(8);
@@ -90,7 +84,7 @@ fn batched_rows_of_different_lengths_equal_single_rows() {
     let seqs: Vec<_> = rows.iter().map(|_| s.new_seq(None).unwrap()).collect();
     let out = s.forward_rows(seqs.iter().copied().zip(rows.iter().cloned()).collect()).unwrap();
     for (i, (a, b)) in out.iter().zip(&single).enumerate() {
-        let d = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+        let d = common::max_diff(a, b);
         // A batch changes the shape of every matmul and so BLAS's f32
         // summation order; rows agree to 1e-3 in log-probability.
         assert!(d <= 1e-3, "row {i}: max |Δ| = {d}");
@@ -116,13 +110,7 @@ fn prompts_sharing_a_prefix_compute_it_once() {
     // Three prompts share 20 tokens, one of them 22; a fourth starts differently.
     let rows: Vec<Vec<u32>> = vec![with(&[504, 3575, 282]), with(&[9138]), vec![1, 31, 42, 43, 44], with(&[504, 3575, 11, 12])];
     let direct = load(SMOLLM2, Dtype::Float32).unwrap();
-    let single: Vec<Vec<f32>> = rows
-        .iter()
-        .map(|t| {
-            let logits = common::fresh_last_logits(&direct, t);
-            runner::engine::sampling::log_softmax(&logits).into_iter().map(|x| x as f32).collect()
-        })
-        .collect();
+    let single: Vec<Vec<f32>> = rows.iter().map(|t| common::fresh_last_logprobs(&direct, t)).collect();
     drop(direct);
 
     let engine = service(8);
@@ -130,7 +118,7 @@ fn prompts_sharing_a_prefix_compute_it_once() {
     let seqs: Vec<_> = rows.iter().map(|_| s.new_seq(None).unwrap()).collect();
     let out = s.forward_rows(seqs.iter().copied().zip(rows.iter().cloned()).collect()).unwrap();
     for (i, (a, b)) in out.iter().zip(&single).enumerate() {
-        let d = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+        let d = common::max_diff(a, b);
         // Other matmul shapes than a row alone, as in any batch: 1e-3.
         assert!(d <= 1e-3, "row {i}: max |Δ| = {d}");
     }
@@ -145,9 +133,7 @@ fn prompts_sharing_a_prefix_compute_it_once() {
     for (i, (row, got)) in rows.iter().zip(&stepped).enumerate() {
         let mut t = row.clone();
         t.push(13);
-        let want: Vec<f32> =
-            runner::engine::sampling::log_softmax(&common::fresh_last_logits(&direct, &t)).into_iter().map(|x| x as f32).collect();
-        let d = got.iter().zip(&want).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+        let d = common::max_diff(got, &common::fresh_last_logprobs(&direct, &t));
         assert!(d <= 1e-3, "row {i} after a step: max |Δ| = {d}");
     }
 }
@@ -171,13 +157,10 @@ fn a_finished_caller_does_not_block_the_others() {
 fn decode_steps_through_the_batch_cache_equal_fresh_computation() {
     let _g = serial();
     let direct = load(SMOLLM2, Dtype::Float32).unwrap();
-    let fresh = |tokens: &[u32]| -> Vec<f32> {
-        let logits = common::fresh_last_logits(&direct, tokens);
-        runner::engine::sampling::log_softmax(&logits).into_iter().map(|x| x as f32).collect()
-    };
+    let fresh = |tokens: &[u32]| common::fresh_last_logprobs(&direct, tokens);
     let close = |what: &str, got: &[f32], tokens: &[u32]| {
         let want = fresh(tokens);
-        let d = got.iter().zip(&want).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+        let d = common::max_diff(got, &want);
         // Batches change BLAS's summation order: agreement to 1e-3.
         assert!(d <= 1e-3, "{what}: max |Δ| = {d} for {tokens:?}");
     };

@@ -1,6 +1,8 @@
 //! The engine on the real SmolLM2-135M GGUF that setup installs: known
 //! answers, cache correctness, tokenizer behaviour and bad input.
 
+mod common;
+
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use mlx_rs::{Array, Dtype};
@@ -38,10 +40,6 @@ fn rows(logits: &Array) -> Vec<Vec<f32>> {
     (0..len).map(|i| data[i * vocab..(i + 1) * vocab].to_vec()).collect()
 }
 
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
-}
-
 #[test]
 fn greedy_knows_the_capital_of_france() {
     let m = model();
@@ -73,10 +71,10 @@ fn cached_decoding_equals_recomputing_the_whole_sequence() {
     let mut cache = SeqCache::new(n);
     let split = 4;
     let first = rows(&m.model.forward(&ids(&tokens[..split]), &mut cache).unwrap());
-    assert!(max_diff(&first[split - 1], &full[split - 1]) <= TOL);
+    assert!(common::max_diff(&first[split - 1], &full[split - 1]) <= TOL);
     for t in split..tokens.len() {
         let step = rows(&m.model.forward(&ids(&tokens[t..t + 1]), &mut cache).unwrap());
-        let d = max_diff(&step[0], &full[t]);
+        let d = common::max_diff(&step[0], &full[t]);
         assert!(d <= TOL, "position {t}: max |Δ| = {d}");
     }
     assert_eq!(cache.len(), tokens.len());
@@ -101,8 +99,8 @@ fn forks_and_trims_equal_independent_computation() {
     let mut fb = parent.fork();
     let la = rows(&m.model.forward(&ids(&a), &mut fa).unwrap()).pop().unwrap();
     let lb = rows(&m.model.forward(&ids(&b), &mut fb).unwrap()).pop().unwrap();
-    assert!(max_diff(&la, &fresh(&a)) <= TOL);
-    assert!(max_diff(&lb, &fresh(&b)) <= TOL);
+    assert!(common::max_diff(&la, &fresh(&a)) <= TOL);
+    assert!(common::max_diff(&lb, &fresh(&b)) <= TOL);
     assert_eq!(parent.len(), prefix.len(), "forks leave the parent as it was");
 
     // Decode A, trim back to the prefix, decode B: as if A never happened.
@@ -110,7 +108,7 @@ fn forks_and_trims_equal_independent_computation() {
     m.model.forward(&ids(&a), &mut c).unwrap();
     c.trim(prefix.len()).unwrap();
     let lt = rows(&m.model.forward(&ids(&b), &mut c).unwrap()).pop().unwrap();
-    assert!(max_diff(&lt, &fresh(&b)) <= TOL);
+    assert!(common::max_diff(&lt, &fresh(&b)) <= TOL);
 }
 
 #[test]
@@ -128,8 +126,8 @@ fn rows_of_a_batch_equal_single_rows() {
     let data = batch.as_slice::<f32>();
     let last = |row: usize| data[(row * x.len() + x.len() - 1) * vocab..(row * x.len() + x.len()) * vocab].to_vec();
     let single = |t: &[u32]| rows(&m.model.forward(&ids(t), &mut SeqCache::new(n)).unwrap()).pop().unwrap();
-    assert!(max_diff(&last(0), &single(&x)) <= TOL);
-    assert!(max_diff(&last(1), &single(&y)) <= TOL);
+    assert!(common::max_diff(&last(0), &single(&x)) <= TOL);
+    assert!(common::max_diff(&last(1), &single(&y)) <= TOL);
 }
 
 #[test]

@@ -79,3 +79,14 @@ pub fn fresh_last_logits(m: &runner::engine::model::LoadedModel, tokens: &[u32])
     let data = flat.as_slice::<f32>();
     data[data.len() - vocab..].to_vec()
 }
+
+/// Log-probabilities (f64 log-softmax, as f32) at the last position of
+/// `tokens`, computed from an empty cache.
+pub fn fresh_last_logprobs(m: &runner::engine::model::LoadedModel, tokens: &[u32]) -> Vec<f32> {
+    runner::engine::sampling::log_softmax(&fresh_last_logits(m, tokens)).into_iter().map(|x| x as f32).collect()
+}
+
+/// Largest absolute difference between two equally long rows.
+pub fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
