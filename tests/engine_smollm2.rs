@@ -16,6 +16,11 @@ use runner::engine::EngineError;
 const SMOLLM2: &str = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
 /// f32 logits of cached and uncached paths agree to this (absolute).
 const TOL: f32 = 1e-4;
+/// One-token steps against a whole-sequence pass: the projections run as
+/// matrix-vector products in one and as matrix products in the other,
+/// whose sums round differently; over 30 layers that moves logits by up
+/// to about 1.1e-4 on this prompt (0.9e-4 with MLX's own exp).
+const STEP_TOL: f32 = 2e-4;
 
 fn model() -> MutexGuard<'static, LoadedModel> {
     static MODEL: OnceLock<Mutex<LoadedModel>> = OnceLock::new();
@@ -75,7 +80,7 @@ fn cached_decoding_equals_recomputing_the_whole_sequence() {
     for t in split..tokens.len() {
         let step = rows(&m.model.forward(&ids(&tokens[t..t + 1]), &mut cache).unwrap());
         let d = common::max_diff(&step[0], &full[t]);
-        assert!(d <= TOL, "position {t}: max |Δ| = {d}");
+        assert!(d <= STEP_TOL, "position {t}: max |Δ| = {d}");
     }
     assert_eq!(cache.len(), tokens.len());
     assert!(cache.nbytes() > 0);

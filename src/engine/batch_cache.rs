@@ -18,6 +18,7 @@ use mlx_rs::ops::indexing::{scatter_single, IndexOp, TryIndexMutOp};
 use mlx_rs::ops::{concatenate, softmax_axis, zeros_dtype};
 use mlx_rs::{Array, Dtype};
 
+use super::cpu_math;
 use super::kv_cache::SeqCache;
 use super::EngineError;
 
@@ -27,6 +28,8 @@ const CAPACITY_STEP: usize = 256;
 pub struct BatchCache {
     /// Per layer: flat keys and values.
     layers: Vec<(Array, Array)>,
+    /// Softmax through `cpu_math` (MLX's CPU backend) rather than MLX's own.
+    cpu_math: bool,
     num_layers: usize,
     kv_heads: i32,
     head_dim: i32,
@@ -55,9 +58,10 @@ pub struct DecodeStep {
 }
 
 impl BatchCache {
-    pub fn new(num_layers: usize, kv_heads: i32, head_dim: i32) -> BatchCache {
+    pub fn new(num_layers: usize, kv_heads: i32, head_dim: i32, cpu_math: bool) -> BatchCache {
         BatchCache {
             layers: Vec::new(),
+            cpu_math,
             num_layers,
             kv_heads,
             head_dim,
@@ -222,7 +226,7 @@ impl BatchCache {
     /// allocated again, at the size then needed, by the next decode step).
     pub fn shrink_if_empty(&mut self) {
         if self.occupied() == 0 && !self.layers.is_empty() {
-            *self = BatchCache::new(self.num_layers, self.kv_heads, self.head_dim);
+            *self = BatchCache::new(self.num_layers, self.kv_heads, self.head_dim, self.cpu_math);
         }
     }
 
@@ -294,7 +298,11 @@ impl BatchCache {
         };
         // [span, kv, group, width]; positions a row does not hold get -inf.
         let scores = q.matmul(keys.swap_axes(-1, -2)?)?.add(&step.bias)?;
-        let weights = softmax_axis(&scores.as_dtype(Dtype::Float32)?, -1, true)?.as_dtype(q.dtype())?;
+        let weights = if self.cpu_math {
+            cpu_math::softmax_last(&scores)?
+        } else {
+            softmax_axis(&scores.as_dtype(Dtype::Float32)?, -1, true)?.as_dtype(q.dtype())?
+        };
         let out = weights.matmul(&values)?;
         let out = if step.identity { out } else { out.take_axis(&step.slot_ids, 0)? };
         Ok(out.reshape(&[rows, heads, 1, hd])?)

@@ -6,6 +6,7 @@ pub mod batch_cache;
 pub mod bench;
 pub mod blas;
 pub mod convert;
+pub mod cpu_math;
 pub mod generate;
 pub mod gguf;
 mod gguf_header;

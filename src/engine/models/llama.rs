@@ -12,6 +12,7 @@ use mlx_rs::Array;
 use serde::Deserialize;
 
 use crate::engine::batch_cache::BatchCache;
+use crate::engine::cpu_math;
 use crate::engine::kv_cache::SeqCache;
 use crate::engine::EngineError;
 
@@ -218,6 +219,9 @@ pub struct Llama {
     norm: Array,
     lm_head: Option<Linear>,
     rope_freqs: Option<Array>,
+    /// SiLU and attention through `cpu_math`: MLX runs on its CPU backend,
+    /// whose own exp is scalar.
+    cpu_math: bool,
 }
 
 /// Takes named tensors out of a weight map, failing with the name. A
@@ -278,7 +282,8 @@ impl Llama {
             None
         };
         let rope_freqs = config.rope_freqs()?;
-        Ok(Llama { config, embed, blocks, norm, lm_head, rope_freqs })
+        let cpu_math = matches!(mlx_rs::Device::try_default()?.get_type()?, mlx_rs::DeviceType::Cpu);
+        Ok(Llama { config, embed, blocks, norm, lm_head, rope_freqs, cpu_math })
     }
 
     /// Whether the matrices are kept quantized.
@@ -353,8 +358,12 @@ impl Llama {
     /// Scaled dot-product attention with the cache; `[rows, heads, new, head_dim]`.
     fn attention(&self, layer: usize, q: &Array, k: Array, v: Array, cache: &mut SeqCache) -> Result<Array, EngineError> {
         let (k, v) = cache.append(layer, k, v)?;
+        let scale = 1.0 / (self.config.head_dim() as f32).sqrt();
+        if self.cpu_math {
+            return cpu_math::attention(q, &k, &v, scale);
+        }
         let mask = if q.shape()[2] > 1 { Some(ScaledDotProductAttentionMask::Causal) } else { None };
-        Ok(scaled_dot_product_attention(q, &k, &v, 1.0 / (self.config.head_dim() as f32).sqrt(), mask, None)?)
+        Ok(scaled_dot_product_attention(q, &k, &v, scale, mask, None)?)
     }
 
     /// `[rows, heads, len, head_dim]` -> `[rows, len, hidden]`.
@@ -363,8 +372,9 @@ impl Llama {
         Ok(a.transpose_axes(&[0, 2, 1, 3])?.reshape(&[rows, len, width])?)
     }
 
-    fn mlp(b: &Block, x: &Array) -> Result<Array, EngineError> {
-        let g = mlx_rs::nn::silu(b.gate.forward(x)?)?;
+    fn mlp(&self, b: &Block, x: &Array) -> Result<Array, EngineError> {
+        let gate = b.gate.forward(x)?;
+        let g = if self.cpu_math { cpu_math::silu(&gate)? } else { mlx_rs::nn::silu(gate)? };
         b.down.forward(&g.multiply(b.up.forward(x)?)?)
     }
 
@@ -387,7 +397,7 @@ impl Llama {
             let x = rms_norm(&h, Some(&b.input_norm), eps)?;
             let a = self.attend(i, &b.q.forward(&x)?, &b.k.forward(&x)?, &b.v.forward(&x)?, cache)?;
             h = h.add(b.o.forward(&a)?)?;
-            h = h.add(Self::mlp(b, &rms_norm(&h, Some(&b.post_norm), eps)?)?)?;
+            h = h.add(self.mlp(b, &rms_norm(&h, Some(&b.post_norm), eps)?)?)?;
         }
         cache.advance(len as usize);
         self.head(&h)
@@ -395,7 +405,7 @@ impl Llama {
 
     /// A batch cache shaped for this model's keys and values.
     pub fn batch_cache(&self) -> BatchCache {
-        BatchCache::new(self.blocks.len(), self.config.kv_heads(), self.config.head_dim())
+        BatchCache::new(self.blocks.len(), self.config.kv_heads(), self.config.head_dim(), self.cpu_math)
     }
 
     /// One pass over several sequences, each with its own cache and its own
@@ -489,7 +499,7 @@ impl Llama {
                 _ => concatenate(&parts, 1)?,
             };
             h = h.add(b.o.forward(&a)?)?;
-            h = h.add(Self::mlp(b, &rms_norm(&h, Some(&b.post_norm), eps)?)?)?;
+            h = h.add(self.mlp(b, &rms_norm(&h, Some(&b.post_norm), eps)?)?)?;
         }
         for (r, (t, cache)) in rows.iter_mut().enumerate() {
             cache.advance(t.len() - skip(r));
