@@ -212,3 +212,61 @@ fn decode_steps_through_the_batch_cache_equal_fresh_computation() {
     close("new sequence decoding", &out[0], &extra);
     close("back in the batch", &out[1], &content[0]);
 }
+
+/// The batch cache keeps its buffers for the loop's lifetime: released
+/// slots are reused, a sequence longer than the rows widens only the slots
+/// up to the last one in use (holes included), and buffers holding nothing
+/// are replaced when a longer sequence arrives. Every step against a fresh
+/// computation.
+#[test]
+fn the_batch_cache_widens_and_is_reused_without_losing_a_row() {
+    let _g = serial();
+    let direct = load(SMOLLM2, Dtype::Float32).unwrap();
+    let close = |what: &str, got: &[f32], tokens: &[u32]| {
+        let d = common::max_diff(got, &common::fresh_last_logprobs(&direct, tokens));
+        assert!(d <= 1e-3, "{what}: max |Δ| = {d} after {} tokens", tokens.len());
+    };
+    let ids = |n: usize, salt: u32| -> Vec<u32> { (0..n as u32).map(|i| 100 + (i * 37 + salt * 101) % 5000).collect() };
+    let engine = service(16);
+    let s = engine.group(1).unwrap().pop().unwrap();
+    let mut content: Vec<Vec<u32>> = (0..4).map(|i| ids(3, i)).collect();
+    let seqs: Vec<_> = content.iter().map(|_| s.new_seq(None).unwrap()).collect();
+    s.forward_rows(seqs.iter().copied().zip(content.iter().cloned()).collect()).unwrap();
+    // All four decode: they enter slots 0..4 together.
+    let rows: Vec<_> = seqs.iter().enumerate().map(|(i, &q)| (q, vec![200 + i as u32])).collect();
+    for (i, c) in content.iter_mut().enumerate() {
+        c.push(200 + i as u32);
+    }
+    for (i, lp) in s.forward_rows(rows).unwrap().iter().enumerate() {
+        close(&format!("first step of row {i}"), lp, &content[i]);
+    }
+    // Holes at slots 1 and 3; the first sequence leaves for a long step
+    // past the rows' 256 positions, then decodes beside the third.
+    s.release(seqs[1]);
+    s.release(seqs[3]);
+    let long = ids(260, 9);
+    content[0].extend(&long);
+    close("long step", &s.forward(seqs[0], &long).unwrap(), &content[0]);
+    content[0].push(7);
+    content[2].push(8);
+    let out = s.forward_rows(vec![(seqs[0], vec![7]), (seqs[2], vec![8])]).unwrap();
+    close("widened row", &out[0], &content[0]);
+    close("row kept through the widening", &out[1], &content[2]);
+    let bytes = engine.stats().unwrap().cache_bytes;
+    // Everything released: a short newcomer reuses the buffers.
+    s.release(seqs[0]);
+    s.release(seqs[2]);
+    let e = s.new_seq(None).unwrap();
+    let mut short = ids(5, 3);
+    s.forward(e, &short).unwrap();
+    short.push(9);
+    close("newcomer in a reused slot", &s.forward(e, &[9]).unwrap(), &short);
+    assert!(engine.stats().unwrap().cache_bytes >= bytes - bytes / 4, "the buffers were given back");
+    // A longer newcomer while only `e` is resident, then alone.
+    s.release(e);
+    let f = s.new_seq(None).unwrap();
+    let mut longer = ids(600, 5);
+    s.forward(f, &longer).unwrap();
+    longer.push(10);
+    close("600-position row", &s.forward(f, &[10]).unwrap(), &longer);
+}

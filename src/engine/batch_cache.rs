@@ -13,6 +13,10 @@
 //! prefixes) use their own arrays (`SeqCache` layers); the engine moves a
 //! sequence into a slot at its first decode step and back out when it stops
 //! decoding, forks or needs a multi-token step.
+//!
+//! The buffers are a pool: they keep their largest size for the engine
+//! loop's lifetime (released slots are reused), because growing them means
+//! writing fresh memory, which is slow on the CPU backend.
 
 use mlx_rs::ops::indexing::{scatter_single, IndexOp, TryIndexMutOp};
 use mlx_rs::ops::{concatenate, softmax_axis, zeros_dtype};
@@ -88,15 +92,28 @@ impl BatchCache {
     }
 
     /// Makes room for `slots` rows of `capacity` positions.
+    ///
+    /// Growing copies what is kept into new buffers, and on the CPU
+    /// backend writing gigabytes of fresh memory is slow (0.6 GB/s: growing
+    /// from 128 to 256 rows of 200 positions took 4 s). So the buffers keep
+    /// their largest size for the loop's lifetime, as a KV pool does; a
+    /// burst of admissions grows them once (`make_room`); and buffers that
+    /// hold no sequence are replaced rather than copied.
     fn reserve(&mut self, slots: usize, capacity: usize, dtype: Dtype) -> Result<(), EngineError> {
         if self.dtype.is_some_and(|d| d != dtype) {
             return Err(EngineError::Mlx(format!("batch cache holds {:?}, got {dtype:?}", self.dtype)));
         }
         self.dtype = Some(dtype);
         let hd = self.head_dim;
-        if self.layers.is_empty() {
-            let cap = capacity.div_ceil(CAPACITY_STEP).max(1) * CAPACITY_STEP;
-            let n = slots.max(1);
+        let top = self.used.iter().rposition(|u| *u).map_or(0, |s| s + 1);
+        let grows = slots > self.slots || capacity > self.capacity;
+        if self.layers.is_empty() || (top == 0 && grows) {
+            // Nothing to keep: new buffers. Wider rows reset the pool to
+            // what is asked for, so one long sequence does not widen every
+            // slot the pool ever had.
+            let cap = capacity.max(1).next_multiple_of(CAPACITY_STEP);
+            let n = if cap > self.capacity { slots.max(1) } else { slots.max(self.slots).max(1) };
+            self.layers.clear();
             for _ in 0..self.num_layers {
                 let z = || zeros_dtype(&[n as i32 * self.row_elems(cap), hd], dtype);
                 self.layers.push((z()?, z()?));
@@ -108,11 +125,13 @@ impl BatchCache {
             return Ok(());
         }
         if capacity > self.capacity {
-            let cap = capacity.div_ceil(CAPACITY_STEP) * CAPACITY_STEP;
+            // Only the slots up to the last one in use are widened.
+            let cap = capacity.next_multiple_of(CAPACITY_STEP);
             let (s, kv, old) = (self.slots as i32, self.kv_heads, self.capacity as i32);
-            let extra = zeros_dtype(&[s, kv, cap as i32 - old, hd], dtype)?;
+            let keep = top as i32;
+            let extra = zeros_dtype(&[keep, kv, cap as i32 - old, hd], dtype)?;
             let widen = |x: &Array| -> Result<Array, EngineError> {
-                let x4 = x.reshape(&[s, kv, old, hd])?;
+                let x4 = x.reshape(&[s, kv, old, hd])?.index((..keep, .., .., ..));
                 Ok(concatenate(&[&x4, &extra], 2)?.reshape(&[-1, hd])?)
             };
             for (k, v) in self.layers.iter_mut() {
@@ -120,9 +139,15 @@ impl BatchCache {
                 *v = widen(v)?;
             }
             self.capacity = cap;
+            self.slots = top;
+            self.used.truncate(top);
+            self.last_used.truncate(top);
         }
         if slots > self.slots {
-            let n = slots.max(self.slots * 2);
+            // Doubling while small; then by a quarter (the buffers are
+            // kept, so slack is kept too), or straight to what a burst asks.
+            let n = if self.slots < 64 { slots.max(2 * self.slots) } else { slots.max(self.slots + self.slots / 4) };
+            let n = n.next_multiple_of(16).min(slots.max(2 * self.slots));
             let extra = zeros_dtype(&[(n - self.slots) as i32 * self.row_elems(self.capacity), hd], dtype)?;
             for (k, v) in self.layers.iter_mut() {
                 *k = concatenate(&[&*k, &extra], 0)?;
@@ -133,6 +158,16 @@ impl BatchCache {
             self.slots = n;
         }
         Ok(())
+    }
+
+    /// Grows the buffers once for `new` sequences about to be admitted
+    /// (the longest holding `longest` positions), instead of once per
+    /// doubling while they are admitted one by one.
+    pub fn make_room(&mut self, new: usize, longest: usize, dtype: Dtype) -> Result<(), EngineError> {
+        if new == 0 {
+            return Ok(());
+        }
+        self.reserve(self.occupied() + new, longest + 1, dtype)
     }
 
     /// Flat indices of positions `start..start + len` of every kv head of `slot`.
@@ -219,14 +254,6 @@ impl BatchCache {
     pub fn free(&mut self, slot: usize) {
         if let Some(u) = self.used.get_mut(slot) {
             *u = false;
-        }
-    }
-
-    /// Gives the buffers back when no sequence is resident (they are
-    /// allocated again, at the size then needed, by the next decode step).
-    pub fn shrink_if_empty(&mut self) {
-        if self.occupied() == 0 && !self.layers.is_empty() {
-            *self = BatchCache::new(self.num_layers, self.kv_heads, self.head_dim, self.cpu_math);
         }
     }
 

@@ -292,7 +292,6 @@ impl Loop {
             Op::Release { seq } => {
                 if let Some(slot) = self.seqs.remove(&seq).and_then(|c| c.slot()) {
                     self.batch.free(slot);
-                    self.batch.shrink_if_empty();
                 }
             }
             Op::Finish { caller } => {
@@ -387,7 +386,6 @@ impl Loop {
                 self.batch.evict(cache)?;
             }
         }
-        self.batch.shrink_if_empty();
         Ok(())
     }
 }
