@@ -6,9 +6,9 @@ mod common;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use mlx_rs::Dtype;
-use runner::engine::model::load;
+use runner::engine::model::{load, LoadedModel};
 use runner::engine::sampling::{Sampler, SamplingParams};
-use runner::engine::service::EngineService;
+use runner::engine::service::{EngineService, SeqId, Session};
 
 const SMOLLM2: &str = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
 
@@ -19,6 +19,36 @@ fn serial() -> MutexGuard<'static, ()> {
 
 fn service(max_rows: usize) -> EngineService {
     EngineService::start(|| load(SMOLLM2, Dtype::Float32), max_rows).expect("SmolLM2 from the asset cache")
+}
+
+/// How far a row computed in a batch may be from the same row computed
+/// alone: a batch changes the shape of every matmul and so BLAS's f32
+/// summation order; rows agree to 1e-3 in log-probability.
+const BATCH_TOL: f32 = 1e-3;
+
+/// Asserts that `got` equals the log-probabilities after `tokens`
+/// computed from scratch by `direct`, within `BATCH_TOL`.
+fn assert_fresh(direct: &LoadedModel, what: &str, got: &[f32], tokens: &[u32]) {
+    let d = common::max_diff(got, &common::fresh_last_logprobs(direct, tokens));
+    assert!(d <= BATCH_TOL, "{what}: max |Δ| = {d} after {} tokens", tokens.len());
+}
+
+/// A loop of up to 8 rows per pass, whose one caller starts a sequence per
+/// row of `rows` and runs them all in one pass; each row's answer equals a
+/// fresh computation. Returns the loop, the caller and the sequences.
+fn first_pass_equals_fresh(rows: &[Vec<u32>]) -> (EngineService, Session, Vec<SeqId>) {
+    let direct = load(SMOLLM2, Dtype::Float32).unwrap();
+    let single: Vec<Vec<f32>> = rows.iter().map(|t| common::fresh_last_logprobs(&direct, t)).collect();
+    drop(direct);
+    let engine = service(8);
+    let s = engine.group(1).unwrap().pop().unwrap();
+    let seqs: Vec<_> = rows.iter().map(|_| s.new_seq(None).unwrap()).collect();
+    let out = s.forward_rows(seqs.iter().copied().zip(rows.iter().cloned()).collect()).unwrap();
+    for (i, (a, b)) in out.iter().zip(&single).enumerate() {
+        let d = common::max_diff(a, b);
+        assert!(d <= BATCH_TOL, "row {i}: max |Δ| = {d}");
+    }
+    (engine, s, seqs)
 }
 
 /// 16 concurrent sampled generations; returns every caller's tokens and log-probs.
@@ -74,21 +104,8 @@ fn the_same_searches_give_the_same_bits_twice() {
 #[test]
 fn batched_rows_of_different_lengths_equal_single_rows() {
     let _g = serial();
-    let direct = load(SMOLLM2, Dtype::Float32).unwrap();
     let rows: Vec<Vec<u32>> = vec![vec![504, 3575, 282, 4649, 314], vec![9138, 2070], vec![1, 31, 42, 43, 44, 45, 46]];
-    let single: Vec<Vec<f32>> = rows.iter().map(|t| common::fresh_last_logprobs(&direct, t)).collect();
-    drop(direct);
-
-    let engine = service(8);
-    let s = engine.group(1).unwrap().pop().unwrap();
-    let seqs: Vec<_> = rows.iter().map(|_| s.new_seq(None).unwrap()).collect();
-    let out = s.forward_rows(seqs.iter().copied().zip(rows.iter().cloned()).collect()).unwrap();
-    for (i, (a, b)) in out.iter().zip(&single).enumerate() {
-        let d = common::max_diff(a, b);
-        // A batch changes the shape of every matmul and so BLAS's f32
-        // summation order; rows agree to 1e-3 in log-probability.
-        assert!(d <= 1e-3, "row {i}: max |Δ| = {d}");
-    }
+    let (engine, s, seqs) = first_pass_equals_fresh(&rows);
     // Continue the shortest row by one token while forking the longest.
     let fork = s.new_seq(Some(seqs[2])).unwrap();
     let next = s.forward_rows(vec![(seqs[1], vec![11]), (fork, vec![12])]).unwrap();
@@ -109,32 +126,19 @@ fn prompts_sharing_a_prefix_compute_it_once() {
     let with = |tail: &[u32]| -> Vec<u32> { prefix.iter().chain(tail).copied().collect() };
     // Three prompts share 20 tokens, one of them 22; a fourth starts differently.
     let rows: Vec<Vec<u32>> = vec![with(&[504, 3575, 282]), with(&[9138]), vec![1, 31, 42, 43, 44], with(&[504, 3575, 11, 12])];
-    let direct = load(SMOLLM2, Dtype::Float32).unwrap();
-    let single: Vec<Vec<f32>> = rows.iter().map(|t| common::fresh_last_logprobs(&direct, t)).collect();
-    drop(direct);
-
-    let engine = service(8);
-    let s = engine.group(1).unwrap().pop().unwrap();
-    let seqs: Vec<_> = rows.iter().map(|_| s.new_seq(None).unwrap()).collect();
-    let out = s.forward_rows(seqs.iter().copied().zip(rows.iter().cloned()).collect()).unwrap();
-    for (i, (a, b)) in out.iter().zip(&single).enumerate() {
-        let d = common::max_diff(a, b);
-        // Other matmul shapes than a row alone, as in any batch: 1e-3.
-        assert!(d <= 1e-3, "row {i}: max |Δ| = {d}");
-    }
+    let (engine, s, seqs) = first_pass_equals_fresh(&rows);
     let total: usize = rows.iter().map(Vec::len).sum();
     assert_eq!(engine.stats().unwrap().tokens as usize, total - 2 * prefix.len(), "the 20 shared tokens are computed once, not three times");
 
     // The members' caches hold the whole prompt: a decode step after each
     // equals a fresh computation of the longer sequence.
-    let next: Vec<(runner::engine::service::SeqId, Vec<u32>)> = seqs.iter().map(|&q| (q, vec![13])).collect();
+    let next: Vec<(SeqId, Vec<u32>)> = seqs.iter().map(|&q| (q, vec![13])).collect();
     let stepped = s.forward_rows(next).unwrap();
     let direct = load(SMOLLM2, Dtype::Float32).unwrap();
     for (i, (row, got)) in rows.iter().zip(&stepped).enumerate() {
         let mut t = row.clone();
         t.push(13);
-        let d = common::max_diff(got, &common::fresh_last_logprobs(&direct, &t));
-        assert!(d <= 1e-3, "row {i} after a step: max |Δ| = {d}");
+        assert_fresh(&direct, &format!("row {i} after a step"), got, &t);
     }
 }
 
@@ -157,13 +161,7 @@ fn a_finished_caller_does_not_block_the_others() {
 fn decode_steps_through_the_batch_cache_equal_fresh_computation() {
     let _g = serial();
     let direct = load(SMOLLM2, Dtype::Float32).unwrap();
-    let fresh = |tokens: &[u32]| common::fresh_last_logprobs(&direct, tokens);
-    let close = |what: &str, got: &[f32], tokens: &[u32]| {
-        let want = fresh(tokens);
-        let d = common::max_diff(got, &want);
-        // Batches change BLAS's summation order: agreement to 1e-3.
-        assert!(d <= 1e-3, "{what}: max |Δ| = {d} for {tokens:?}");
-    };
+    let close = |what: &str, got: &[f32], tokens: &[u32]| assert_fresh(&direct, what, got, tokens);
     let engine = service(16);
     let s = engine.group(1).unwrap().pop().unwrap();
     let mut content: Vec<Vec<u32>> = vec![vec![504, 3575, 282, 4649, 314], vec![9138, 2070], vec![1, 31, 42, 43, 44, 45, 46]];
@@ -222,10 +220,7 @@ fn decode_steps_through_the_batch_cache_equal_fresh_computation() {
 fn the_batch_cache_widens_and_is_reused_without_losing_a_row() {
     let _g = serial();
     let direct = load(SMOLLM2, Dtype::Float32).unwrap();
-    let close = |what: &str, got: &[f32], tokens: &[u32]| {
-        let d = common::max_diff(got, &common::fresh_last_logprobs(&direct, tokens));
-        assert!(d <= 1e-3, "{what}: max |Δ| = {d} after {} tokens", tokens.len());
-    };
+    let close = |what: &str, got: &[f32], tokens: &[u32]| assert_fresh(&direct, what, got, tokens);
     let ids = |n: usize, salt: u32| -> Vec<u32> { (0..n as u32).map(|i| 100 + (i * 37 + salt * 101) % 5000).collect() };
     let engine = service(16);
     let s = engine.group(1).unwrap().pop().unwrap();

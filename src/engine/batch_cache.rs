@@ -105,7 +105,7 @@ impl BatchCache {
         }
         self.dtype = Some(dtype);
         let hd = self.head_dim;
-        let top = self.used.iter().rposition(|u| *u).map_or(0, |s| s + 1);
+        let top = self.end_in_use();
         let grows = slots > self.slots || capacity > self.capacity;
         if self.layers.is_empty() || (top == 0 && grows) {
             // Nothing to keep: new buffers. Wider rows reset the pool to
@@ -146,8 +146,11 @@ impl BatchCache {
         if slots > self.slots {
             // Doubling while small; then by a quarter (the buffers are
             // kept, so slack is kept too), or straight to what a burst asks.
-            let n = if self.slots < 64 { slots.max(2 * self.slots) } else { slots.max(self.slots + self.slots / 4) };
-            let n = n.next_multiple_of(16).min(slots.max(2 * self.slots));
+            let n = if self.slots < 64 || slots > 2 * self.slots {
+                slots.max(2 * self.slots)
+            } else {
+                slots.max(self.slots + self.slots / 4).next_multiple_of(16).min(2 * self.slots)
+            };
             let extra = zeros_dtype(&[(n - self.slots) as i32 * self.row_elems(self.capacity), hd], dtype)?;
             for (k, v) in self.layers.iter_mut() {
                 *k = concatenate(&[&*k, &extra], 0)?;
@@ -160,14 +163,19 @@ impl BatchCache {
         Ok(())
     }
 
-    /// Grows the buffers once for `new` sequences about to be admitted
-    /// (the longest holding `longest` positions), instead of once per
-    /// doubling while they are admitted one by one.
-    pub fn make_room(&mut self, new: usize, longest: usize, dtype: Dtype) -> Result<(), EngineError> {
-        if new == 0 {
-            return Ok(());
-        }
-        self.reserve(self.occupied() + new, longest + 1, dtype)
+    /// One past the last slot in use (0 when none is).
+    fn end_in_use(&self) -> usize {
+        self.used.iter().rposition(|u| *u).map_or(0, |s| s + 1)
+    }
+
+    /// Grows the buffers once for the sequences of `decoding` that are
+    /// about to be admitted, instead of once per doubling while they are
+    /// admitted one by one.
+    pub fn make_room<'a>(&mut self, decoding: impl IntoIterator<Item = &'a SeqCache>) -> Result<(), EngineError> {
+        let arriving: Vec<&SeqCache> = decoding.into_iter().filter(|s| s.slot().is_none()).collect();
+        let Some(first) = arriving.first() else { return Ok(()) };
+        let longest = arriving.iter().map(|s| s.len()).max().unwrap_or(0);
+        self.reserve(self.occupied() + arriving.len(), longest + 1, dtype_of(first)?)
     }
 
     /// Flat indices of positions `start..start + len` of every kv head of `slot`.
@@ -187,10 +195,7 @@ impl BatchCache {
         if seq.slot().is_some() {
             return Ok(());
         }
-        let dtype = match seq.layer(0) {
-            Some((k, _)) => k.dtype(),
-            None => return Err(EngineError::Mlx("a sequence needs a prompt before it decodes".into())),
-        };
+        let dtype = dtype_of(seq)?;
         let free = self.used.iter().position(|u| !u);
         let slot = free.unwrap_or(self.used.len());
         self.reserve(slot + 1, seq.len() + 1, dtype)?;
@@ -275,7 +280,7 @@ impl BatchCache {
                 *t = pass;
             }
         }
-        let span = self.used.iter().rposition(|u| *u).map_or(top, |s| (s + 1).max(top));
+        let span = self.end_in_use().max(top);
         let width = longest;
         let mut bias = vec![f32::NEG_INFINITY; span * width];
         for s in 0..span {
@@ -347,4 +352,12 @@ fn write_prefix(flat: &Array, shape: [i32; 4], slot: usize, prefix: &Array) -> R
     let mut x = flat.reshape(&shape)?;
     x.try_index_mut((slot as i32, .., 0..len, ..), prefix)?;
     Ok(x.reshape(&[-1, shape[3]])?)
+}
+
+/// The dtype of a sequence's keys and values.
+fn dtype_of(seq: &SeqCache) -> Result<Dtype, EngineError> {
+    match seq.layer(0) {
+        Some((k, _)) => Ok(k.dtype()),
+        None => Err(EngineError::Mlx("a sequence needs a prompt before it decodes".into())),
+    }
 }

@@ -121,8 +121,9 @@ pub fn exp(x: &Array) -> Result<Array, EngineError> {
 /// x * sigmoid(x), in the dtype of `x`.
 pub fn silu(x: &Array) -> Result<Array, EngineError> {
     with_kernels(|k| {
-        let (p, scale) = exp_factors(k, &x.negative()?)?;
-        let mut out = (k.silu_tail)(&[x.as_dtype(Dtype::Float32)?, p, scale])?;
+        let x32 = x.as_dtype(Dtype::Float32)?;
+        let (p, scale) = exp_factors(k, &x32.negative()?)?;
+        let mut out = (k.silu_tail)(&[x32, p, scale])?;
         let y = out.pop().ok_or_else(|| EngineError::Mlx("silu kernel returned nothing".into()))?;
         Ok(y.as_dtype(x.dtype())?)
     })
@@ -163,10 +164,16 @@ pub fn attention(q: &Array, k: &Array, v: &Array, scale: f32) -> Result<Array, E
 
 #[cfg(test)]
 mod tests {
+    use mlx_rs::ops::indexing::IndexOp;
+
     use super::*;
 
     fn values(a: &Array) -> Vec<f32> {
         a.as_slice::<f32>().to_vec()
+    }
+
+    fn largest_gap(a: &Array, b: &Array) -> f32 {
+        a.subtract(b).unwrap().abs().unwrap().max(None).unwrap().item_exact::<f32>()
     }
 
     #[test]
@@ -207,14 +214,12 @@ mod tests {
         let ours = attention(&q, &k, &v, scale).unwrap();
         // The fused op's causal mask aligns the queries with the last keys.
         let theirs = scaled_dot_product_attention(&q, &k, &v, scale, Some(ScaledDotProductAttentionMask::Causal), None).unwrap();
-        let diff = ours.subtract(&theirs).unwrap().abs().unwrap().max(None).unwrap().item::<f32>();
+        let diff = largest_gap(&ours, &theirs);
         assert!(diff < 1e-5, "largest difference {diff}");
         let one = q.index((.., .., 4..5, ..));
         let ours = attention(&one, &k, &v, scale).unwrap();
         let theirs = scaled_dot_product_attention(&one, &k, &v, scale, None, None).unwrap();
-        let diff = ours.subtract(&theirs).unwrap().abs().unwrap().max(None).unwrap().item::<f32>();
+        let diff = largest_gap(&ours, &theirs);
         assert!(diff < 1e-5, "largest difference {diff} for one query");
     }
-
-    use mlx_rs::ops::indexing::IndexOp;
 }

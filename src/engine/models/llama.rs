@@ -428,12 +428,7 @@ impl Llama {
         for &r in &multi {
             batch.evict(rows[r].1)?;
         }
-        let arriving: Vec<usize> = decode.iter().copied().filter(|&r| rows[r].1.slot().is_none()).collect();
-        if let Some(&first) = arriving.first() {
-            let dtype = rows[first].1.layer(0).map_or(mlx_rs::Dtype::Float32, |(k, _)| k.dtype());
-            let longest = arriving.iter().map(|&r| rows[r].1.len()).max().unwrap_or(0);
-            batch.make_room(arriving.len(), longest, dtype)?;
-        }
+        batch.make_room(decode.iter().map(|&r| &*rows[r].1))?;
         for &r in &decode {
             batch.admit(rows[r].1, pass)?;
         }
