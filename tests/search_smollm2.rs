@@ -9,7 +9,7 @@ mod common;
 use mlx_rs::Dtype;
 use runner::engine::model::load;
 use runner::engine::service::EngineService;
-use runner::evaluate::{evaluate_sample, render_prompt, Identity, RecomputeLm, SampleJob, SampleRecord, TaskEvaluator};
+use runner::evaluate::{evaluate_sample, render_prompt, token_texts, Identity, RecomputeLm, SampleJob, SampleRecord, TaskEvaluator};
 use runner::plan::{DataSource, RunConfig};
 use runner::search::{method_for, SearchConfig, SearchInput};
 use runner::spec::MethodKind;
@@ -43,13 +43,12 @@ fn task_of(run: &RunConfig) -> (Task, Vec<Sample>) {
     let path = runner::assets::resolve(asset);
     let mut task = Task::load(&path, run.dataset.format, run.dataset.split).unwrap_or_else(|e| panic!("{e}"));
     task.prompt.activity.downsample = Downsample::TargetLength(8);
+    task.prompt.history = Some(12);
+    // Free decoding: these tests check the methods, not the answer format
+    // (tests/constrained_smollm2.rs checks constrained answers).
+    task.prompt.constrain = false;
     let sel = task.select(run.dataset.samples as usize, run.dataset.selection_seed, None).unwrap();
-    let samples = task
-        .dataset
-        .selected(&sel)
-        .cloned()
-        .map(|s| s.with_recent_history(12))
-        .collect();
+    let samples = task.dataset.selected(&sel).cloned().collect();
     (task, samples)
 }
 
@@ -59,6 +58,7 @@ type Done = (SampleRecord, RunConfig, Task, Sample);
 /// engine loop, all at once.
 fn run_all(engine: &EngineService, runs: &[RunConfig]) -> Vec<Done> {
     let tokenizer = engine.tokenizer().unwrap();
+    let texts = std::sync::Arc::new(token_texts(&tokenizer).unwrap());
     let stop = tokenizer.stop_ids().to_vec();
     let jobs: Vec<(RunConfig, Task, Sample, usize)> = runs
         .iter()
@@ -73,7 +73,7 @@ fn run_all(engine: &EngineService, runs: &[RunConfig]) -> Vec<Done> {
             .into_iter()
             .zip(sessions)
             .map(|((run, task, sample, index), session)| {
-                let (tokenizer, stop) = (&tokenizer, stop.clone());
+                let (tokenizer, texts, stop) = (&tokenizer, &texts, stop.clone());
                 scope.spawn(move || {
                     let config = SearchConfig::from_params(run.method.kind, &run.method.params, stop, 0).unwrap();
                     let identity = Identity {
@@ -85,6 +85,8 @@ fn run_all(engine: &EngineService, runs: &[RunConfig]) -> Vec<Done> {
                     };
                     let job = SampleJob {
                         tokenizer,
+                        texts,
+                        context: None,
                         task: &task,
                         sample: &sample,
                         index,
@@ -117,7 +119,7 @@ fn every_method_returns_an_evaluated_complete_sequence_on_smollm2() {
     for (r, run, task, sample) in &records {
         let what = format!("{} on {}", run.method.name, r.sample_id);
         eprintln!("{what}: reward {:.4} ({:?}) counters {:?} output {:?}", r.reward, r.parse_status, r.counters, r.output);
-        let ev = TaskEvaluator { tokenizer: &tokenizer, task, sample };
+        let ev = TaskEvaluator { tokenizer: &tokenizer, task, sample, prompt: &task.prompt };
         // Complete: ends at a stop token or at the token limit.
         let n = r.output_tokens.len();
         assert!((1..=MAX_NEW).contains(&n), "{what}: {n} tokens");
@@ -128,7 +130,8 @@ fn every_method_returns_an_evaluated_complete_sequence_on_smollm2() {
         assert!((-1.0..=1.0).contains(&r.reward), "{what}: reward {}", r.reward);
         let prompt = render_prompt(&tokenizer, task, sample).unwrap();
         assert_eq!(prompt.tokens.len(), r.prompt_tokens);
-        assert_eq!(r.prompt_template, "chat");
+        let template = if matches!(sample, Sample::Forecast(_)) { "continuation" } else { "chat" };
+        assert_eq!(r.prompt_template, template);
         // Counters.
         let c = &r.counters;
         assert!(c.reward_calls >= 1 && c.reward_calls <= c.rollouts, "{what}: {c:?}");
@@ -177,7 +180,7 @@ fn cached_greedy_equals_recomputed_greedy_on_smollm2() {
     let outputs: Vec<Vec<u32>> = [true, false]
         .into_iter()
         .map(|cached| {
-            let mut ev = TaskEvaluator { tokenizer: &tokenizer, task: &task, sample: &samples[0] };
+            let mut ev = TaskEvaluator { tokenizer: &tokenizer, task: &task, sample: &samples[0], prompt: &task.prompt };
             let method = method_for(config.clone());
             let input = SearchInput::new(&prompt.tokens);
             let out = if cached {

@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use runner::spec::{DataFormat, Split};
+use runner::spec::{DataFormat, FailureForecast, PromptMode, Split};
 use runner::tasks::forecast::llmtime::{serialize, LlmTimeOptions, Scaler};
 use runner::tasks::forecast::parse::{parse_forecast, TooFewPolicy};
 use runner::tasks::forecast::score::{ForecastReward, ForecastScoring};
@@ -363,7 +363,12 @@ fn toy() -> Sample {
 
 #[test]
 fn forecast_prompt_states_values_and_horizon() {
-    let opts = PromptOptions::default();
+    // Continuation (the default for forecasting): the values and the time
+    // separator, nothing else.
+    let p = toy().prompt(&PromptOptions::default());
+    assert_eq!(p.mode, PromptMode::Continuation);
+    assert_eq!(p.text, "240, 440, 640, 840, 1040, ");
+    let opts = PromptOptions { mode: Some(PromptMode::Chat), ..PromptOptions::default() };
     let p = toy().prompt(&opts);
     assert_eq!(p.messages.len(), 2);
     assert_eq!((p.messages[0].role.as_str(), p.messages[1].role.as_str()), ("system", "user"));
@@ -390,6 +395,9 @@ fn forecast_score_rewards_and_failures() {
 
     let bad = toy().score("I cannot tell.", &popts, &sopts);
     assert_eq!((bad.status, bad.reward, bad.answer.clone()), (ParseStatus::Unparsable, -1.0, None));
+    // Scored, not dropped: sMAPE 200 and the MASE of Naive2 (5, 5: MAE 1.5, scale 1).
+    let SampleMetrics::Forecast(bm) = &bad.metrics else { panic!() };
+    assert_eq!((bm.smape, bm.mase, bm.fallback), (Some(200.0), Some(1.5), Some(FailureForecast::Naive2)));
     let custom = ScoreOptions { reward_on_failure: -0.5, ..ScoreOptions::default() };
     assert_eq!(toy().score("1240", &popts, &custom).reward, -0.5);
     let nan = ScoreOptions { reward_on_failure: f64::NAN, ..ScoreOptions::default() };
@@ -403,6 +411,17 @@ fn forecast_score_rewards_and_failures() {
     // 1340 → 6.5, 1440 → 7: MAE 0.25, scale 1 → MASE 0.25 → reward −0.025.
     let r = toy().score("1340, 1440", &popts, &mase);
     assert!((r.reward + 0.025).abs() < 1e-9, "{}", r.reward);
+
+    // A prompt showing the last 2 values scales by them (offset 4 − 0.3 =
+    // 3.7, scale = q95 of [0.3, 1.3] = 1.25: 4 → 0.24, 5 → 1.04), while
+    // MASE and Naive2 keep the whole history.
+    let recent = PromptOptions { history: Some(2), ..PromptOptions::default() };
+    assert_eq!(toy().prompt(&recent).text, "240, 1040, ");
+    // 6 → (6 − 3.7)/1.25 = 1.84, 7 → 2.64.
+    let r = toy().score("1840, 2640", &recent, &sopts);
+    assert!(r.reward.abs() < 1e-9, "{}", r.reward);
+    let SampleMetrics::Forecast(rm) = &r.metrics else { panic!() };
+    assert_eq!(rm.smape_naive2, m.smape_naive2);
 
     let json = serde_json::to_value(&s).unwrap();
     for key in ["reward", "status", "answer", "truth", "metrics"] {

@@ -2,6 +2,7 @@
 use runner::tasks::activity::metrics::classification;
 use runner::tasks::forecast::metrics::{mase, mase_scale, owa, smape, ForecastMetrics};
 use runner::tasks::forecast::naive2::{acf, is_seasonal, naive2, seasonal_indices};
+use runner::spec::FailureForecast;
 
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < 1e-9
@@ -104,6 +105,7 @@ fn fm(smape: Option<f64>, mase: Option<f64>, smape_naive2: f64, mase_naive2: f64
         mase_period: Some(1),
         naive2_seasonal: false,
         values_found: 1,
+        fallback: None,
     }
 }
 
@@ -117,10 +119,14 @@ fn owa_from_averages_over_the_set() {
     let set = [fm(Some(10.0), Some(1.0), 40.0, 4.0), fm(Some(10.0), Some(3.0), 10.0, 4.0)];
     // ½ · (10/25 + 2/4) = 0.45
     assert!(close(owa(&set).owa.unwrap(), 0.45));
-    let mixed = [fm(Some(10.0), Some(1.0), 20.0, 2.0), fm(None, None, 20.0, 2.0), fm(Some(5.0), None, 20.0, 2.0)];
+    // A failed parse counts with sMAPE 200 and its stand-in's MASE; a series
+    // whose MASE is undefined is left out of all four averages:
+    // ½ · ((10 + 200)/2 / 20 + (1 + 2)/2 / 2) = ½ · (5.25 + 0.75) = 3.
+    let failed = ForecastMetrics { fallback: Some(FailureForecast::Naive2), ..fm(Some(200.0), Some(2.0), 20.0, 2.0) };
+    let mixed = [fm(Some(10.0), Some(1.0), 20.0, 2.0), failed, fm(Some(5.0), None, 20.0, 2.0)];
     let o = owa(&mixed);
-    assert_eq!((o.series, o.failed, o.undefined), (1, 1, 1));
-    assert!(close(o.owa.unwrap(), 0.5));
+    assert_eq!((o.series, o.failed, o.undefined), (2, 1, 1));
+    assert!(close(o.owa.unwrap(), 3.0));
     assert_eq!(owa(&[]).owa, None);
     assert_eq!(owa(&[fm(Some(0.0), Some(0.0), 0.0, 0.0)]).owa, None);
 }
@@ -128,14 +134,19 @@ fn owa_from_averages_over_the_set() {
 #[test]
 fn forecast_metrics_of_a_sample() {
     let history = [1.0, 2.0, 4.0, 7.0];
-    let m = ForecastMetrics::compute(&history, &[10.0, 12.0], 1, Some(&[11.0, 10.0]), 2);
+    let m = ForecastMetrics::compute(&history, &[10.0, 12.0], 1, Some(&[11.0, 10.0]), 2, FailureForecast::Naive2);
     assert!(close(m.mase.unwrap(), 0.75));
     // Naive2 = 7, 7: MASE (3 + 5)/2/2 = 2; sMAPE 100·(3/17 + 5/19).
     assert!(close(m.mase_naive2.unwrap(), 2.0));
     assert!(close(m.smape_naive2.unwrap(), 100.0 * (3.0 / 17.0 + 5.0 / 19.0)));
-    let failed = ForecastMetrics::compute(&history, &[10.0, 12.0], 1, None, 0);
-    assert_eq!((failed.smape, failed.mase), (None, None));
-    assert!(failed.mase_naive2.is_some());
+    assert_eq!(m.fallback, None);
+    // A failed parse is scored: sMAPE 200, MASE of the stand-in forecast.
+    let failed = ForecastMetrics::compute(&history, &[10.0, 12.0], 1, None, 0, FailureForecast::Naive2);
+    assert_eq!((failed.smape, failed.mase, failed.fallback), (Some(200.0), Some(2.0), Some(FailureForecast::Naive2)));
+    // Naive1 repeats the last value, 7: errors 3 and 5 over a scale of 2.
+    let naive1 = ForecastMetrics::compute(&[9.0, 8.0, 6.0, 7.0], &[10.0, 12.0], 1, None, 0, FailureForecast::Naive1);
+    // Scale: (1 + 2 + 1)/3; MAE 4 → MASE 3.
+    assert!(close(naive1.mase.unwrap(), 3.0));
 }
 
 #[test]

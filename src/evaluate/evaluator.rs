@@ -3,12 +3,15 @@
 
 use crate::engine::tokenizer::TextTokenizer;
 use crate::search::{Evaluation, Evaluator, SearchError};
-use crate::tasks::{Sample, Scored, Task};
+use crate::tasks::{PromptOptions, Sample, Scored, Task};
 
 pub struct TaskEvaluator<'a> {
     pub tokenizer: &'a TextTokenizer,
     pub task: &'a Task,
     pub sample: &'a Sample,
+    /// The options the sample's prompt was built with (replies are read
+    /// back with the same serialization and history).
+    pub prompt: &'a PromptOptions,
 }
 
 impl TaskEvaluator<'_> {
@@ -24,7 +27,7 @@ impl TaskEvaluator<'_> {
 
     /// The task's full score of a text (reward, parsed answer, metrics).
     pub fn score(&self, text: &str) -> Scored {
-        self.task.score(self.sample, text)
+        self.sample.score(text, self.prompt, &self.task.score)
     }
 }
 

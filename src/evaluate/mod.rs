@@ -6,13 +6,15 @@
 pub mod bench;
 pub mod engine_lm;
 pub mod evaluator;
+pub mod prompt;
 pub mod record;
 pub mod sample;
 
 pub use engine_lm::{EngineLm, RecomputeLm};
 pub use evaluator::TaskEvaluator;
 pub use record::{Identity, SampleRecord};
-pub use sample::{evaluate_sample, render_prompt, sample_seed, RenderedPrompt, SampleJob};
+pub use prompt::{fit_prompt, llmtime_for, render_prompt, render_with, token_texts, FittedPrompt, RenderedPrompt};
+pub use sample::{evaluate_sample, sample_seed, SampleJob};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvaluateError {
@@ -20,6 +22,8 @@ pub enum EvaluateError {
     Engine(#[from] crate::engine::EngineError),
     #[error(transparent)]
     Search(#[from] crate::search::SearchError),
+    #[error(transparent)]
+    Constraint(#[from] crate::tasks::constrain::ConstraintError),
     #[error("sample {sample}: the search's reward {search} differs from the reward of its text, {rescored}")]
     RewardMismatch { sample: String, search: f64, rescored: f64 },
 }

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::search::{Counters, TreeStats};
 use crate::spec::MethodKind;
+use crate::tasks::forecast::llmtime::LlmTimeOptions;
 use crate::tasks::{Answer, ParseStatus, SampleMetrics};
 
 /// Which model and data produced a record.
@@ -34,9 +35,19 @@ pub struct SampleRecord {
     pub reward: f64,
     /// sha256 of the rendered prompt text.
     pub prompt_sha256: String,
-    /// `chat` (the model's chat template) or `plain`.
+    /// `continuation` (plain text the model continues), `chat` (the
+    /// model's chat template) or `plain` (chat asked of a model without one).
     pub prompt_template: String,
     pub prompt_tokens: usize,
+    /// Forecasting: how the series was written (and the reply read).
+    pub serialization: Option<LlmTimeOptions>,
+    /// Forecasting: history values the prompt showed.
+    pub history_shown: Option<usize>,
+    /// Forecasting: the oldest history values left out to fit the model's
+    /// context (scoring still uses the whole history).
+    pub history_dropped: usize,
+    /// The decoding constraint, when the answer was constrained.
+    pub constraint: Option<String>,
     pub parse_status: ParseStatus,
     pub answer: Option<Answer>,
     pub truth: Answer,

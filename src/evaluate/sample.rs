@@ -1,42 +1,23 @@
-//! One sample end to end: the task's prompt (through the model's chat
-//! template when it has one), the search on the engine, the score of the
-//! returned text, the record.
+//! One sample end to end: the task's prompt (fitted to the model's
+//! context, in the dataset's prompt mode), the search on the engine under
+//! the task's decoding constraint, the score of the returned text, the
+//! record.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 
 use super::engine_lm::EngineLm;
 use super::evaluator::TaskEvaluator;
+use super::prompt::fit_prompt;
 use super::record::{Identity, SampleRecord};
 use super::EvaluateError;
 use crate::engine::service::Session;
-use crate::engine::tokenizer::{Message, TextTokenizer};
+use crate::engine::tokenizer::TextTokenizer;
 use crate::search::{method_for, SearchConfig, SearchInput, SearchOutcome};
+use crate::tasks::constrain::{answer_constraint, TokenTexts};
 use crate::tasks::{Sample, Task};
-
-/// A prompt as the model sees it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RenderedPrompt {
-    pub text: String,
-    pub tokens: Vec<u32>,
-    /// `chat` or `plain`.
-    pub template: &'static str,
-}
-
-/// The task's prompt for `sample`: its messages through the chat template
-/// when the model has one, else the plain-text form.
-pub fn render_prompt(tokenizer: &TextTokenizer, task: &Task, sample: &Sample) -> Result<RenderedPrompt, EvaluateError> {
-    let prompt = task.prompt(sample);
-    let (text, template) = if tokenizer.has_chat_template() {
-        let messages: Vec<Message> = prompt.messages.iter().map(|m| Message::new(&m.role, &m.content)).collect();
-        (tokenizer.apply_chat_template(&messages, true)?, "chat")
-    } else {
-        (prompt.text, "plain")
-    };
-    let tokens = tokenizer.encode(&text)?;
-    Ok(RenderedPrompt { text, tokens, template })
-}
 
 /// The search seed of the sample at `index` of a run seeded `run_seed`:
 /// distinct per sample, fixed by the two numbers (SplitMix64 of both).
@@ -51,6 +32,10 @@ pub fn sample_seed(run_seed: u64, index: usize) -> u64 {
 /// What one sample needs besides the engine session.
 pub struct SampleJob<'a> {
     pub tokenizer: &'a TextTokenizer,
+    /// The text of every token, for the answer constraint.
+    pub texts: &'a Arc<TokenTexts>,
+    /// The model's context length, when it declares one.
+    pub context: Option<usize>,
     pub task: &'a Task,
     pub sample: &'a Sample,
     pub index: usize,
@@ -65,13 +50,20 @@ pub struct SampleJob<'a> {
 /// Runs the search for one sample and scores its output.
 pub fn evaluate_sample(session: &Session, job: SampleJob<'_>) -> Result<(SampleRecord, SearchOutcome), EvaluateError> {
     let start = Instant::now();
-    let prompt = render_prompt(job.tokenizer, job.task, job.sample)?;
+    let max_new = job.config.stop.max_new_tokens;
+    let fitted = fit_prompt(job.tokenizer, job.sample, &job.task.prompt, job.context, max_new)?;
+    let prompt = &fitted.rendered;
     let seed = sample_seed(job.run_seed, job.index);
     let mut config = job.config;
     config.seed = seed;
+    let constraint = answer_constraint(job.sample, &fitted.options, job.texts, max_new)?;
+    let constraint_label = constraint.as_ref().map(|c| c.0.describe());
+    if let Some(c) = constraint {
+        config = config.with_constraint(c);
+    }
     let method = method_for(config);
     let mut lm = EngineLm::new(session);
-    let mut evaluator = TaskEvaluator { tokenizer: job.tokenizer, task: job.task, sample: job.sample };
+    let mut evaluator = TaskEvaluator { tokenizer: job.tokenizer, task: job.task, sample: job.sample, prompt: &fitted.options };
     let mut input = SearchInput::new(&prompt.tokens);
     if let Some(b) = job.token_budget {
         input = input.with_token_budget(b);
@@ -83,6 +75,7 @@ pub fn evaluate_sample(session: &Session, job: SampleJob<'_>) -> Result<(SampleR
         return Err(EvaluateError::RewardMismatch { sample: job.sample.id().to_owned(), search: outcome.output.reward, rescored: scored.reward });
     }
     let id = job.identity;
+    let forecasting = matches!(job.sample, Sample::Forecast(_));
     let record = SampleRecord {
         run_id: id.run_id.clone(),
         sample_id: job.sample.id().to_owned(),
@@ -94,6 +87,10 @@ pub fn evaluate_sample(session: &Session, job: SampleJob<'_>) -> Result<(SampleR
         prompt_sha256: crate::assets::hex(&Sha256::digest(prompt.text.as_bytes())),
         prompt_template: prompt.template.to_owned(),
         prompt_tokens: prompt.tokens.len(),
+        serialization: forecasting.then(|| fitted.options.llmtime.clone()),
+        history_shown: fitted.history_shown,
+        history_dropped: fitted.history_dropped,
+        constraint: constraint_label,
         parse_status: scored.status,
         answer: scored.answer,
         truth: scored.truth,

@@ -232,6 +232,12 @@ impl<'a> Resolver<'a> {
         if let Some(s) = &d.serialization {
             self.check_serialization(&format!("{key}.serialization"), d.task, s)?;
         }
+        if d.reasoning.is_some() && d.task != TaskKind::ActivityRecognition {
+            return Err(self.err(&format!("{key}.reasoning"), format!("applies only to {} datasets", enum_name(&TaskKind::ActivityRecognition))));
+        }
+        if d.on_failure.is_some() && d.task != TaskKind::Forecasting {
+            return Err(self.err(&format!("{key}.on_failure"), format!("applies only to {} datasets", enum_name(&TaskKind::Forecasting))));
+        }
         Ok(DatasetRef {
             name: name.to_owned(),
             task: d.task,
@@ -246,6 +252,10 @@ impl<'a> Resolver<'a> {
             readings: d.readings,
             // An empty section is the defaults, and leaves the run id as it was.
             serialization: d.serialization.clone().filter(|s| *s != SerializationSpec::default()),
+            prompt: d.prompt,
+            constrain: d.constrain,
+            reasoning: d.reasoning,
+            on_failure: d.on_failure,
         })
     }
 

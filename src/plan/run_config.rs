@@ -6,7 +6,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::spec::{ChildWeights, DataFormat, Expansion, Lambda, MethodKind, OutputRule, Selection, SerializationSpec, Split, TaskKind};
+use crate::spec::{
+    ChildWeights, DataFormat, Expansion, FailureForecast, Lambda, MethodKind, OutputRule, PromptMode, Selection, SerializationSpec, Split,
+    TaskKind,
+};
 
 /// Content hash of a run's identity (16 hex digits of a SHA-256).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
@@ -88,6 +91,29 @@ pub struct DatasetRef {
     /// Forecasting: the LLMTime settings that differ from the defaults.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub serialization: Option<SerializationSpec>,
+    /// The prompt mode, when the spec sets one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<PromptMode>,
+    /// Constrained decoding, when the spec sets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constrain: Option<bool>,
+    /// Activity recognition: free reasoning first, when the spec sets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<bool>,
+    /// Forecasting: the stand-in forecast of a failed parse, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_failure: Option<FailureForecast>,
+}
+
+impl DatasetRef {
+    /// The prompt mode: as set, else continuation for forecasting and chat
+    /// for activity recognition.
+    pub fn prompt_mode(&self) -> PromptMode {
+        self.prompt.unwrap_or(match self.task {
+            TaskKind::Forecasting => PromptMode::Continuation,
+            TaskKind::ActivityRecognition => PromptMode::Chat,
+        })
+    }
 }
 
 /// The parameters of one run. Exactly the parameters that apply to the
@@ -189,6 +215,14 @@ struct DatasetIdentity<'a> {
     readings: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     serialization: &'a Option<SerializationSpec>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prompt: Option<PromptMode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    constrain: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    on_failure: Option<FailureForecast>,
 }
 
 impl RunConfig {
@@ -212,6 +246,10 @@ impl RunConfig {
                 history: dataset.history,
                 readings: dataset.readings,
                 serialization: &dataset.serialization,
+                prompt: dataset.prompt,
+                constrain: dataset.constrain,
+                reasoning: dataset.reasoning,
+                on_failure: dataset.on_failure,
             },
             method: method.kind,
             params: &method.params,

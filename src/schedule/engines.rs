@@ -10,6 +10,7 @@ use crate::engine::service::EngineService;
 use crate::engine::tokenizer::TextTokenizer;
 use crate::engine::EngineError;
 use crate::plan::{ModelSource, RunConfig};
+use crate::tasks::constrain::TokenTexts;
 
 /// A model's engine loop with what runs need to know about it.
 pub struct LoadedEngine {
@@ -17,6 +18,10 @@ pub struct LoadedEngine {
     pub tokenizer: TextTokenizer,
     /// Hub commit or weights sha256.
     pub revision: String,
+    /// Positions the model supports, when its config says.
+    pub context: Option<usize>,
+    /// The text of every token (for answer constraints).
+    pub texts: Arc<TokenTexts>,
 }
 
 /// The string the engine's loader takes for a model source; relative
@@ -65,14 +70,16 @@ impl Engines {
         let service = EngineService::start(
             move || {
                 let m = load(&reference, ComputeDtype::Auto)?;
-                let _ = rev_tx.send(m.revision.clone());
+                let context = m.model.config.max_position_embeddings.and_then(|c| usize::try_from(c).ok()).filter(|&c| c > 0);
+                let _ = rev_tx.send((m.revision.clone(), context));
                 Ok(m)
             },
             self.max_rows,
         )?;
-        let revision = rev_rx.recv().map_err(|_| EngineError::Mlx("the engine did not report the model's revision".into()))?;
+        let (revision, context) = rev_rx.recv().map_err(|_| EngineError::Mlx("the engine did not report the model's revision".into()))?;
         let tokenizer = service.tokenizer()?;
-        let engine = Arc::new(LoadedEngine { service, tokenizer, revision });
+        let texts = Arc::new(crate::evaluate::token_texts(&tokenizer).map_err(|e| EngineError::Mlx(e.to_string()))?);
+        let engine = Arc::new(LoadedEngine { service, tokenizer, revision, context, texts });
         map.insert(key.to_owned(), engine.clone());
         Ok(engine)
     }

@@ -124,25 +124,56 @@ struct Inputs {
 fn inputs(env: &RunEnv<'_>, run: &RunConfig) -> Result<Inputs, ScheduleError> {
     let engine = env.engines.get(&model_key(run), &model_reference(&run.model.source, env.spec_dir))?;
     let d = &run.dataset;
-    let mut task = Task::load(&data_path(&d.source, env.spec_dir), d.format, d.split)?.with_reward_on_failure(d.reward_on_failure);
+    let path = data_path(&d.source, env.spec_dir);
+    let mut task = Task::load(&path, d.format, d.split)?.with_reward_on_failure(d.reward_on_failure);
     if let Some(n) = d.readings {
         task.prompt.activity.downsample = Downsample::TargetLength(n as usize);
     }
-    if let Some(s) = &d.serialization {
-        task.prompt.llmtime = task.prompt.llmtime.clone().overridden(s);
+    let llmtime = crate::evaluate::llmtime_for(&engine.tokenizer)?;
+    task.prompt.llmtime = match &d.serialization {
+        Some(s) => llmtime.overridden(s),
+        None => llmtime,
+    };
+    task.prompt.mode = Some(d.prompt_mode());
+    task.prompt.history = d.history.map(|n| n as usize);
+    task.prompt.constrain = d.constrain.unwrap_or(true);
+    task.prompt.reasoning = d.reasoning.unwrap_or(false);
+    if let Some(f) = d.on_failure {
+        task.score.forecast.on_failure = f;
     }
     let selection = task.select(d.samples as usize, d.selection_seed, d.stratify_by.as_deref())?;
-    let samples: Vec<Sample> = task
-        .dataset
-        .selected(&selection)
-        .cloned()
-        .map(|s| match d.history {
-            Some(n) => s.with_recent_history(n as usize),
-            None => s,
-        })
-        .collect();
+    let samples: Vec<Sample> = task.dataset.selected(&selection).cloned().collect();
+    check_constraints(run, &path, &task, &samples, &engine.texts)?;
     let identity = RuntimeIdentity { model_revision: engine.revision.clone(), data_sha256: task.dataset.sha256.clone(), sample_ids: selection.ids.clone() };
     Ok(Inputs { engine, task, samples, identity })
+}
+
+/// Checks before any search that every sample's answer can be constrained
+/// as the dataset asks within the method's budget; the error names the
+/// data file and the keys that would fix it.
+fn check_constraints(
+    run: &RunConfig,
+    path: &Path,
+    task: &Task,
+    samples: &[Sample],
+    texts: &std::sync::Arc<crate::tasks::constrain::TokenTexts>,
+) -> Result<(), ScheduleError> {
+    let budget = run.method.params.max_new_tokens as usize;
+    for sample in samples {
+        if let Err(e) = crate::tasks::constrain::answer_constraint(sample, &task.prompt, texts, budget) {
+            let key = match e.key() {
+                "max_new_tokens" => format!("methods.{}.max_new_tokens", run.method.name),
+                other => format!("datasets.{}.{other}", run.dataset.name),
+            };
+            return Err(ScheduleError::Run(format!(
+                "{}: dataset `{}`: {e}; the answer constraint cannot express it (change `{key}`, or set `datasets.{}.constrain: false`)",
+                path.display(),
+                run.dataset.name,
+                run.dataset.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn attempt(env: &RunEnv<'_>, run: &RunConfig, dir: &Path, file: &mut RunFile) -> Result<RunDone, ScheduleError> {
@@ -308,6 +339,8 @@ fn one_sample(job: &WaveJob<'_>, session: &crate::engine::service::Session, inde
         session,
         SampleJob {
             tokenizer: &job.inp.engine.tokenizer,
+            texts: &job.inp.engine.texts,
+            context: job.inp.engine.context,
             task: &job.inp.task,
             sample,
             index,

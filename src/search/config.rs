@@ -3,6 +3,7 @@
 use crate::plan::MethodParams;
 use crate::spec::{ChildWeights, Expansion, Lambda, MethodKind, OutputRule, Selection};
 
+use super::constraint::Constraint;
 use super::error::{config_err, SearchError};
 use super::lme::Tilt;
 use super::proposal::ProposalParams;
@@ -37,6 +38,8 @@ pub struct SearchConfig {
     pub max_tokens_generated: Option<u64>,
     /// Iterations selected and decoded together (1 = the sequential algorithm).
     pub parallel_rollouts: usize,
+    /// The task's decoding constraint: q is masked to its allowed tokens.
+    pub constraint: Option<Constraint>,
     pub method: MethodConfig,
 }
 
@@ -282,6 +285,7 @@ impl SearchConfig {
             keep_top: DEFAULT_KEEP_TOP,
             max_tokens_generated: p.max_tokens_generated,
             parallel_rollouts: parallel as usize,
+            constraint: None,
             method,
         })
     }
@@ -290,6 +294,23 @@ impl SearchConfig {
     pub fn with_stop_predicate(mut self, predicate: StopPredicate) -> SearchConfig {
         self.stop.predicate = Some(predicate);
         self
+    }
+
+    /// Masks the proposal with `constraint` and ends a sequence as soon as
+    /// the constraint calls it complete.
+    pub fn with_constraint(mut self, constraint: Constraint) -> SearchConfig {
+        let c = constraint.clone();
+        self.stop.predicate = Some(std::sync::Arc::new(move |generated: &[u32]| c.0.is_complete(generated)));
+        self.constraint = Some(constraint);
+        self
+    }
+
+    /// Applies the constraint (if any) to the log-probabilities after `generated`.
+    pub(crate) fn mask(&self, generated: &[u32], row: &mut [f32]) -> Result<(), SearchError> {
+        match &self.constraint {
+            Some(c) => c.mask(generated, row),
+            None => Ok(()),
+        }
     }
 
     /// Entries of q kept per node.

@@ -112,8 +112,10 @@ impl<'m> Ctx<'m> {
             evaluated: EvaluatedSet::default(),
         };
         let slot = ctx.kv.add_root(ctx.model)?;
-        let out = ctx.forward(vec![(slot, prompt.to_vec())])?;
-        let full = proposal(first(&out)?, &ctx.cfg.proposal)?;
+        let mut out = ctx.forward(vec![(slot, prompt.to_vec())])?;
+        let row = first_mut(&mut out)?;
+        ctx.cfg.mask(&[], row)?;
+        let full = proposal(row, &ctx.cfg.proposal)?;
         let root = tree.node_mut(ROOT)?;
         root.dist = Some(SparseDist { entries: full, complete: true });
         root.kv = Some(slot);
@@ -197,8 +199,10 @@ impl<'m> Ctx<'m> {
         let token = n.token;
         let (slot, mut toks) = self.fork_for(tree, parent)?;
         toks.push(token);
-        let out = self.forward(vec![(slot, toks)])?;
-        let full = proposal(first(&out)?, &self.cfg.proposal)?;
+        let mut out = self.forward(vec![(slot, toks)])?;
+        let row = first_mut(&mut out)?;
+        self.cfg.mask(&tree.tokens(node), row)?;
+        let full = proposal(row, &self.cfg.proposal)?;
         self.kv.finish(self.model, slot)?;
         Ok(full)
     }
@@ -265,7 +269,8 @@ impl<'m> Ctx<'m> {
             if fed {
                 let out = self.forward(batch)?;
                 let need = self.cfg.keep().max(cut.unwrap_or(0));
-                for (i, lp) in who.into_iter().zip(out) {
+                for (i, mut lp) in who.into_iter().zip(out) {
+                    self.cfg.mask(&rows[i].tokens, &mut lp)?;
                     let full = RowProposal::new(lp, &self.cfg.proposal, need)?;
                     let (tip, beyond, slot) = (rows[i].tip, rows[i].beyond, rows[i].slot);
                     if !beyond {
@@ -345,6 +350,6 @@ impl<'m> Ctx<'m> {
     }
 }
 
-fn first(out: &[Vec<f32>]) -> Result<&[f32], SearchError> {
-    out.first().map(|v| v.as_slice()).ok_or_else(|| SearchError::ModelOutput("no row returned".into()))
+fn first_mut(out: &mut [Vec<f32>]) -> Result<&mut [f32], SearchError> {
+    out.first_mut().map(|v| v.as_mut_slice()).ok_or_else(|| SearchError::ModelOutput("no row returned".into()))
 }

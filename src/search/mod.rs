@@ -11,6 +11,7 @@
 //! ```
 
 pub mod config;
+pub mod constraint;
 pub mod counters;
 pub mod error;
 pub mod evaluated;
@@ -30,6 +31,7 @@ use serde::{Deserialize, Serialize};
 pub use config::{
     BestOfNConfig, BonOutput, DtsConfig, MctsConfig, MethodConfig, SearchConfig, TopKConfig, TopKSelection, TreeOutput,
 };
+pub use constraint::{Allowed, Constraint, TokenConstraint};
 pub use counters::{Counters, TreeStats};
 pub use error::SearchError;
 pub use evaluated::Evaluated;

@@ -18,7 +18,7 @@ pub use params::{
 };
 pub use source_map::{Location, SourceMap, MAX_DEPTH, MAX_EXPANDED_NODES};
 pub use types::{
-    DataFormat, DatasetSpec, ExecutorSpec, ModelSpec, SerializationSpec, SlurmSpec, Spec, Split, SweepSpec, TaskKind, TrackingSpec, WandbMode,
+    DataFormat, DatasetSpec, ExecutorSpec, FailureForecast, ModelSpec, PromptMode, SerializationSpec, SlurmSpec, Spec, Split, SweepSpec, TaskKind, TrackingSpec, WandbMode,
     WandbSpec,
 };
 pub use values::{Axis, JsonValue, Lambda};

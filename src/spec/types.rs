@@ -238,6 +238,48 @@ pub struct DatasetSpec {
     /// back from the reply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub serialization: Option<SerializationSpec>,
+    /// How the prompt is written: `continuation` (the serialized history
+    /// followed by the time separator, no chat template and no
+    /// instructions, as LLMTime; the forecasting default) or `chat`
+    /// (instructions through the model's chat template; the activity
+    /// default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<PromptMode>,
+    /// Constrained decoding (default true): forecasting draws only tokens
+    /// of digits and the separators and ends after `h` values; activity
+    /// recognition answers `Answer: <label>` over the label set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constrain: Option<bool>,
+    /// Activity recognition: free reasoning before the answer, whose marker
+    /// is forced when the budget runs out (default false: the reply is the
+    /// answer alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<bool>,
+    /// Forecasting: the forecast that stands in for an answer that could
+    /// not be parsed, for MASE and OWA (sMAPE is 200 either way; default
+    /// naive2, the M4 benchmark).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_failure: Option<FailureForecast>,
+}
+
+/// How a sample's prompt is put to the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PromptMode {
+    /// Plain text the model continues, without a chat template.
+    Continuation,
+    /// Messages through the model's chat template (plain text when it has none).
+    Chat,
+}
+
+/// The stand-in forecast of a failed parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureForecast {
+    /// The M4 benchmark: naive on seasonally adjusted data.
+    Naive2,
+    /// The last history value repeated.
+    Naive1,
 }
 
 /// LLMTime serialization of a forecasting prompt. Unset fields keep their

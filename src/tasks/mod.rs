@@ -8,6 +8,7 @@
 //! [`forecast::metrics::owa`] and [`activity::metrics::classification`].
 //! [`Task`] bundles a dataset with its options. Nothing here calls a model.
 pub mod activity;
+pub mod constrain;
 pub mod dataset;
 pub mod digest;
 pub mod error;

@@ -9,7 +9,7 @@ use super::forecast::prompt::forecast_prompt;
 use super::forecast::score::{score_forecast, ForecastScoring};
 use super::forecast::Series;
 use super::scored::{Answer, Scored};
-use crate::spec::TaskKind;
+use crate::spec::{PromptMode, TaskKind};
 
 /// One chat message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -29,16 +29,52 @@ impl ChatMessage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Prompt {
     pub messages: Vec<ChatMessage>,
+    /// The text a model continues: the whole prompt in continuation mode,
+    /// the messages' plain form in chat mode (for models without a chat
+    /// template).
     pub text: String,
+    pub mode: PromptMode,
 }
 
 /// How prompts are written.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PromptOptions {
     /// Forecasting: the series' text form (also used to read the answer).
     pub llmtime: LlmTimeOptions,
     /// Activity recognition.
     pub activity: ActivityPromptOptions,
+    /// `None`: continuation for forecasting, chat for activity recognition.
+    pub mode: Option<PromptMode>,
+    /// Forecasting: only the most recent this many history values are
+    /// shown (and scale the text); scoring still uses the whole history.
+    pub history: Option<usize>,
+    /// Constrained decoding (default true).
+    pub constrain: bool,
+    /// Activity recognition: free reasoning before the answer (default false).
+    pub reasoning: bool,
+}
+
+impl Default for PromptOptions {
+    fn default() -> Self {
+        PromptOptions {
+            llmtime: LlmTimeOptions::default(),
+            activity: ActivityPromptOptions::default(),
+            mode: None,
+            history: None,
+            constrain: true,
+            reasoning: false,
+        }
+    }
+}
+
+impl PromptOptions {
+    /// The prompt mode for a task of `kind`.
+    pub fn mode_for(&self, kind: TaskKind) -> PromptMode {
+        self.mode.unwrap_or(match kind {
+            TaskKind::Forecasting => PromptMode::Continuation,
+            TaskKind::ActivityRecognition => PromptMode::Chat,
+        })
+    }
 }
 
 /// How replies are scored.
@@ -93,19 +129,6 @@ impl Sample {
     }
 
     /// The ground truth: the future values or the label.
-    /// The sample with only its `n` most recent history values (a shorter
-    /// prompt; forecasting samples only, others are returned unchanged).
-    pub fn with_recent_history(self, n: usize) -> Sample {
-        match self {
-            Sample::Forecast(mut s) => {
-                let cut = s.history.len().saturating_sub(n.max(1));
-                s.history.drain(..cut);
-                Sample::Forecast(s)
-            }
-            other => other,
-        }
-    }
-
     pub fn truth(&self) -> Answer {
         match self {
             Sample::Forecast(s) => Answer::Values(s.future.clone()),
@@ -116,8 +139,8 @@ impl Sample {
     /// The prompt for this sample.
     pub fn prompt(&self, opts: &PromptOptions) -> Prompt {
         match self {
-            Sample::Forecast(s) => forecast_prompt(s, &opts.llmtime),
-            Sample::Activity(c) => activity_prompt(c, &opts.activity),
+            Sample::Forecast(s) => forecast_prompt(s, s.shown(opts.history), &opts.llmtime, opts.mode_for(self.kind())),
+            Sample::Activity(c) => activity_prompt(c, &opts.activity, opts.reasoning, opts.mode_for(self.kind())),
         }
     }
 
@@ -125,7 +148,7 @@ impl Sample {
     /// the prompt). `prompt` must be the options the prompt was built with.
     pub fn score(&self, text: &str, prompt: &PromptOptions, score: &ScoreOptions) -> Scored {
         match self {
-            Sample::Forecast(s) => score_forecast(s, text, &prompt.llmtime, &score.forecast, score.reward_on_failure),
+            Sample::Forecast(s) => score_forecast(s, s.shown(prompt.history), text, &prompt.llmtime, &score.forecast, score.reward_on_failure),
             Sample::Activity(c) => score_activity(c, text, score.reward_on_failure),
         }
     }

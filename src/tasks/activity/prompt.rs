@@ -1,11 +1,15 @@
 //! The activity prompt: each channel's readings (downsampled and rounded),
 //! the label set, and the request to end with `Answer: <label>`.
 //!
-//! Chat form: a system message and a user message. Plain form: the two
-//! joined by a blank line, ending with a newline.
+//! Chat form: a system message and a user message. Plain form (continuation
+//! mode, or a model without a chat template): the two joined by a blank
+//! line, ending with a newline. With reasoning the model is asked to reason
+//! briefly and end with the answer line; without, to reply with the answer
+//! line alone.
 use serde::Serialize;
 
 use super::ActivityCase;
+use crate::spec::PromptMode;
 use crate::tasks::sample::{ChatMessage, Prompt};
 
 /// How many readings of each channel the prompt shows.
@@ -68,7 +72,7 @@ fn format_rate(r: f64) -> String {
 }
 
 /// The prompt for `case`.
-pub fn activity_prompt(case: &ActivityCase, opts: &ActivityPromptOptions) -> Prompt {
+pub fn activity_prompt(case: &ActivityCase, opts: &ActivityPromptOptions, reasoning: bool, mode: PromptMode) -> Prompt {
     let system = "You recognise human activities from wearable motion sensor readings.".to_string();
     let mut body = String::new();
     let mut shown = 0;
@@ -85,10 +89,15 @@ pub fn activity_prompt(case: &ActivityCase, opts: &ActivityPromptOptions) -> Pro
         _ => String::new(),
     };
     let labels = case.labels.join(", ");
+    let ask = if reasoning {
+        "Reason briefly if it helps, then end your reply with a line of the form `Answer: <activity>`"
+    } else {
+        "Reply with one line of the form `Answer: <activity>`"
+    };
     let user = format!(
-        "Sensor readings of one time window: {} channels, {shown} readings each{rate}.\n\n{body}\nPossible activities: {labels}.\nReason briefly if it helps, then end your reply with a line of the form `Answer: <activity>`, naming exactly one of the possible activities as written above.",
+        "Sensor readings of one time window: {} channels, {shown} readings each{rate}.\n\n{body}\nPossible activities: {labels}.\n{ask}, naming exactly one of the possible activities as written above.",
         case.channels.len()
     );
     let text = format!("{system}\n\n{user}\n");
-    Prompt { messages: vec![ChatMessage::new("system", system), ChatMessage::new("user", user)], text }
+    Prompt { messages: vec![ChatMessage::new("system", system), ChatMessage::new("user", user)], text, mode }
 }

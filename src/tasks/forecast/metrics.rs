@@ -8,7 +8,13 @@
 //!   is 0 (a constant history) or n ≤ 1, MASE is undefined (`None`).
 //! - OWA = ½ · (sMAPE / sMAPE_Naive2 + MASE / MASE_Naive2) from the averages
 //!   over a set of series (see [`owa`]).
+//! - An answer that could not be parsed is scored, never dropped: its sMAPE
+//!   is 200 (the largest possible, matching the reward −1 = −sMAPE/200) and
+//!   its MASE is that of a declared stand-in forecast (Naive2 by default),
+//!   flagged in `fallback`.
 use serde::Serialize;
+
+use crate::spec::FailureForecast;
 
 /// sMAPE in percent (0..=200); `None` for empty or unequal lengths or
 /// non-finite input.
@@ -58,9 +64,11 @@ pub(crate) fn mase_with_scale(actual: &[f64], forecast: &[f64], scale: f64) -> O
 /// A forecast's per-sample metrics, with the Naive2 benchmark's on the same series.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ForecastMetrics {
-    /// `None` when the forecast could not be parsed.
+    /// 200 when the forecast could not be parsed; `None` only for an empty
+    /// future.
     pub smape: Option<f64>,
-    /// `None` when the forecast could not be parsed or MASE is undefined.
+    /// Of the stand-in forecast when the answer could not be parsed; `None`
+    /// when MASE is undefined.
     pub mase: Option<f64>,
     pub smape_naive2: Option<f64>,
     pub mase_naive2: Option<f64>,
@@ -70,23 +78,47 @@ pub struct ForecastMetrics {
     pub naive2_seasonal: bool,
     /// How many numbers the generated text held.
     pub values_found: usize,
+    /// The stand-in forecast of a failed parse (absent when it parsed).
+    pub fallback: Option<FailureForecast>,
 }
 
+/// The sMAPE of an answer that could not be parsed.
+pub const FAILED_SMAPE: f64 = 200.0;
+
 impl ForecastMetrics {
-    /// The metrics of `forecast` (or of a failed parse, `None`) for a series.
-    pub fn compute(history: &[f64], actual: &[f64], period: usize, forecast: Option<&[f64]>, values_found: usize) -> Self {
+    /// The metrics of `forecast` for a series; a failed parse (`None`) is
+    /// scored with sMAPE 200 and the MASE of the `on_failure` forecast.
+    pub fn compute(
+        history: &[f64],
+        actual: &[f64],
+        period: usize,
+        forecast: Option<&[f64]>,
+        values_found: usize,
+        on_failure: FailureForecast,
+    ) -> Self {
         let scale = mase_scale(history, period);
         let naive = super::naive2::naive2(history, actual.len(), period);
         let smape_of = |f: &[f64]| smape(actual, f);
         let mase_of = |f: &[f64]| scale.and_then(|(s, _)| mase_with_scale(actual, f, s));
+        let (smape_v, mase_v, fallback) = match forecast {
+            Some(f) => (smape_of(f), mase_of(f), None),
+            None => {
+                let stand_in = match on_failure {
+                    FailureForecast::Naive2 => naive.forecast.clone(),
+                    FailureForecast::Naive1 => vec![history.last().copied().unwrap_or(0.0); actual.len()],
+                };
+                ((!actual.is_empty()).then_some(FAILED_SMAPE), mase_of(&stand_in), Some(on_failure))
+            }
+        };
         ForecastMetrics {
-            smape: forecast.and_then(smape_of),
-            mase: forecast.and_then(mase_of),
+            smape: smape_v,
+            mase: mase_v,
             smape_naive2: smape_of(&naive.forecast),
             mase_naive2: mase_of(&naive.forecast),
             mase_period: scale.map(|(_, m)| m),
             naive2_seasonal: naive.seasonal,
             values_found,
+            fallback,
         }
     }
 }
@@ -94,11 +126,12 @@ impl ForecastMetrics {
 /// OWA and the averages it comes from, over a set of series.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OwaSummary {
-    /// Series in the averages: parsed, with every metric defined.
+    /// Series in the averages: every metric defined.
     pub series: usize,
-    /// Series left out because their forecast was not parsed.
+    /// Series among them whose answer was not parsed (scored through the
+    /// stand-in forecast).
     pub failed: usize,
-    /// Parsed series left out because MASE is undefined for them.
+    /// Series left out because MASE is undefined for them.
     pub undefined: usize,
     pub smape: Option<f64>,
     pub mase: Option<f64>,
@@ -109,19 +142,16 @@ pub struct OwaSummary {
 }
 
 /// OWA over `metrics`: the four averages are taken over the same series
-/// (those whose forecast parsed and whose four metrics are defined), then
-/// OWA = ½ · (sMAPE / sMAPE_Naive2 + MASE / MASE_Naive2). Failed parses are
-/// counted in `failed`, not averaged.
+/// (those whose four metrics are defined, failed parses included through
+/// their sMAPE of 200 and stand-in MASE), then
+/// OWA = ½ · (sMAPE / sMAPE_Naive2 + MASE / MASE_Naive2).
 pub fn owa(metrics: &[ForecastMetrics]) -> OwaSummary {
     let mut sums = [0.0f64; 4];
     let (mut series, mut failed, mut undefined) = (0usize, 0usize, 0usize);
     for m in metrics {
-        if m.smape.is_none() {
-            failed += 1;
-            continue;
-        }
         match (m.smape, m.mase, m.smape_naive2, m.mase_naive2) {
             (Some(a), Some(b), Some(c), Some(d)) => {
+                failed += usize::from(m.fallback.is_some());
                 sums[0] += a;
                 sums[1] += b;
                 sums[2] += c;

@@ -31,7 +31,8 @@ use crate::spec::Split;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Series {
     pub id: String,
-    /// The values the model sees.
+    /// The in-sample values (a prompt may show only the most recent ones;
+    /// MASE and Naive2 use them all).
     pub history: Vec<f64>,
     /// The values to forecast; its length is the horizon.
     pub future: Vec<f64>,
@@ -49,6 +50,13 @@ impl Series {
     /// The number of values to forecast.
     pub fn horizon(&self) -> usize {
         self.future.len()
+    }
+
+    /// The history a prompt shows: its most recent `limit` values (all of
+    /// them without a limit; at least one).
+    pub fn shown(&self, limit: Option<usize>) -> &[f64] {
+        let keep = limit.map_or(self.history.len(), |n| n.max(1));
+        &self.history[self.history.len().saturating_sub(keep)..]
     }
 }
 

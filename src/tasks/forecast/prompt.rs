@@ -1,11 +1,14 @@
 //! The forecasting prompt: the history in LLMTime form and the horizon.
 //!
-//! Chat form: a system message with the rules and a user message with the
-//! series; the reply should be the `h` values only. Plain form (models
+//! Continuation mode (LLMTime): the serialized history followed by
+//! `time_sep` and nothing else; the model continues the series.
+//! Chat mode: a system message with the rules and a user message with the
+//! series; the reply should be the `h` values only. Its plain form (models
 //! without a chat template): the same instruction, a blank line, then the
-//! series followed by `time_sep`, so that a base model continues it.
+//! series followed by `time_sep`.
 use super::llmtime::{serialize, LlmTimeOptions};
 use super::Series;
+use crate::spec::PromptMode;
 use crate::tasks::sample::{ChatMessage, Prompt};
 
 fn describe_separators(opts: &LlmTimeOptions) -> String {
@@ -17,9 +20,9 @@ fn describe_separators(opts: &LlmTimeOptions) -> String {
     }
 }
 
-/// The prompt for forecasting `series`.
-pub fn forecast_prompt(series: &Series, opts: &LlmTimeOptions) -> Prompt {
-    let (values, _) = serialize(&series.history, opts);
+/// The prompt for forecasting `series` from the `shown` part of its history.
+pub fn forecast_prompt(series: &Series, shown: &[f64], opts: &LlmTimeOptions, mode: PromptMode) -> Prompt {
+    let (values, _) = serialize(shown, opts);
     let h = series.horizon();
     let freq = if series.frequency == "all" {
         String::new()
@@ -32,12 +35,12 @@ pub fn forecast_prompt(series: &Series, opts: &LlmTimeOptions) -> Prompt {
     );
     let ask = format!(
         "Continue this series of {} values with exactly {h} more values, in the same format.{freq} Reply with the {h} values only.",
-        series.history.len()
+        shown.len()
     );
     let user = format!("{ask}\n\n{values}");
-    let text = format!("{system} {ask}\n\n{values}{}", opts.time_sep);
-    Prompt {
-        messages: vec![ChatMessage::new("system", system), ChatMessage::new("user", user)],
-        text,
-    }
+    let text = match mode {
+        PromptMode::Continuation => format!("{values}{}", opts.time_sep),
+        PromptMode::Chat => format!("{system} {ask}\n\n{values}{}", opts.time_sep),
+    };
+    Prompt { messages: vec![ChatMessage::new("system", system), ChatMessage::new("user", user)], text, mode }
 }
