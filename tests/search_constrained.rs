@@ -6,7 +6,6 @@
 
 mod toy;
 
-use runner::engine::sampling::log_softmax;
 use runner::search::methods::maxent_ts::MaxEntRun;
 use runner::search::tree::{NodeId, Tree};
 use runner::search::{method_for, Allowed, Constraint, SearchInput, TokenConstraint};
@@ -44,12 +43,12 @@ fn terminal(y: &[u32]) -> bool {
     is_terminal(y) || y == [B, B]
 }
 
-/// The masked proposal at τ = 1, written out here: softmax of the toy's
-/// logits over the allowed tokens.
+/// The masked proposal at τ = 1: the model's log-probabilities (f32, as
+/// the search receives them) over the allowed tokens, renormalised in f64.
 fn q_masked(s: &[u32]) -> Vec<(u32, f64)> {
-    let logits = logits_table().into_iter().find(|(p, _)| p == s).expect("non-terminal prefix").1;
-    let lp = log_softmax(&logits);
-    let kept: Vec<(u32, f64)> = [A, B, EOS].into_iter().filter(|&t| allowed_token(s, t)).map(|t| (t, lp[t as usize].exp())).collect();
+    let lp = model().log_probs(s).expect("non-terminal prefix");
+    let kept: Vec<(u32, f64)> =
+        [A, B, EOS].into_iter().filter(|&t| allowed_token(s, t)).map(|t| (t, f64::from(lp[t as usize]).exp())).collect();
     let total: f64 = kept.iter().map(|x| x.1).sum();
     kept.into_iter().map(|(t, p)| (t, p / total)).collect()
 }
