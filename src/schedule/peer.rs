@@ -1,8 +1,9 @@
 //! Token-matched best-of-N: its budget on each sample is the number of
 //! tokens the tree run it names (`token_budget_from`) generated on that
 //! sample. The peer is the run of that method entry with the same model,
-//! dataset and seed whose shared parameters are equal; there must be
-//! exactly one.
+//! dataset and seed whose shared parameters are equal (`num_rollouts`
+//! included when the best-of-N run has one, so a sweep over it pairs each
+//! budget with the tree run of the same budget); there must be exactly one.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -17,7 +18,7 @@ fn shared_params_equal(a: &RunConfig, b: &RunConfig) -> bool {
     else {
         return false;
     };
-    pa.iter().filter(|(k, _)| !matches!(k.as_str(), "num_rollouts" | "token_budget_from")).all(|(k, v)| pb.get(k).is_none_or(|w| w == v))
+    pa.iter().filter(|(k, _)| k.as_str() != "token_budget_from").all(|(k, v)| pb.get(k).is_none_or(|w| w == v))
 }
 
 /// The run whose per-sample token counts budget `run`, if it asks for one.
