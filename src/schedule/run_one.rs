@@ -161,15 +161,15 @@ fn check_constraints(
     let budget = run.method.params.max_new_tokens as usize;
     for sample in samples {
         if let Err(e) = crate::tasks::constrain::answer_constraint(sample, &task.prompt, texts, budget) {
-            let key = match e.key() {
-                "max_new_tokens" => format!("methods.{}.max_new_tokens", run.method.name),
-                other => format!("datasets.{}.{other}", run.dataset.name),
+            let (m, d) = (&run.method.name, &run.dataset.name);
+            let fix = match e.key() {
+                "max_new_tokens" => format!("raise `methods.{m}.max_new_tokens`"),
+                "serialization" => format!("change `datasets.{d}.serialization`"),
+                _ => "change the label set in the data file".to_owned(),
             };
             return Err(ScheduleError::Run(format!(
-                "{}: dataset `{}`: {e}; the answer constraint cannot express it (change `{key}`, or set `datasets.{}.constrain: false`)",
-                path.display(),
-                run.dataset.name,
-                run.dataset.name
+                "{}: dataset `{d}`: {e}; the answer constraint cannot express it ({fix}, or set `datasets.{d}.constrain: false`)",
+                path.display()
             )));
         }
     }
