@@ -71,24 +71,25 @@ fn dts_selection_uses_multiplicity_over_draws() {
 #[test]
 fn dts_pick_is_gumbel_max_on_log_weight_plus_lambda_value() {
     // The draw DTS makes at a closed node is argmax_a ln m_a + λ v̂_a + g_a,
-    // with one Gumbel variate per child in child order from the iteration's
-    // stream. Replaying the stream predicts every pick; the m_a·q keys
-    // (ln(m_a q_a) + λ v̂_a + g_a) would pick differently on some seeds.
+    // with one Gumbel variate per child, in child order, from the
+    // iteration's stream: m = (3, 1, 2), v̂ = (0.1, 0.5, −0.2), λ = 2.
+    // Replaying the stream predicts every pick; the m_a·q_a keys
+    // (q = 0.2, 0.7, 0.1) would pick differently on some seeds.
     let (tree, _) = dts_node();
     let opts: Vec<Choice> = valued_children(&tree, ROOT, ChildWeights::Multiplicity).unwrap().into_iter().map(|o| o.0).collect();
-    let priors = [0.2, 0.7, 0.1];
+    let (mult, value, prior) = ([3.0, 1.0, 2.0], [0.1, 0.5, -0.2], [0.2, 0.7, 0.1]);
     let mut differ = 0;
     for seed in 0..200 {
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
         let mut replay = rng.clone();
-        let g: Vec<f64> = opts.iter().map(|_| gumbel(&mut replay)).collect();
-        let key = |i: usize, w: f64| w.ln() + 2.0 * opts[i].value + g[i];
-        let best = |f: &dyn Fn(usize) -> f64| (0..3).fold(0, |b, i| if f(i) > f(b) { i } else { b });
-        let want = best(&|i| key(i, opts[i].weight));
+        let g: Vec<f64> = (0..3).map(|_| gumbel(&mut replay)).collect();
+        let pick = |w: &dyn Fn(usize) -> f64| {
+            let key = |i: usize| w(i).ln() + 2.0 * value[i] + g[i];
+            (0..3).fold(0, |b, i| if key(i) > key(b) { i } else { b })
+        };
+        let want = pick(&|i| mult[i]);
         assert_eq!(boltzmann_choice(Tilt::Soft(2.0), &opts, &mut rng), Some(want), "seed {seed}");
-        if best(&|i| key(i, opts[i].weight * priors[i])) != want {
-            differ += 1;
-        }
+        differ += usize::from(pick(&|i| mult[i] * prior[i]) != want);
     }
     assert!(differ > 0, "the m·q rule never picked differently");
 }
