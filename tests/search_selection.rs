@@ -69,6 +69,88 @@ fn check_went(before: &Tree, after: &Tree, hops: &[Hop], what: &str) {
     }
 }
 
+/// A run stepped one iteration at a time.
+trait Steps {
+    fn tree(&self) -> &Tree;
+    /// The rewards of E so far.
+    fn rewards(&self) -> Vec<f64>;
+    fn done(&self) -> bool;
+    fn next(&mut self);
+}
+
+/// [`Steps`] for one of the run types; `$done` says whether it finished.
+macro_rules! impl_steps {
+    ($run:ident, |$r:ident| $done:expr) => {
+        impl Steps for $run<'_> {
+            fn tree(&self) -> &Tree {
+                $run::tree(self)
+            }
+            fn rewards(&self) -> Vec<f64> {
+                self.evaluated().iter().map(|e| e.reward).collect()
+            }
+            fn done(&self) -> bool {
+                let $r = self;
+                $done
+            }
+            fn next(&mut self) {
+                self.step().expect("step");
+            }
+        }
+    };
+}
+
+impl_steps!(MctsRun, |r| r.finished().expect("finished"));
+impl_steps!(DtsRun, |r| r.finished());
+impl_steps!(MaxEntRun, |r| r.finished());
+
+/// Steps `run` to its end. Before each iteration `predict(tree, rewards,
+/// rules[0])` is the path it must take (with `whole`, exactly the nodes
+/// whose visits grow); `rules[1..]` are wrong rules, and for each the
+/// number of iterations where it would have gone elsewhere is added to
+/// `differ`.
+fn follow<R: Copy>(run: &mut dyn Steps, rules: &[R], predict: impl Fn(&Tree, &[f64], R) -> Vec<Hop>, whole: bool, differ: &mut [usize], what: &str) {
+    let mut iteration = 0;
+    while !run.done() {
+        let before = run.tree().clone();
+        let rewards = run.rewards();
+        let want = predict(&before, &rewards, rules[0]);
+        for (d, &wrong) in differ.iter_mut().zip(&rules[1..]) {
+            *d += usize::from(predict(&before, &rewards, wrong) != want);
+        }
+        run.next();
+        let what = format!("{what} iteration {iteration}");
+        check_went(&before, run.tree(), &want, &what);
+        if whole {
+            let mut path = resolve(run.tree(), &want);
+            path.sort();
+            assert_eq!(grown(&before, run.tree()), path, "{what}: more than the path grew");
+        }
+        iteration += 1;
+    }
+}
+
+/// The path from the root: `options(s, node)` lists the choices at a
+/// non-terminal node (`None`: the node is widened, the path stops there);
+/// an option with an existing visited child descends into it, any other
+/// ends the path.
+fn walk(tree: &Tree, options: impl Fn(NodeId, &Node) -> Option<Vec<Opt>>) -> Vec<Hop> {
+    let mut hops = Vec::new();
+    let mut s = ROOT;
+    loop {
+        let node = &tree.nodes()[s as usize];
+        if node.terminal {
+            return hops;
+        }
+        let Some(opts) = options(s, node) else { return hops };
+        let (_, _, token, child) = best(&opts).expect("a selectable option");
+        hops.push((s, token));
+        match child {
+            Some(id) => s = id,
+            None => return hops,
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Mcts {
     Uct,
@@ -85,13 +167,7 @@ fn mcts_path(tree: &Tree, rewards: &[f64], rule: Mcts, c: f64, k: usize) -> Vec<
     let lo = rewards.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = rewards.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let q_tilde = |n: &Node| if n.n > 0 && hi > lo { (n.w_sum / n.n as f64 - lo) / (hi - lo) } else { 0.0 };
-    let mut hops = Vec::new();
-    let mut s = ROOT;
-    loop {
-        let node = &tree.nodes()[s as usize];
-        if node.terminal {
-            return hops;
-        }
+    walk(tree, |s, node| {
         // A(s) with priors renormalised over it, minus the expanded tokens.
         let untried = node.untried.clone().unwrap_or_else(|| {
             let cands = top_k(node, k);
@@ -121,46 +197,25 @@ fn mcts_path(tree: &Tree, rewards: &[f64], rule: Mcts, c: f64, k: usize) -> Vec<
             };
             opts.push((score, p, token, None));
         }
-        let (_, _, token, child) = best(&opts).expect("a selectable option");
-        hops.push((s, token));
-        match child {
-            Some(id) => s = id,
-            None => return hops,
-        }
-    }
+        Some(opts)
+    })
 }
 
 #[test]
 fn mcts_takes_the_path_its_scores_say() {
-    let cases = [("uct", Mcts::Uct, Mcts::UctWithoutLog), ("puct", Mcts::Puct, Mcts::PuctFpuZero)];
-    for (name, rule, wrong) in cases {
+    let cases = [("uct", [Mcts::Uct, Mcts::UctWithoutLog]), ("puct", [Mcts::Puct, Mcts::PuctFpuZero])];
+    for (name, rules) in cases {
         for c in [0.5, 1.0, 2.0] {
-            let mut differ = 0;
+            let mut differ = [0];
             for seed in 0..8 {
                 let p = params(MethodKind::Mcts, json!({ "selection": name, "c_uct": c, "c_puct": c, "num_rollouts": 40 }));
                 let cfg = config(MethodKind::Mcts, &p, seed);
                 let (mut m, mut e) = (model(), evaluator());
                 let mut r = MctsRun::start(&cfg, &mut m, &mut e, &PROMPT).expect("start");
-                while !r.finished().expect("finished") {
-                    let rewards: Vec<f64> = r.evaluated().iter().map(|x| x.reward).collect();
-                    let before = r.tree().clone();
-                    let before_iterations = r.counters().iterations;
-                    let want = mcts_path(&before, &rewards, rule, c, 3);
-                    if mcts_path(&before, &rewards, wrong, c, 3) != want {
-                        differ += 1;
-                    }
-                    r.step().expect("step");
-                    let what = format!("{name} c={c} seed {seed} iteration {}", before_iterations);
-                    check_went(&before, r.tree(), &want, &what);
-                    // Rollouts stay out of the tree: the path is all that grew.
-                    assert_eq!(grown(&before, r.tree()), {
-                        let mut ids = resolve(r.tree(), &want);
-                        ids.sort();
-                        ids
-                    }, "{what}");
-                }
+                // Rollouts stay out of the tree: the path is all that grows.
+                follow(&mut r, &rules, |t, rw, rule| mcts_path(t, rw, rule, c, 3), true, &mut differ, &format!("{name} c={c} seed {seed}"));
             }
-            assert!(differ > 0, "{name} c={c}: {wrong:?} never chose differently");
+            assert!(differ[0] > 0, "{name} c={c}: {:?} never chose differently", rules[1]);
         }
     }
 }
@@ -185,13 +240,7 @@ fn star_score(rule: Star, v: f64, c: f64, n_s: u64, n_c: u64) -> f64 {
 /// The DTS* (widening) path from the tree as it stands, down to the first
 /// open node or terminal: below that the iteration draws at random.
 fn dts_star_path(tree: &Tree, rule: Star, c: f64) -> Vec<Hop> {
-    let mut hops = Vec::new();
-    let mut s = ROOT;
-    loop {
-        let node = &tree.nodes()[s as usize];
-        if node.terminal {
-            return hops;
-        }
+    walk(tree, |_, node| {
         let mut opts: Vec<Opt> = Vec::new();
         for &(token, id) in &node.children {
             let child = &tree.nodes()[id as usize];
@@ -200,37 +249,24 @@ fn dts_star_path(tree: &Tree, rule: Star, c: f64) -> Vec<Hop> {
             }
         }
         // Open: D(s) < 2·max(n(s), 1)^0.7 (the toy's pw_c and pw_alpha).
-        if (node.draws as f64) < 2.0 * (node.n.max(1) as f64).powf(0.7) || opts.is_empty() {
-            return hops;
-        }
-        let (_, _, token, child) = best(&opts).expect("a valued child");
-        hops.push((s, token));
-        s = child.expect("an existing child");
-    }
+        let open = (node.draws as f64) < 2.0 * (node.n.max(1) as f64).powf(0.7);
+        (!open && !opts.is_empty()).then_some(opts)
+    })
 }
 
 #[test]
 fn dts_star_takes_the_path_its_scores_say() {
     for c in [0.2, 1.0] {
-        let mut differ = 0;
+        let mut differ = [0];
         for seed in 0..8 {
             let p = with_lambda(params(MethodKind::DtsStar, json!({ "c_uct": c, "num_rollouts": 60 })), Lam::Finite(1.0));
             let cfg = config(MethodKind::DtsStar, &p, seed);
             let (mut m, mut e) = (model(), evaluator());
             let mut r = DtsRun::start(&cfg, &mut m, &mut e, &PROMPT).expect("start");
-            let mut iteration = 0;
-            while !r.finished() {
-                let before = r.tree().clone();
-                let want = dts_star_path(&before, Star::Uct, c);
-                if dts_star_path(&before, Star::WithoutLog, c) != want {
-                    differ += 1;
-                }
-                r.step().expect("step");
-                check_went(&before, r.tree(), &want, &format!("DTS* c={c} seed {seed} iteration {iteration}"));
-                iteration += 1;
-            }
+            let rules = [Star::Uct, Star::WithoutLog];
+            follow(&mut r, &rules, |t, _, rule| dts_star_path(t, rule, c), false, &mut differ, &format!("DTS* c={c} seed {seed}"));
         }
-        assert!(differ > 0, "DTS* c={c}: the rule without the log never chose differently");
+        assert!(differ[0] > 0, "DTS* c={c}: the rule without the log never chose differently");
     }
 }
 
@@ -239,59 +275,36 @@ fn dts_star_takes_the_path_its_scores_say() {
 /// largest score. The path ends at the child that is rolled out, or at a
 /// terminal.
 fn top_k_star_path(tree: &Tree, rule: Star, c: f64, k: usize) -> Vec<Hop> {
-    let mut hops = Vec::new();
-    let mut s = ROOT;
-    loop {
-        let node = &tree.nodes()[s as usize];
-        if node.terminal {
-            return hops;
-        }
+    walk(tree, |s, node| {
+        let unvisited = if rule == Star::UnvisitedAsZero { star_score(rule, 0.0, c, node.n, 1) } else { f64::INFINITY };
         let mut opts: Vec<Opt> = Vec::new();
         for &(token, id) in &node.children {
             let child = &tree.nodes()[id as usize];
-            let score = match (child.value, rule) {
-                (Some(v), _) => star_score(rule, v, c, node.n, child.n),
-                (None, Star::UnvisitedAsZero) => star_score(rule, 0.0, c, node.n, 1),
-                (None, _) => f64::INFINITY,
-            };
+            let score = child.value.map_or(unvisited, |v| star_score(rule, v, c, node.n, child.n));
             opts.push((score, child.prior, token, Some(id).filter(|_| child.n > 0)));
         }
         if !node.expanded {
             for (token, q) in top_k(node, k).into_iter().filter(|x| tree.child(s, x.0).is_none()) {
-                let score = if rule == Star::UnvisitedAsZero { star_score(rule, 0.0, c, node.n, 1) } else { f64::INFINITY };
-                opts.push((score, q, token, None));
+                opts.push((unvisited, q, token, None));
             }
         }
-        let (_, _, token, child) = best(&opts).expect("a child");
-        hops.push((s, token));
-        match child {
-            Some(id) => s = id,
-            None => return hops,
-        }
-    }
+        Some(opts)
+    })
 }
 
 #[test]
 fn top_k_dts_star_takes_the_path_its_scores_say() {
     for c in [0.2, 1.0] {
-        let (mut differ_log, mut differ_zero) = (0, 0);
+        let mut differ = [0, 0];
         for seed in 0..8 {
             let p = with_lambda(params(MethodKind::DtsStar, json!({ "expansion": "top_k", "expansion_k": 3, "c_uct": c, "num_rollouts": 40 })), Lam::Finite(1.0));
             let cfg = config(MethodKind::DtsStar, &p, seed);
             let (mut m, mut e) = (model(), evaluator());
             let mut r = MaxEntRun::start(&cfg, &mut m, &mut e, &PROMPT).expect("start");
-            let mut iteration = 0;
-            while !r.finished() {
-                let before = r.tree().clone();
-                let want = top_k_star_path(&before, Star::Uct, c, 3);
-                differ_log += usize::from(top_k_star_path(&before, Star::WithoutLog, c, 3) != want);
-                differ_zero += usize::from(top_k_star_path(&before, Star::UnvisitedAsZero, c, 3) != want);
-                r.step().expect("step");
-                check_went(&before, r.tree(), &want, &format!("top-k DTS* c={c} seed {seed} iteration {iteration}"));
-                iteration += 1;
-            }
+            let rules = [Star::Uct, Star::WithoutLog, Star::UnvisitedAsZero];
+            follow(&mut r, &rules, |t, _, rule| top_k_star_path(t, rule, c, 3), false, &mut differ, &format!("top-k DTS* c={c} seed {seed}"));
         }
-        assert!(differ_log > 0, "top-k DTS* c={c}: the rule without the log never chose differently");
-        assert!(differ_zero > 0, "top-k DTS* c={c}: scoring unvisited children as 0 never chose differently");
+        assert!(differ[0] > 0, "top-k DTS* c={c}: the rule without the log never chose differently");
+        assert!(differ[1] > 0, "top-k DTS* c={c}: scoring unvisited children as 0 never chose differently");
     }
 }

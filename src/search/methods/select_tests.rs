@@ -86,9 +86,22 @@ fn puct_node() -> (f64, Vec<Arm>, [(u32, f64); 2]) {
     (normalised_value(3.6, 9, bounds), arms, [(2, 0.2), (3, 0.15)])
 }
 
+/// The PUCT scores on [`puct_node`] at c_puct = `c`, children then untried
+/// actions (scored through first-play urgency), and the pick.
+fn check_puct(c: f64, want: [f64; 4], pick: Pick) {
+    let (q_s, arms, untried) = puct_node();
+    let fpu = first_play_urgency(9, q_s);
+    let kids = arms.iter().map(|a| puct_score(a.q, c, a.prior, 9, a.visits));
+    let new = untried.iter().map(|&(_, p)| puct_score(fpu, c, p, 9, 0));
+    for (got, w) in kids.chain(new).zip(want) {
+        assert_close(got, w, &format!("PUCT score at c = {c}"));
+    }
+    assert_eq!(mcts_pick(Explore::Puct(c), 9, q_s, &arms, &untried), Some(pick));
+}
+
 #[test]
 fn puct_scores_untried_actions_with_the_parent_value() {
-    let (q_s, arms, untried) = puct_node();
+    let (q_s, _, _) = puct_node();
     assert_close(q_s, 0.7, "Q̃(s)");
     assert_close(first_play_urgency(9, q_s), 0.7, "fpu");
     // c_puct = 1, √9 = 3:
@@ -96,13 +109,7 @@ fn puct_scores_untried_actions_with_the_parent_value() {
     //   token 1: 0.55 + 0.25·3/(1+3) = 0.7375
     //   token 2 (untried): 0.7 + 0.2·3/1  = 1.3   ← argmax
     //   token 3 (untried): 0.7 + 0.15·3/1 = 1.15
-    let kids_want = [1.05, 0.7375];
-    for (arm, w) in arms.iter().zip(kids_want) {
-        assert_close(puct_score(arm.q, 1.0, arm.prior, 9, arm.visits), w, "PUCT child");
-    }
-    assert_close(puct_score(0.7, 1.0, 0.2, 9, 0), 1.3, "PUCT untried 2");
-    assert_close(puct_score(0.7, 1.0, 0.15, 9, 0), 1.15, "PUCT untried 3");
-    assert_eq!(mcts_pick(Explore::Puct(1.0), 9, q_s, &arms, &untried), Some(Pick::Untried(0)));
+    check_puct(1.0, [1.05, 0.7375, 1.3, 1.15], Pick::Untried(0));
     // With fpu = 0 instead of Q̃(s), the untried scores are 0.6 and 0.45 and
     // token 0 (1.05) wins.
     let fpu_zero = [1.05, 0.7375, puct_score(0.0, 1.0, 0.2, 9, 0), puct_score(0.0, 1.0, 0.15, 9, 0)];
@@ -112,20 +119,14 @@ fn puct_scores_untried_actions_with_the_parent_value() {
 
 #[test]
 fn puct_prefers_a_child_when_its_score_is_higher() {
-    let (q_s, arms, untried) = puct_node();
     // c_puct = 0.25:
     //   token 0: 0.85 + 0.25·0.4·3/6   = 0.9      ← argmax
     //   token 1: 0.55 + 0.25·0.25·3/4  = 0.596875
     //   token 2: 0.7 + 0.25·0.2·3      = 0.85
     //   token 3: 0.7 + 0.25·0.15·3     = 0.8125
-    let want = [0.9, 0.596875];
-    for (arm, w) in arms.iter().zip(want) {
-        assert_close(puct_score(arm.q, 0.25, arm.prior, 9, arm.visits), w, "PUCT child");
-    }
-    assert_close(puct_score(0.7, 0.25, 0.2, 9, 0), 0.85, "PUCT untried 2");
-    assert_close(puct_score(0.7, 0.25, 0.15, 9, 0), 0.8125, "PUCT untried 3");
-    assert_eq!(mcts_pick(Explore::Puct(0.25), 9, q_s, &arms, &untried), Some(Pick::Child(0)));
+    check_puct(0.25, [0.9, 0.596875, 0.85, 0.8125], Pick::Child(0));
     // UCT's "untried first" would expand token 2 instead.
+    let (q_s, arms, untried) = puct_node();
     assert_eq!(mcts_pick(Explore::Uct(0.25), 9, q_s, &arms, &untried), Some(Pick::Untried(0)));
 }
 
