@@ -21,11 +21,12 @@ use super::super::counters::Counters;
 use super::super::error::{config_err, SearchError};
 use super::super::evaluated::Evaluated;
 use super::super::lm::{Evaluator, LanguageModel};
-use super::super::lme::{argmax_by, boltzmann_choice, Choice};
+use super::super::lme::{boltzmann_choice, Choice};
 use super::super::proposal::locate;
 use super::super::tree::{NodeId, Tree, ROOT};
 use super::super::{Method, SearchInput, SearchOutcome};
 use super::common::{best_found, outcome, under_token_cap};
+use super::select::soft_uct_pick;
 use super::soft::{descend, entry_of, refresh_value, step_probs, valued_children};
 
 /// Redraws of a widening draw that lands on a child in flight.
@@ -180,10 +181,8 @@ impl<'m> DtsRun<'m> {
             }
             let choices: Vec<Choice> = opts.iter().map(|o| o.0).collect();
             let i = if self.cfg.star {
-                let ln_n = (node.n.max(1) as f64).ln();
-                let c_uct = self.cfg.c_uct;
                 let visits: Vec<u64> = opts.iter().map(|o| self.tree.node(o.1).map(|n| n.n.max(1)).unwrap_or(1)).collect();
-                argmax_by(&choices, |i, c| c.value + c_uct * (ln_n / visits[i] as f64).sqrt())
+                soft_uct_pick(self.cfg.c_uct, node.n, &choices, &visits)
             } else {
                 boltzmann_choice(self.cfg.tilt, &choices, &mut rng)
             };

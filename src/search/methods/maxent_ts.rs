@@ -14,11 +14,12 @@ use super::super::counters::Counters;
 use super::super::error::{config_err, SearchError};
 use super::super::evaluated::Evaluated;
 use super::super::lm::{Evaluator, LanguageModel};
-use super::super::lme::{argmax_by, boltzmann_choice, Choice, Tilt};
+use super::super::lme::{boltzmann_choice, Choice};
 use super::super::tree::{NodeId, Tree, ROOT};
 use super::super::{Method, SearchInput, SearchOutcome};
 use super::common::under_token_cap;
 use super::dts::output_entry;
+use super::select::{maxent_choices, soft_uct_pick, TopKChild};
 use super::soft::{descend, refresh_value, step_probs};
 
 /// Weights of the top-k tree: q(a|s), normalised over the children in play.
@@ -164,25 +165,14 @@ impl<'m> MaxEntRun<'m> {
             }
             let i = match self.cfg.selection {
                 TopKSelection::Boltzmann => {
-                    let (tilt, fallback) = match parent_value {
-                        Some(v) => (self.cfg.tilt, v),
-                        None => (Tilt::Mean, 0.0),
-                    };
-                    let choices: Vec<Choice> = kids.iter().map(|k| Choice { weight: k.1, value: k.2.unwrap_or(fallback), token: k.4 }).collect();
+                    let options: Vec<TopKChild> = kids.iter().map(|k| TopKChild { token: k.4, weight: k.1, value: k.2 }).collect();
+                    let (tilt, choices) = maxent_choices(self.cfg.tilt, parent_value, &options);
                     boltzmann_choice(tilt, &choices, &mut rng)
                 }
                 TopKSelection::SoftUct(c_uct) => {
-                    let unvisited: Vec<Choice> = kids.iter().filter(|k| k.3 == 0).map(|k| Choice { weight: k.1, value: 0.0, token: k.4 }).collect();
-                    if unvisited.is_empty() {
-                        let ln_n = (n_s.max(1) as f64).ln();
-                        let choices: Vec<Choice> = kids.iter().map(|k| Choice { weight: k.1, value: k.2.unwrap_or(0.0), token: k.4 }).collect();
-                        argmax_by(&choices, |j, c| c.value + c_uct * (ln_n / kids[j].3.max(1) as f64).sqrt())
-                    } else {
-                        argmax_by(&unvisited, |_, _| 0.0).and_then(|j| {
-                            let tok = unvisited[j].token;
-                            kids.iter().position(|k| k.4 == tok)
-                        })
-                    }
+                    let choices: Vec<Choice> = kids.iter().map(|k| Choice { weight: k.1, value: k.2.unwrap_or(0.0), token: k.4 }).collect();
+                    let visits: Vec<u64> = kids.iter().map(|k| k.3).collect();
+                    soft_uct_pick(c_uct, n_s, &choices, &visits)
                 }
             };
             let (c, _, _, visits, _) = *kids.get(i.ok_or_else(|| SearchError::Internal("no child to select".into()))?).ok_or_else(|| SearchError::Internal("bad choice".into()))?;

@@ -13,10 +13,10 @@ use super::super::counters::Counters;
 use super::super::error::{config_err, SearchError};
 use super::super::evaluated::Evaluated;
 use super::super::lm::{Evaluator, LanguageModel};
-use super::super::lme::{argmax_by, Choice};
 use super::super::tree::{NodeId, Tree, ROOT};
 use super::super::{Method, SearchInput, SearchOutcome};
 use super::common::{best_found, outcome, under_token_cap};
+use super::select::{mcts_pick, normalised_value, Arm, Explore, Pick};
 
 /// MCTS as a [`Method`].
 pub struct Mcts {
@@ -98,11 +98,7 @@ impl<'m> MctsRun<'m> {
     /// Q̃ of a node, with pending virtual loss.
     fn q_norm(&self, id: NodeId) -> Result<f64, SearchError> {
         let n = self.tree.node(id)?;
-        let visits = n.n + n.virtual_n;
-        match self.bounds {
-            Some((lo, hi)) if hi > lo && visits > 0 => Ok(((n.w_sum + n.virtual_w) / visits as f64 - lo) / (hi - lo)),
-            _ => Ok(0.0),
-        }
+        Ok(normalised_value(n.w_sum + n.virtual_w, n.n + n.virtual_n, self.bounds))
     }
 
     /// The candidate set A(s): top `expansion_k` tokens of q with q > 0,
@@ -149,50 +145,30 @@ impl<'m> MctsRun<'m> {
             let n_s = node.n + node.virtual_n;
             let untried = node.untried.clone().unwrap_or_default();
             let mut kids = Vec::new();
+            let mut ids = Vec::new();
             for &(t, c) in &node.children {
                 let cn = self.tree.node(c)?;
                 if !(self.cfg.prune_exhausted && cn.exhausted) {
-                    kids.push((t, c, cn.prior, cn.n + cn.virtual_n));
+                    kids.push(Arm { token: t, prior: cn.prior, q: self.q_norm(c)?, visits: cn.n + cn.virtual_n });
+                    ids.push(c);
                 }
             }
-            // Options: children first, then untried actions.
-            let mut options = Vec::new();
-            let mut scores = Vec::new();
-            match self.cfg.selection {
-                Selection::Uct => {
-                    if let Some(&(t, p)) = untried.first() {
-                        return self.expand(s, t, p, path).map(Selected::Plan);
-                    }
-                    for &(t, c, p, n_c) in &kids {
-                        let bonus = if n_c == 0 { f64::INFINITY } else { self.cfg.c_uct * ((n_s.max(1) as f64).ln() / n_c as f64).sqrt() };
-                        options.push(Choice { weight: p, value: 0.0, token: t });
-                        scores.push(self.q_norm(c)? + bonus);
-                    }
-                }
-                Selection::Puct => {
-                    let sqrt_n = (n_s as f64).sqrt();
-                    for &(t, c, p, n_c) in &kids {
-                        options.push(Choice { weight: p, value: 0.0, token: t });
-                        scores.push(self.q_norm(c)? + self.cfg.c_puct * p * sqrt_n / (1.0 + n_c as f64));
-                    }
-                    let fpu = if n_s == 0 { 0.0 } else { self.q_norm(s)? };
-                    for &(t, p) in &untried {
-                        options.push(Choice { weight: p, value: 0.0, token: t });
-                        scores.push(fpu + self.cfg.c_puct * p * sqrt_n);
-                    }
-                }
-            }
-            // Nothing selectable: only while a sibling's pending result would
-            // decide exhaustion; wait for this batch to finish.
-            let Some(i) = argmax_by(&options, |i, _| scores[i]) else {
-                return Ok(Selected::Blocked);
+            let rule = match self.cfg.selection {
+                Selection::Uct => Explore::Uct(self.cfg.c_uct),
+                Selection::Puct => Explore::Puct(self.cfg.c_puct),
             };
-            if i < kids.len() {
-                s = kids[i].1;
-                path.push(s);
-            } else {
-                let (t, p) = untried[i - kids.len()];
-                return self.expand(s, t, p, path).map(Selected::Plan);
+            match mcts_pick(rule, n_s, self.q_norm(s)?, &kids, &untried) {
+                Some(Pick::Child(i)) => {
+                    s = *ids.get(i).ok_or_else(|| SearchError::Internal("bad choice".into()))?;
+                    path.push(s);
+                }
+                Some(Pick::Untried(j)) => {
+                    let (t, p) = *untried.get(j).ok_or_else(|| SearchError::Internal("bad choice".into()))?;
+                    return self.expand(s, t, p, path).map(Selected::Plan);
+                }
+                // Nothing selectable: only while a sibling's pending result would
+                // decide exhaustion; wait for this batch to finish.
+                None => return Ok(Selected::Blocked),
             }
         }
     }

@@ -7,6 +7,7 @@ pub mod maxent_ts;
 pub mod mcts;
 
 mod common;
+mod select;
 mod soft;
 
 pub use best_of_n::BestOfN;

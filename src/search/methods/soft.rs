@@ -81,3 +81,7 @@ pub(crate) fn descend(tree: &Tree, tilt: Tilt, mode: ChildWeights, argmax: bool,
 pub(crate) fn entry_of(tree: &Tree, leaf: NodeId) -> Result<usize, SearchError> {
     tree.node(leaf)?.evaluated.ok_or_else(|| SearchError::Internal(format!("terminal {leaf} was never evaluated")))
 }
+
+#[cfg(test)]
+#[path = "soft_tests.rs"]
+mod tests;
