@@ -7,7 +7,7 @@
 mod toy;
 
 use runner::search::methods::maxent_ts::MaxEntRun;
-use runner::search::tree::{NodeId, Tree};
+use runner::search::tree::NodeId;
 use runner::search::{method_for, Allowed, Constraint, SearchInput, TokenConstraint};
 use runner::spec::MethodKind;
 use serde_json::json;
@@ -131,14 +131,11 @@ fn maxent_ts_is_exact_for_the_masked_proposal() {
         let cfg = constrained(MethodKind::MaxentTs, json!({"expansion_k": 3, "rollout_top_k": 3, "num_rollouts": 200000}), lam, 11);
         let (mut m, mut e) = (model(), evaluator());
         let mut r = MaxEntRun::start(&cfg, &mut m, &mut e, &PROMPT).expect("start");
-        let complete = |t: &Tree| {
-            t.nodes().iter().all(|n| n.terminal || (n.expanded && n.children.iter().all(|&(_, c)| t.nodes()[c as usize].n > 0)))
-        };
-        while !r.finished() && !complete(r.tree()) {
+        while !r.finished() && !maxent_complete(r.tree()) {
             r.step().expect("step");
         }
         let tree = r.tree().clone();
-        assert!(complete(&tree), "{lam:?}: the tree never completed");
+        assert!(maxent_complete(&tree), "{lam:?}: the tree never completed");
         // Every node's value is the exact soft value under the masked q;
         // no masked token was ever expanded.
         for (id, n) in tree.nodes().iter().enumerate() {

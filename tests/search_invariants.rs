@@ -115,13 +115,10 @@ fn complete_maxent(k: u32, lam: Lam, seed: u64) -> (Tree, Vec<NodeId>) {
     let cfg = config(MethodKind::MaxentTs, &p, seed);
     let (mut m, mut e) = (model(), evaluator());
     let mut r = MaxEntRun::start(&cfg, &mut m, &mut e, &PROMPT).expect("start");
-    let complete = |t: &Tree| {
-        t.nodes().iter().all(|n| n.terminal || (n.expanded && n.children.iter().all(|&(_, c)| t.nodes()[c as usize].n > 0)))
-    };
-    while !r.finished() && !complete(r.tree()) {
+    while !r.finished() && !maxent_complete(r.tree()) {
         r.step().expect("step");
     }
-    assert!(complete(r.tree()), "tree never completed (k={k}, {lam:?}, {} nodes)", r.tree().len());
+    assert!(maxent_complete(r.tree()), "tree never completed (k={k}, {lam:?}, {} nodes)", r.tree().len());
     let leaves = (0..r.tree().len() as NodeId).filter(|&i| r.tree().nodes()[i as usize].terminal).collect();
     (r.tree().clone(), leaves)
 }

@@ -25,9 +25,20 @@ fn the_paper_sweep_has_1300_distinct_runs_in_the_declared_shape() {
     assert_eq!(plan.runs.len(), 1300);
     let ids: BTreeSet<_> = plan.runs.iter().map(|r| r.run_id.clone()).collect();
     assert_eq!(ids.len(), 1300, "no duplicate runs");
-    // Per model and dataset: 1 + 12 + 60 + 36 + 36 + 180 = 325.
-    for (name, per_pair) in [("greedy", 1), ("best_of_n", 12), ("mcts", 60), ("dts", 36), ("dts_star", 36), ("maxent_ts", 180)] {
+    // Per model and dataset: 1 + 12 + 12 + 60 + 48 + 12 + 180 = 325.
+    let shape = [("greedy", 1), ("best_of_n", 12), ("best_of_n_matched", 12), ("mcts", 60), ("dts", 48), ("dts_star", 12), ("maxent_ts", 180)];
+    for (name, per_pair) in shape {
         assert_eq!(runs_of(&plan, name).len(), per_pair * 4, "{name}");
+    }
+    // DTS includes the max backup; DTS* uses it, with c_uct in reward units.
+    assert!(runs_of(&plan, "dts").iter().any(|r| r.method.params.lambda == Some(Lambda::INFINITE)));
+    assert!(runs_of(&plan, "dts_star").iter().all(|r| r.method.params.lambda == Some(Lambda::INFINITE) && r.method.params.c_uct == Some(0.1)));
+    // Every token-matched best-of-N run has exactly one DTS* peer: the one
+    // of its model, dataset, seed and num_rollouts.
+    for run in runs_of(&plan, "best_of_n_matched") {
+        let peer = runner::schedule::peer::peer_of(run, &plan.runs).expect("one peer").expect("a peer");
+        assert_eq!(peer.method.name, "dts_star");
+        assert_eq!((peer.seed, peer.method.params.num_rollouts), (run.seed, run.method.params.num_rollouts));
     }
     // Parameters that do not apply are absent, not defaulted.
     for run in runs_of(&plan, "mcts") {

@@ -239,6 +239,11 @@ pub fn with_lambda(mut p: MethodParams, lam: Lam) -> MethodParams {
     p
 }
 
+/// Every non-terminal node of a MaxEnt-TS tree is expanded and every child visited.
+pub fn maxent_complete(t: &runner::search::tree::Tree) -> bool {
+    t.nodes().iter().all(|n| n.terminal || (n.expanded && n.children.iter().all(|&(_, c)| t.nodes()[c as usize].n > 0)))
+}
+
 pub fn config(kind: MethodKind, p: &MethodParams, seed: u64) -> SearchConfig {
     SearchConfig::from_params(kind, p, vec![EOS], seed).expect("config")
 }
