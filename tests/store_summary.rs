@@ -9,7 +9,7 @@ use std::path::Path;
 use report_fixture::{set_metric_recs, write_run_parquet, Rec};
 use runner::plan::RunConfig;
 use runner::store::layout::{RUN_JSON, SAMPLES_PARQUET};
-use runner::store::{run_dir, CommitTag, RunFile, RunStatus};
+use runner::store::{run_dir, CommitTag, RunFile};
 use runner::track::outbox::{Op, Outbox};
 use serde_json::Value;
 
@@ -33,23 +33,7 @@ fn complete(commit_dir: &Path, runs: &[RunConfig], recs: &[Rec]) {
         std::fs::create_dir_all(&dir).unwrap();
         write_run_parquet(&dir.join(SAMPLES_PARQUET), recs, fixture_run);
         let samples = recs.iter().filter(|r| r.run == fixture_run).count();
-        RunFile {
-            run: run.clone(),
-            status: RunStatus::Complete,
-            error: None,
-            identity: None,
-            samples_total: samples,
-            samples_done: samples,
-            wave: 16,
-            attempts: 1,
-            wall_seconds: 1.0,
-            mean_batch: 2.0,
-            determinism_mismatches: Vec::new(),
-            started_at: "2026-01-01T00:00:00Z".into(),
-            finished_at: Some("2026-01-01T00:00:01Z".into()),
-        }
-        .write(&dir.join(RUN_JSON))
-        .unwrap();
+        RunFile { mean_batch: 2.0, ..RunFile::complete(run.clone(), samples) }.write(&dir.join(RUN_JSON)).unwrap();
     }
 }
 
