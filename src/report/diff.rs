@@ -136,7 +136,7 @@ impl Diff {
                 hi: r.diff.hi,
                 test: match r.sign {
                     Some(s) => format!("sign test p = {:.3}", s.p),
-                    None => "paired bootstrap of the set statistic".to_owned(),
+                    None => "the interval alone: no sign test for a set statistic".to_owned(),
                 },
                 n: r.n,
                 direction: if m.higher_is_better { "higher" } else { "lower" },
