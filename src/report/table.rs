@@ -8,10 +8,10 @@ use super::bootstrap::{self, Budget, Estimate};
 use super::frame::{self, Level};
 use super::group::{self, Grouping};
 use super::metric::{self, Metric};
-use crate::metrics::input::{self as metric_input, SampleOrder};
-use crate::metrics::{Aggregate, SetSample};
 use super::provenance::{Provenance, Source};
 use super::ReportError;
+use crate::metrics::input::{self as metric_input, SampleOrder};
+use crate::metrics::{Aggregate, SetSample};
 
 /// What to tabulate; `None` takes the defaults.
 #[derive(Debug, Clone, Default)]
