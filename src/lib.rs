@@ -12,6 +12,7 @@ pub mod cli;
 pub mod engine;
 pub mod evaluate;
 pub mod execute;
+pub mod metrics;
 pub mod plan;
 pub mod report;
 pub mod schedule;

@@ -3,7 +3,7 @@
 
 mod report_fixture;
 
-use report_fixture::{frame, source, two_methods};
+use report_fixture::{frame, set_metric_recs, source, two_methods};
 use runner::report::bootstrap::{mean_ci_with, CiMethod};
 use runner::report::frame::Level;
 use runner::report::{render_table, table, Format, ReportError, TableOptions};
@@ -66,7 +66,7 @@ fn defaults_follow_the_data() {
     let t = table::build(&frame(&recs), source("a"), &TableOptions::default()).unwrap();
     assert_eq!(t.by, vec!["method_name"]);
     let names: Vec<&str> = t.metrics.iter().map(|m| m.name).collect();
-    assert_eq!(names, ["reward", "smape", "nfe", "tokens_generated"], "accuracy is all null here");
+    assert_eq!(names, ["reward", "smape", "parsed", "nfe", "tokens_generated"], "accuracy, OWA and F1 have no values here");
 
     recs[0].dataset = "m4";
     let t = table::build(&frame(&recs), source("a"), &TableOptions::default()).unwrap();
@@ -100,7 +100,7 @@ fn unknown_names_are_clear_errors() {
     assert!(msg.contains("--metrics") && msg.contains("`rewrd`") && msg.contains("reward, smape"), "{msg}");
     // Metric names map to their columns.
     let t = table::build(&df, source("a"), &opts(&[], &["time", "accuracy"])).unwrap();
-    assert_eq!(t.metrics.iter().map(|m| m.column).collect::<Vec<_>>(), ["wall_seconds", "correct"]);
+    assert_eq!(t.metrics.iter().map(|m| m.column()).collect::<Vec<_>>(), [Some("wall_seconds"), Some("correct")]);
     assert!(t.rows[0].cells[1].is_none(), "no accuracy values");
 }
 
@@ -144,16 +144,25 @@ fn formats_carry_provenance_and_the_numbers() {
 
 #[test]
 fn the_same_results_give_the_same_bytes() {
-    let recs = two_methods();
-    let mut shuffled = recs.clone();
-    shuffled.reverse();
-    shuffled.swap(1, 5);
-    for format in [Format::Md, Format::Latex, Format::Csv, Format::Json] {
-        let first = render_table(&frame(&recs), source("a"), &TableOptions::default(), format).unwrap();
-        let again = render_table(&frame(&recs), source("a"), &TableOptions::default(), format).unwrap();
-        let reordered = render_table(&frame(&shuffled), source("a"), &TableOptions::default(), format).unwrap();
-        assert_eq!(first, again, "{format:?}");
-        assert_eq!(first, reordered, "{format:?}: row order changed the output");
+    // Means by default; OWA, F1 and the parse rate per method and over all
+    // methods at once (a set statistic takes its samples in a fixed order).
+    let cases = [
+        (two_methods(), TableOptions::default()),
+        (set_metric_recs(), opts(&["method_name"], &["owa", "f1", "parsed"])),
+        (set_metric_recs(), opts(&[], &["owa", "f1", "parsed"])),
+    ];
+    for (recs, o) in cases {
+        let mut shuffled = recs.clone();
+        shuffled.reverse();
+        shuffled.swap(1, 5);
+        shuffled.swap(0, 7);
+        for format in [Format::Md, Format::Latex, Format::Csv, Format::Json] {
+            let first = render_table(&frame(&recs), source("a"), &o, format).unwrap();
+            let again = render_table(&frame(&recs), source("a"), &o, format).unwrap();
+            let reordered = render_table(&frame(&shuffled), source("a"), &o, format).unwrap();
+            assert_eq!(first, again, "{format:?}");
+            assert_eq!(first, reordered, "{format:?}: row order changed the output");
+        }
     }
 }
 
@@ -168,33 +177,35 @@ fn tables_read_what_the_store_writes() {
     use runner::store::row::RunColumns;
     use runner::store::{load_samples, write_samples_parquet, SampleRow};
     let dir = tempfile::tempdir().unwrap();
-    let mut rows = Vec::new();
-    for (i, r) in [0.1, 0.2, 0.3, 0.4].iter().enumerate() {
-        rows.push(SampleRow {
-            run: RunColumns {
-                run_id: "0123456789abcdef".into(),
-                model: "smollm2".into(),
-                dataset: "m3".into(),
-                method_name: "greedy".into(),
-                method: "greedy".into(),
-                seed: None,
-                int_params: vec![None, None, Some(64), None],
-                float_params: vec![Some(1.0), Some(1.0), None, None, None],
-            },
-            sample_id: format!("N{i}"),
-            sample_index: i as i64,
-            metrics: vec![Some(*r), Some(10.0 * (i + 1) as f64), None, None, Some(1.0), Some(5.0), Some(10.0), Some(12.0), Some(1.0), Some(0.5)],
-            output: "1, 2, 3".into(),
-            parse_status: "ok".into(),
-        });
-    }
+    let run = RunColumns {
+        run_id: "0123456789abcdef".into(),
+        model: "smollm2".into(),
+        dataset: "m3".into(),
+        method_name: "greedy".into(),
+        method: "greedy".into(),
+        seed: None,
+        int_params: vec![None, None, Some(64), None],
+        float_params: vec![Some(1.0), Some(1.0), None, None, None],
+    };
+    let rows: Vec<SampleRow> = [0.1, 0.2, 0.3, 0.4]
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let record = serde_json::json!({
+                "sample_id": format!("N{i}"), "sample_index": i, "reward": r, "parse_status": "ok", "output": "1, 2, 3",
+                "metrics": {"smape": 10.0 * (i + 1) as f64, "mase": null},
+                "counters": {"nfe": 5, "tokens_generated": 10, "tokens_forwarded": 12, "rollouts": 1}, "wall_seconds": 0.5,
+            });
+            SampleRow::from_record(&record, &run)
+        })
+        .collect();
     let run_dir = dir.path().join("runs").join("0123456789abcdef");
     std::fs::create_dir_all(&run_dir).unwrap();
     write_samples_parquet(&run_dir.join("samples.parquet"), &rows).unwrap();
     let df = load_samples(dir.path()).unwrap();
     let t = table::build(&df, source("store"), &TableOptions::default()).unwrap();
     assert_eq!(t.by, vec!["method_name"]);
-    assert_eq!(t.metrics.iter().map(|m| m.name).collect::<Vec<_>>(), ["reward", "smape", "nfe", "tokens_generated"]);
+    assert_eq!(t.metrics.iter().map(|m| m.name).collect::<Vec<_>>(), ["reward", "smape", "parsed", "nfe", "tokens_generated"]);
     assert!(close(t.rows[0].cells[0].unwrap().mean, 0.25));
     assert!(close(t.rows[0].cells[1].unwrap().mean, 25.0));
 }
@@ -235,4 +246,103 @@ fn runner_table_reads_a_results_directory() {
     let (code, _, err) = run(&["--by", "methods"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("--by: unknown column `methods`; valid: model, dataset, method_name"), "{err}");
+}
+
+/// The rows of `t` by method: A, B, C.
+fn by_method(t: &table::Table) -> [&table::Row; 3] {
+    let row = |name: &str| t.rows.iter().find(|r| r.key == [Level::Str(name.into())]).unwrap();
+    [row("A"), row("B"), row("C")]
+}
+
+#[test]
+fn owa_f1_and_the_parse_rate_per_group() {
+    let df = frame(&set_metric_recs());
+    let t = table::build(&df, source("a"), &opts(&["method_name"], &["owa", "f1", "parsed"])).unwrap();
+    let [a, b, c] = by_method(&t);
+    assert_eq!((a.n, b.n, c.n), (3, 4, 5), "n counts every sample of the group");
+    let cell = |row: &table::Row, m: usize| row.cells[m];
+
+    // A: means sMAPE 20, MASE 1, Naive2 sMAPE 20, Naive2 MASE 1.5:
+    // OWA = ½ (20/20 + 1/1.5) = 5/6.
+    let owa_a = cell(a, 0).unwrap();
+    assert!(close(owa_a.mean, 5.0 / 6.0), "{owa_a:?}");
+    assert_eq!((owa_a.n, owa_a.method), (3, CiMethod::Bootstrap));
+    // Resampling three samples, each resample made of one sample three
+    // times has probability 1/27 > 2.5%: the bounds are the OWA of sample
+    // 1 alone, ½ (10/16 + 0.5/1), and of sample 3 alone, ½ (30/20 + 1.5/2),
+    // the smallest and largest OWA of any resample.
+    assert!(close(owa_a.lo, 0.5 * (10.0 / 16.0 + 0.5)) && close(owa_a.hi, 0.5 * (1.5 + 0.75)), "{owa_a:?}");
+
+    // B: the unparsed sample has no sMAPE and is left out of all four
+    // means: sMAPE 9, MASE 0.6, Naive2 sMAPE 20, Naive2 MASE 1.5:
+    // OWA = ½ (9/20 + 0.6/1.5) = 0.425. Parse rate 3/4.
+    let owa_b = cell(b, 0).unwrap();
+    assert!(close(owa_b.mean, 0.425) && owa_b.n == 3, "{owa_b:?}");
+    assert!(owa_b.lo <= owa_b.mean && owa_b.mean <= owa_b.hi);
+    assert!(close(cell(b, 2).unwrap().mean, 0.75));
+
+    // C: a: TP 1, FN 1 → F1 2/3; b: TP 1, FP 1, FN 1 (the failed parse) → 1/2;
+    // c: TP 1 → 1. Macro-F1 = (2/3 + 1/2 + 1) / 3 = 13/18. Parse rate 4/5.
+    let f1 = cell(c, 1).unwrap();
+    assert!(close(f1.mean, 13.0 / 18.0) && f1.n == 5, "{f1:?}");
+    assert!(f1.lo <= f1.mean && f1.mean <= f1.hi && f1.hi <= 1.0);
+    assert!(close(cell(c, 2).unwrap().mean, 0.8));
+
+    // No F1 for forecasts, no OWA for activity samples.
+    assert!(cell(a, 1).is_none() && cell(b, 1).is_none() && cell(c, 0).is_none());
+
+    let md = render_table(&df, source("a"), &opts(&["method_name"], &["owa", "f1", "parsed"]), Format::Md).unwrap();
+    assert!(md.contains("| method_name | n | owa ↓ | f1 ↑ | parsed ↑ |"), "{md}");
+    assert!(md.contains("| A | 3 | ") && md.contains("| C | 5 | - | "), "{md}");
+    assert!(md.contains("owa, f1: the statistic of the group's samples"), "{md}");
+    let json: serde_json::Value = serde_json::from_str(&render_table(&df, source("a"), &opts(&["method_name"], &["owa", "f1"]), Format::Json).unwrap()).unwrap();
+    assert_eq!(json["metrics"][0]["aggregate"], "set");
+    assert_eq!(json["metrics"][0]["columns"], serde_json::json!(["smape", "mase", "smape_naive2", "mase_naive2"]));
+    assert_eq!(json["rows"][2]["metrics"]["f1"]["n"], 5);
+}
+
+#[test]
+fn the_parse_rate_is_a_default_and_owa_and_f1_follow_the_data() {
+    let names = |recs: &[report_fixture::Rec]| {
+        let t = table::build(&frame(recs), source("a"), &TableOptions::default()).unwrap();
+        t.metrics.iter().map(|m| m.name).collect::<Vec<_>>()
+    };
+    let recs = set_metric_recs();
+    assert_eq!(names(&recs), ["reward", "smape", "owa", "accuracy", "f1", "parsed", "nfe", "tokens_generated"]);
+    assert_eq!(names(&recs[..7]), ["reward", "smape", "owa", "parsed", "nfe", "tokens_generated"], "forecasts only");
+    assert_eq!(names(&recs[7..]), ["reward", "accuracy", "f1", "parsed", "nfe", "tokens_generated"], "activity only");
+}
+
+#[test]
+fn a_set_statistic_of_a_large_group_has_the_delta_method_interval() {
+    use runner::metrics::{input, SetStat};
+    use runner::report::bootstrap::set_ci_with;
+    let df = frame(&set_metric_recs()[..3]);
+    let inputs = input::read_all(&df, SetStat::Owa.inputs()).unwrap();
+    let sample = SetStat::Owa.sample(&inputs, &[0, 1, 2]).unwrap();
+    // Influence of sample i: ½ ((s_i − 1 · sn_i) / 20 + (m_i − (2/3) · mn_i) / 1.5):
+    // −37/180, −18/180, 55/180; their variance (n − 1) is 4718 / 180² / 2.
+    let e = set_ci_with(sample.as_ref(), CiMethod::Normal).unwrap();
+    let half = 1.959_963_984_540_054 * (4718.0 / 32400.0 / 2.0 / 3.0f64).sqrt();
+    assert!(close(e.mean, 5.0 / 6.0) && close(e.lo, 5.0 / 6.0 - half) && close(e.hi, 5.0 / 6.0 + half), "{e:?}");
+}
+
+#[test]
+fn results_written_before_the_new_columns_still_load() {
+    use runner::store::load_samples;
+    use polars::prelude::{DataFrame, ParquetWriter};
+    let dir = tempfile::tempdir().unwrap();
+    report_fixture::write_results(dir.path(), &set_metric_recs());
+    // An older file: the same run without the Naive2 and label columns.
+    let old = dir.path().join("runs/r_a/samples.parquet");
+    let df = runner::store::parquet::read_frame(&old).unwrap();
+    let keep: Vec<_> = df.columns().iter().filter(|c| !["smape_naive2", "mase_naive2", "true_label", "predicted_label"].contains(&c.name().as_str())).cloned().collect();
+    let mut df = DataFrame::new(df.height(), keep).unwrap();
+    ParquetWriter::new(std::fs::File::create(&old).unwrap()).finish(&mut df).unwrap();
+    let all = load_samples(dir.path()).unwrap();
+    assert_eq!(all.height(), 12);
+    let t = table::build(&all, source("a"), &opts(&["method_name"], &["owa", "smape"])).unwrap();
+    let [a, b, _] = by_method(&t);
+    assert!(a.cells[0].is_none() && close(a.cells[1].unwrap().mean, 20.0), "no Naive2 values in the older file");
+    assert!(close(b.cells[0].unwrap().mean, 0.425));
 }

@@ -31,7 +31,8 @@ pub struct TableArgs {
     /// dataset first where they vary).
     #[arg(long, value_delimiter = ',', value_name = "COLUMNS")]
     pub by: Option<Vec<String>>,
-    /// Metrics to show (default: reward, smape and/or accuracy, nfe, tokens_generated).
+    /// Metrics to show (default: reward, smape and owa and/or accuracy and
+    /// f1, parsed, nfe, tokens_generated).
     #[arg(long, value_delimiter = ',', value_name = "METRICS")]
     pub metrics: Option<Vec<String>>,
     #[arg(long, value_enum, default_value = "md")]

@@ -33,45 +33,39 @@ fn fixture_error(e: impl std::fmt::Display) -> ReportError {
 }
 
 /// The rows of run `run` (of a forecasting sweep over six methods and four
-/// budgets), with random metrics.
+/// budgets), with random metrics, read from records as the store reads them.
 fn run_rows(run: usize, samples: usize, rng: &mut ChaCha8Rng) -> Vec<SampleRow> {
     let (name, kind) = METHODS[run % METHODS.len()];
     let budget = (kind != "greedy").then(|| BUDGETS[(run / METHODS.len()) % BUDGETS.len()]);
+    let columns = RunColumns {
+        run_id: format!("{run:016x}"),
+        model: "smollm2".into(),
+        dataset: "m3".into(),
+        method_name: name.into(),
+        method: kind.into(),
+        seed: budget.map(|_| 0),
+        int_params: vec![budget, budget.map(|_| 3), Some(64), None],
+        float_params: vec![Some(1.0), Some(1.0), budget.map(|_| 1.0), None, None],
+    };
     (0..samples)
         .map(|i| {
             let s: f64 = rng.random_range(0.0..60.0);
+            let naive2: f64 = rng.random_range(5.0..40.0);
             let parsed = rng.random_range(0.0..1.0) > 0.05;
             let b = budget.unwrap_or(1) as f64;
             let nfe = (b * rng.random_range(8.0..24.0)).round();
             let tokens = (b * rng.random_range(20.0..64.0)).round();
-            SampleRow {
-                run: RunColumns {
-                    run_id: format!("{run:016x}"),
-                    model: "smollm2".into(),
-                    dataset: "m3".into(),
-                    method_name: name.into(),
-                    method: kind.into(),
-                    seed: budget.map(|_| 0),
-                    int_params: vec![budget, budget.map(|_| 3), Some(64), None],
-                    float_params: vec![Some(1.0), Some(1.0), budget.map(|_| 1.0), None, None],
-                },
-                sample_id: format!("N{i:04}"),
-                sample_index: i as i64,
-                metrics: vec![
-                    Some(if parsed { -s / 200.0 } else { -1.0 }),
-                    parsed.then_some(s),
-                    parsed.then_some(s / 20.0),
-                    None,
-                    Some(if parsed { 1.0 } else { 0.0 }),
-                    Some(nfe),
-                    Some(tokens),
-                    Some(tokens * 2.0),
-                    Some(b),
-                    Some(rng.random_range(0.5..5.0) * b),
-                ],
-                output: "0, 1, 2, 3, 4, 5".into(),
-                parse_status: if parsed { "ok" } else { "failed" }.into(),
-            }
+            let record = serde_json::json!({
+                "sample_id": format!("N{i:04}"),
+                "sample_index": i,
+                "reward": if parsed { -s / 200.0 } else { -1.0 },
+                "parse_status": if parsed { "ok" } else { "unparsable" },
+                "output": "0, 1, 2, 3, 4, 5",
+                "metrics": {"smape": parsed.then_some(s), "mase": parsed.then_some(s / 20.0), "smape_naive2": naive2, "mase_naive2": naive2 / 20.0},
+                "counters": {"nfe": nfe, "tokens_generated": tokens, "tokens_forwarded": tokens * 2.0, "rollouts": b},
+                "wall_seconds": rng.random_range(0.5..5.0) * b,
+            });
+            SampleRow::from_record(&record, &columns)
         })
         .collect()
 }

@@ -1,12 +1,16 @@
-//! Confidence intervals of means (percentile bootstrap, or the normal
-//! approximation for large samples), the paired bootstrap of a mean
-//! difference, and the two-sided sign test.
+//! Confidence intervals of means and of set statistics (percentile
+//! bootstrap, or the normal approximation for large samples: for a set
+//! statistic, from its influence values by the delta method), the paired
+//! bootstrap of a difference, and the two-sided sign test.
 //!
 //! Every bootstrap draws from a ChaCha8 generator seeded with the same
-//! constant, so the same values always give the same interval.
+//! constant and picks samples the same way, so the same values always give
+//! the same interval.
 
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+
+use crate::metrics::SetSample;
 
 /// Bootstrap resamples per interval.
 pub const RESAMPLES: usize = 1000;
@@ -116,37 +120,64 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
     }
 }
 
-fn bootstrap(values: &[f64]) -> (f64, f64) {
-    let n = values.len();
+/// Fills `picks` with one resample of `n` positions: two per random 64
+/// bits (its low and high 32 bits, by multiply-shift; n is far below 2^32,
+/// so the bias, under n / 2^32, is immaterial), the last one alone when n
+/// is odd.
+fn resample(rng: &mut ChaCha8Rng, n: usize, picks: &mut Vec<u32>) {
+    let pick = |bits: u64| (((bits & 0xffff_ffff) * n as u64) >> 32) as u32;
+    picks.clear();
+    for _ in 0..n / 2 {
+        let r = rng.next_u64();
+        picks.extend([pick(r), pick(r >> 32)]);
+    }
+    if n % 2 == 1 {
+        picks.push(pick(rng.next_u64()));
+    }
+}
+
+/// The 2.5% and 97.5% quantiles of resampled statistics.
+fn percentiles(mut stats: Vec<f64>) -> (f64, f64) {
+    stats.sort_by(f64::total_cmp);
+    (quantile(&stats, 0.025), quantile(&stats, 0.975))
+}
+
+/// The statistics of [`RESAMPLES`] resamples of `n` positions (those
+/// defined), in the order drawn.
+fn resampled(n: usize, stat: impl Fn(&[u32]) -> Option<f64>) -> Vec<f64> {
     let mut rng = ChaCha8Rng::seed_from_u64(SEED);
-    // Indices from 32 random bits each (two per draw of 64) by
-    // multiply-shift; n is far below 2^32, so the bias (under n / 2^32) is
-    // immaterial.
-    let pick = |bits: u64| (((bits & 0xffff_ffff) * n as u64) >> 32) as usize;
-    let mut means: Vec<f64> = (0..RESAMPLES)
-        .map(|_| {
-            let mut s = 0.0;
-            for _ in 0..n / 2 {
-                let r = rng.next_u64();
-                s += values[pick(r)] + values[pick(r >> 32)];
-            }
-            if n % 2 == 1 {
-                s += values[pick(rng.next_u64())];
-            }
-            s / n as f64
+    let mut picks = Vec::with_capacity(n);
+    (0..RESAMPLES)
+        .filter_map(|_| {
+            resample(&mut rng, n, &mut picks);
+            stat(&picks).filter(|v| v.is_finite())
         })
-        .collect();
-    means.sort_by(f64::total_cmp);
-    (quantile(&means, 0.025), quantile(&means, 0.975))
+        .collect()
+}
+
+fn bootstrap(values: &[f64]) -> (f64, f64) {
+    percentiles(resampled(values.len(), |picks| {
+        let mut s = 0.0;
+        for two in picks.chunks(2) {
+            s += two.iter().map(|&i| values[i as usize]).sum::<f64>();
+        }
+        Some(s / values.len() as f64)
+    }))
+}
+
+/// Half the width of the normal 95% interval of the mean of `values`
+/// (spread measured about `center`); 0 for fewer than two values.
+fn normal_half_width(values: &[f64], center: f64) -> f64 {
+    let n = values.len();
+    if n < 2 {
+        return 0.0;
+    }
+    let var = values.iter().map(|v| (v - center) * (v - center)).sum::<f64>() / (n - 1) as f64;
+    Z95 * (var / n as f64).sqrt()
 }
 
 fn normal(values: &[f64], m: f64) -> (f64, f64) {
-    let n = values.len();
-    if n < 2 {
-        return (m, m);
-    }
-    let var = values.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (n - 1) as f64;
-    let half = Z95 * (var / n as f64).sqrt();
+    let half = normal_half_width(values, m);
     (m - half, m + half)
 }
 
@@ -181,6 +212,52 @@ pub fn mean_ci(values: &[f64], budget: &mut Budget) -> Option<Estimate> {
 pub fn paired_ci(before: &[f64], after: &[f64], budget: &mut Budget) -> Option<Estimate> {
     let diffs: Vec<f64> = before.iter().zip(after).map(|(a, b)| b - a).collect();
     mean_ci(&diffs, budget)
+}
+
+/// A statistic `value` of `n` samples with its 95% interval by `method`:
+/// the percentile bootstrap of `at` (the statistic of a resample of
+/// positions), or normal with the variance of the `influence` values over n.
+fn stat_interval(n: usize, value: f64, at: impl Fn(&[u32]) -> Option<f64>, influence: impl FnOnce() -> Option<Vec<f64>>, method: CiMethod) -> Estimate {
+    let (lo, hi) = match method {
+        CiMethod::Bootstrap => match resampled(n, at) {
+            stats if stats.is_empty() => (value, value),
+            stats => percentiles(stats),
+        },
+        CiMethod::Normal => {
+            let half = influence().map_or(0.0, |psi| normal_half_width(&psi, mean(&psi)));
+            (value - half, value + half)
+        }
+    };
+    Estimate { mean: value, lo: lo.min(value), hi: hi.max(value), n, method }
+}
+
+/// The set statistic of `sample` and its 95% interval by `method`
+/// (resampling its samples, or the delta method); `None` when undefined.
+pub fn set_ci_with(sample: &dyn SetSample, method: CiMethod) -> Option<Estimate> {
+    let value = sample.value_of_all()?;
+    Some(stat_interval(sample.len(), value, |picks| sample.value(picks), || sample.influence(), method))
+}
+
+/// [`set_ci_with`], the method chosen by `budget`.
+pub fn set_ci(sample: &dyn SetSample, budget: &mut Budget) -> Option<Estimate> {
+    if sample.is_empty() {
+        return None;
+    }
+    set_ci_with(sample, budget.method_for(sample.len()))
+}
+
+/// The difference `b − a` of a set statistic over paired samples (the
+/// same samples, position by position, on both sides) and its 95%
+/// interval: the paired bootstrap draws the same positions on both sides;
+/// the normal interval uses the differences of the influence values.
+pub fn paired_set_ci_with(a: &dyn SetSample, b: &dyn SetSample, method: CiMethod) -> Option<Estimate> {
+    if a.len() != b.len() {
+        return None;
+    }
+    let d = b.value_of_all()? - a.value_of_all()?;
+    let at = |picks: &[u32]| Some(b.value(picks)? - a.value(picks)?);
+    let influence = || Some(b.influence()?.iter().zip(a.influence()?).map(|(y, x)| y - x).collect());
+    Some(stat_interval(a.len(), d, at, influence, method))
 }
 
 /// The two-sided exact sign test of "positive and negative differences are

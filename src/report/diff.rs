@@ -1,20 +1,26 @@
 //! Comparing two results sets sample by sample: runs are matched by run
-//! id and samples by sample id; for each metric the mean difference
-//! (second minus first) with a paired bootstrap 95% interval and a sign
-//! test. A change is significant when the interval excludes zero and the
-//! sign test gives p < 0.05.
+//! id and samples by sample id. For a metric that is a mean: the mean
+//! difference (second minus first) with a paired bootstrap 95% interval
+//! and a sign test; a change is significant when the interval excludes
+//! zero and the sign test gives p < 0.05. For a set statistic (OWA, F1):
+//! the difference of the statistic over the paired samples with a paired
+//! bootstrap 95% interval (the same samples drawn on both sides); there is
+//! no per-sample difference to count, so no sign test and no p-value, and
+//! a change is significant when the interval excludes zero.
 
 use std::collections::{BTreeSet, HashMap};
 
 use polars::prelude::DataFrame;
 
-use super::bootstrap::{self, Budget, Estimate};
+use super::bootstrap::{self, Budget, CiMethod, Estimate};
 use super::frame::{self, Level};
 use super::group::Grouping;
 use super::metric::{self, Metric};
 use super::provenance::{Provenance, Source};
 use super::table::{resolve_by, resolve_metrics};
 use super::ReportError;
+use crate::metrics::input::{self as metric_input, SampleOrder};
+use crate::metrics::{Aggregate, SetSample};
 use crate::store::columns;
 
 /// Significance level of the sign test.
@@ -46,6 +52,16 @@ impl Change {
     }
 }
 
+/// The sign test of a mean's per-pair differences.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SignTest {
+    /// Pairs that got better, worse.
+    pub better: usize,
+    pub worse: usize,
+    /// Two-sided p.
+    pub p: f64,
+}
+
 #[derive(Debug, Clone)]
 pub struct DiffRow {
     /// Values of the grouping columns; empty for the overall row.
@@ -53,19 +69,29 @@ pub struct DiffRow {
     pub metric: Metric,
     /// Pairs with a value on both sides.
     pub n: usize,
+    /// The metric over the pairs on each side: a mean, or the set statistic.
     pub mean_a: f64,
     pub mean_b: f64,
-    /// Mean of `b − a` and its paired bootstrap interval.
+    /// `b − a` (of the means, or of the set statistic) and its paired
+    /// bootstrap interval.
     pub diff: Estimate,
-    /// Pairs that got better, worse.
-    pub better: usize,
-    pub worse: usize,
-    /// Two-sided sign test.
-    pub p: f64,
+    /// For a mean; `None` for a set statistic, which has no per-sample
+    /// difference.
+    pub sign: Option<SignTest>,
     pub significant: bool,
 }
 
 impl DiffRow {
+    /// What decides significance: `sign` (the interval and the sign test)
+    /// or `interval` (the interval alone, for a set statistic).
+    pub fn test(&self) -> &'static str {
+        if self.sign.is_some() {
+            "sign"
+        } else {
+            "interval"
+        }
+    }
+
     pub fn change(&self) -> Change {
         match (self.significant, self.metric.direction_of(self.diff.mean)) {
             (true, 1) => Change::Better,
@@ -104,12 +130,16 @@ impl Diff {
         match self.overall(&m) {
             Some(r) if r.change() == Change::Worse => Err(ReportError::Regression {
                 metric: m.name.to_owned(),
+                what: if m.is_set() { "difference" } else { "mean difference" },
                 diff: r.diff.mean,
                 lo: r.diff.lo,
                 hi: r.diff.hi,
-                p: r.p,
+                test: match r.sign {
+                    Some(s) => format!("sign test p = {:.3}", s.p),
+                    None => "the interval alone: no sign test for a set statistic".to_owned(),
+                },
                 n: r.n,
-                direction: if m.higher_is_better() { "higher" } else { "lower" },
+                direction: if m.higher_is_better { "higher" } else { "lower" },
             }),
             _ => Ok(()),
         }
@@ -146,9 +176,9 @@ fn pairs(a: &DataFrame, b: &DataFrame) -> Result<(Vec<(u32, u32)>, usize), Repor
     Ok((out, b_count))
 }
 
-/// The comparison of paired values; differences and means are taken over
-/// sorted values, so the order of the samples changes nothing.
-fn one_row(key: Vec<Level>, metric: Metric, a: &[f64], b: &[f64], method: bootstrap::CiMethod) -> Option<DiffRow> {
+/// The comparison of paired values of a mean; differences and means are
+/// taken over sorted values, so the order of the samples changes nothing.
+fn mean_row(key: Vec<Level>, metric: Metric, a: &[f64], b: &[f64], method: CiMethod) -> Option<DiffRow> {
     let sorted = |v: &[f64]| {
         let mut v = v.to_vec();
         v.sort_unstable_by(f64::total_cmp);
@@ -156,21 +186,118 @@ fn one_row(key: Vec<Level>, metric: Metric, a: &[f64], b: &[f64], method: bootst
     };
     let diffs = sorted(&a.iter().zip(b).map(|(x, y)| y - x).collect::<Vec<_>>());
     let diff = bootstrap::mean_ci_with(&diffs, method)?;
-    let better = diffs.iter().filter(|&&d| metric.direction_of(d) > 0).count();
-    let worse = diffs.iter().filter(|&&d| metric.direction_of(d) < 0).count();
-    let p = bootstrap::sign_test(&diffs);
+    let sign = SignTest {
+        better: diffs.iter().filter(|&&d| metric.direction_of(d) > 0).count(),
+        worse: diffs.iter().filter(|&&d| metric.direction_of(d) < 0).count(),
+        p: bootstrap::sign_test(&diffs),
+    };
     Some(DiffRow {
         key,
         metric,
         n: diffs.len(),
         mean_a: bootstrap::mean(&sorted(a)),
         mean_b: bootstrap::mean(&sorted(b)),
-        significant: diff.excludes_zero() && p < ALPHA,
+        significant: diff.excludes_zero() && sign.p < ALPHA,
         diff,
-        better,
-        worse,
-        p,
+        sign: Some(sign),
     })
+}
+
+/// The comparison of a set statistic over paired samples (in sample order).
+fn set_row(key: Vec<Level>, metric: Metric, a: &dyn SetSample, b: &dyn SetSample, method: CiMethod) -> Option<DiffRow> {
+    let diff = bootstrap::paired_set_ci_with(a, b, method)?;
+    Some(DiffRow {
+        key,
+        metric,
+        n: a.len(),
+        mean_a: a.value_of_all()?,
+        mean_b: b.value_of_all()?,
+        significant: diff.excludes_zero(),
+        diff,
+        sign: None,
+    })
+}
+
+/// What one row of a diff compares.
+enum Paired {
+    /// A mean's values on both sides, pair by pair.
+    Values(Vec<f64>, Vec<f64>),
+    /// A set statistic over the same samples on both sides.
+    Set(Box<dyn SetSample>, Box<dyn SetSample>),
+}
+
+impl Paired {
+    fn len(&self) -> usize {
+        match self {
+            Paired::Values(a, _) => a.len(),
+            Paired::Set(a, _) => a.len(),
+        }
+    }
+
+    fn row(&self, key: Vec<Level>, metric: Metric, method: CiMethod) -> Option<DiffRow> {
+        match self {
+            Paired::Values(a, b) => mean_row(key, metric, a, b, method),
+            Paired::Set(a, b) => set_row(key, metric, a.as_ref(), b.as_ref(), method),
+        }
+    }
+}
+
+/// The matched samples and where each counts: slot 0 is overall, slot
+/// g + 1 group g (of `b`'s rows) when grouping.
+struct Slots<'a> {
+    pairs: &'a [(u32, u32)],
+    grouping: Option<&'a Grouping>,
+}
+
+impl Slots<'_> {
+    fn count(&self) -> usize {
+        self.grouping.map_or(1, |g| g.len() + 1)
+    }
+
+    /// The pairs `keep` accepts, per slot.
+    fn split(&self, keep: impl Fn(u32, u32) -> bool) -> Vec<Vec<(u32, u32)>> {
+        let mut out = vec![Vec::new(); self.count()];
+        for &(ia, ib) in self.pairs.iter().filter(|(ia, ib)| keep(*ia, *ib)) {
+            out[0].push((ia, ib));
+            if let Some(g) = self.grouping {
+                out[g.ids[ib as usize] as usize + 1].push((ia, ib));
+            }
+        }
+        out
+    }
+}
+
+/// Per slot, what `metric` compares.
+fn paired(a: &DataFrame, b: &DataFrame, metric: Metric, slots: &Slots<'_>) -> Result<Vec<Paired>, ReportError> {
+    match metric.aggregate {
+        Aggregate::Mean(c) => {
+            let (col_a, col_b) = (frame::numbers(a, c.name)?, frame::numbers(b, c.name)?);
+            let value = |col: &[Option<f64>], i: u32| col[i as usize].filter(|v| v.is_finite());
+            let split = slots.split(|ia, ib| value(&col_a, ia).is_some() && value(&col_b, ib).is_some());
+            Ok(split
+                .into_iter()
+                .map(|ps| {
+                    let xs = ps.iter().filter_map(|&(ia, _)| value(&col_a, ia)).collect();
+                    let ys = ps.iter().filter_map(|&(_, ib)| value(&col_b, ib)).collect();
+                    Paired::Values(xs, ys)
+                })
+                .collect())
+        }
+        Aggregate::Set(stat) => {
+            let (in_a, in_b) = (metric_input::read_all(a, stat.inputs())?, metric_input::read_all(b, stat.inputs())?);
+            let (ok_a, ok_b) = (stat.usable(&in_a)?, stat.usable(&in_b)?);
+            let order = SampleOrder::of(b)?;
+            slots
+                .split(|ia, ib| ok_a[ia as usize] && ok_b[ib as usize])
+                .into_iter()
+                .map(|mut ps| {
+                    order.sort_pairs(&mut ps);
+                    let (rows_a, rows_b): (Vec<u32>, Vec<u32>) = ps.into_iter().unzip();
+                    Ok(Paired::Set(stat.sample(&in_a, &rows_a)?, stat.sample(&in_b, &rows_b)?))
+                })
+                .collect()
+        }
+    }
 }
 
 fn run_set(df: &DataFrame) -> Result<BTreeSet<String>, ReportError> {
@@ -194,42 +321,25 @@ pub fn diff(a: &DataFrame, source_a: Source, b: &DataFrame, source_b: Source, op
     let (pairs, b_rows) = pairs(a, b)?;
     let grouping = Grouping::of(b, &by)?;
 
-    // Paired values per (group slot, metric): slot 0 is overall, slot g + 1 group g.
-    let slots = if by.is_empty() { 1 } else { grouping.len() + 1 };
-    let mut paired: Vec<Vec<(Vec<f64>, Vec<f64>)>> = vec![vec![(Vec::new(), Vec::new()); metrics.len()]; slots];
-    for (mi, m) in metrics.iter().enumerate() {
-        let (col_a, col_b) = (frame::numbers(a, m.column)?, frame::numbers(b, m.column)?);
-        for &(ia, ib) in &pairs {
-            let (Some(x), Some(y)) = (col_a[ia as usize], col_b[ib as usize]) else { continue };
-            if !(x.is_finite() && y.is_finite()) {
-                continue;
-            }
-            let mut push = |slot: usize| {
-                paired[slot][mi].0.push(x);
-                paired[slot][mi].1.push(y);
-            };
-            push(0);
-            if !by.is_empty() {
-                push(grouping.ids[ib as usize] as usize + 1);
-            }
-        }
-    }
+    let slots = Slots { pairs: &pairs, grouping: (!by.is_empty()).then_some(&grouping) };
+    // Per metric, per slot.
+    let data: Vec<Vec<Paired>> = metrics.iter().map(|m| paired(a, b, m, &slots)).collect::<Result<_, _>>()?;
 
     let mut order: Vec<(usize, usize, usize)> =
-        paired.iter().enumerate().flat_map(|(s, ms)| ms.iter().enumerate().map(move |(mi, v)| (v.0.len(), s, mi))).collect();
+        data.iter().enumerate().flat_map(|(mi, per_slot)| per_slot.iter().enumerate().map(move |(s, p)| (p.len(), s, mi))).collect();
     order.sort_unstable();
     let mut budget = Budget::default();
-    let mut methods = vec![vec![bootstrap::CiMethod::Normal; metrics.len()]; slots];
+    let mut methods = vec![vec![CiMethod::Normal; metrics.len()]; slots.count()];
     for (n, s, mi) in order {
         if n > 0 {
             methods[s][mi] = budget.method_for(n);
         }
     }
     let mut rows = Vec::new();
-    for (s, per_metric) in paired.iter().enumerate() {
+    for (s, slot_methods) in methods.iter().enumerate() {
         let key = if s == 0 { Vec::new() } else { grouping.keys[s - 1].clone() };
-        for (mi, (x, y)) in per_metric.iter().enumerate() {
-            if let Some(row) = one_row(key.clone(), metrics[mi], x, y, methods[s][mi]) {
+        for (mi, m) in metrics.iter().enumerate() {
+            if let Some(row) = data[mi][s].row(key.clone(), m, slot_methods[mi]) {
                 rows.push(row);
             }
         }

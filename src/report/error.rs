@@ -21,11 +21,10 @@ pub enum ReportError {
     #[error("--format {format}: not available for {what}; use one of {valid}")]
     Unsupported { format: &'static str, what: &'static str, valid: &'static str },
     /// `--fail-on-regression`: the metric got significantly worse.
-    #[error(
-        "regression in {metric}: mean difference {} (95% CI [{}, {}], sign test p = {p:.3}, n = {n}); {direction} is better",
-        sig(*diff), sig(*lo), sig(*hi)
-    )]
-    Regression { metric: String, diff: f64, lo: f64, hi: f64, p: f64, n: usize, direction: &'static str },
+    /// `what` names the difference (of means, or of a set statistic) and
+    /// `test` what decided it.
+    #[error("regression in {metric}: {what} {} (95% CI [{}, {}], {test}, n = {n}); {direction} is better", sig(*diff), sig(*lo), sig(*hi))]
+    Regression { metric: String, what: &'static str, diff: f64, lo: f64, hi: f64, test: String, n: usize, direction: &'static str },
     /// No TTF font for the text of bitmap figures.
     #[error("no font for figure text; tried {tried}; install the package fonts-dejavu-core (apt) or set RUNNER_FONT to a .ttf file")]
     NoFont { tried: String },
@@ -50,6 +49,14 @@ impl ReportError {
 
     pub(crate) fn column(column: &str, message: impl std::fmt::Display) -> ReportError {
         ReportError::Column { column: column.to_owned(), message: message.to_string() }
+    }
+}
+
+impl From<crate::metrics::MetricsError> for ReportError {
+    fn from(e: crate::metrics::MetricsError) -> ReportError {
+        match e {
+            crate::metrics::MetricsError::Column { column, message } => ReportError::Column { column, message },
+        }
     }
 }
 

@@ -89,13 +89,7 @@ pub fn has(df: &DataFrame, name: &str) -> bool {
 
 /// A numeric column as `f64`s (null where null).
 pub fn numbers(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>, ReportError> {
-    let col = get(df, name)?;
-    if !(col.dtype().is_primitive_numeric() || col.dtype().is_bool() || col.dtype().is_null()) {
-        return Err(ReportError::column(name, format!("expected numbers, found {}", col.dtype())));
-    }
-    let cast = col.cast(&DataType::Float64).map_err(|e| ReportError::column(name, e))?;
-    let ca = cast.f64().map_err(|e| ReportError::column(name, e))?;
-    Ok(ca.iter().collect())
+    Ok(crate::metrics::input::numbers(df, name)?)
 }
 
 /// A text column.

@@ -1,68 +1,17 @@
-//! The metrics a report can show: the name used on the command line, the
-//! `samples.parquet` column it reads, and which direction is better.
+//! The metrics a report can show, as `metrics::registry` defines them:
+//! parsing `--metrics` and the default choice.
 
-use crate::store::columns;
+use crate::metrics::{self, Shown, ALL};
 
 use super::ReportError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Metric {
-    /// The name on the command line and in reports.
-    pub name: &'static str,
-    /// The column of `samples.parquet`.
-    pub column: &'static str,
-}
+/// A metric of the registry.
+pub type Metric = &'static metrics::Metric;
 
-/// Every metric, in the order tables list them by default.
-pub const ALL: &[Metric] = &[
-    Metric { name: "reward", column: columns::REWARD },
-    Metric { name: "smape", column: columns::SMAPE },
-    Metric { name: "mase", column: columns::MASE },
-    Metric { name: "accuracy", column: columns::CORRECT },
-    Metric { name: "parsed", column: columns::PARSED },
-    Metric { name: "nfe", column: columns::NFE },
-    Metric { name: "tokens_generated", column: columns::TOKENS_GENERATED },
-    Metric { name: "tokens_forwarded", column: columns::TOKENS_FORWARDED },
-    Metric { name: "rollouts", column: columns::ROLLOUTS },
-    Metric { name: "time", column: columns::WALL_SECONDS },
-];
-
-impl Metric {
-    pub fn higher_is_better(&self) -> bool {
-        columns::higher_is_better(self.column)
-    }
-
-    /// An arrow pointing to the better direction.
-    pub fn arrow(&self) -> &'static str {
-        if self.higher_is_better() {
-            "↑"
-        } else {
-            "↓"
-        }
-    }
-
-    /// `d` (later minus earlier) as an improvement (+1), a worsening (-1)
-    /// or neither (0).
-    pub fn direction_of(&self, d: f64) -> i8 {
-        let s = if d > 0.0 {
-            1
-        } else if d < 0.0 {
-            -1
-        } else {
-            0
-        };
-        if self.higher_is_better() {
-            s
-        } else {
-            -s
-        }
-    }
-}
-
-/// The metric named `name` (its report name or its column name).
+/// The metric named `name` (its report name or the column it averages).
 pub fn parse(name: &str, flag: &'static str) -> Result<Metric, ReportError> {
     let name = name.trim();
-    ALL.iter().find(|m| m.name == name || m.column == name).copied().ok_or_else(|| ReportError::UnknownName {
+    metrics::find(name).ok_or_else(|| ReportError::UnknownName {
         flag,
         what: "metric",
         given: name.to_owned(),
@@ -82,13 +31,23 @@ pub fn parse_list(names: &[String], flag: &'static str) -> Result<Vec<Metric>, R
     Ok(out)
 }
 
-/// The default metrics: reward, then sMAPE and/or accuracy (whichever
-/// `has_values` finds values for), NFE and generated tokens.
+/// Whether the samples have values of `m` (`has_values` tells it of a
+/// column): of its column for a mean, of the column that shows a set
+/// statistic applies (Naive2's sMAPE for OWA, the true label for F1).
+pub fn applies(m: Metric, has_values: impl Fn(&str) -> bool) -> bool {
+    has_values(m.evidence().name)
+}
+
+/// The default metrics, in the registry's order: those always shown
+/// (reward, the parse rate, NFE, generated tokens) and those the samples
+/// have values of (sMAPE and OWA for forecasting, accuracy and F1 for
+/// activity recognition).
 pub fn defaults(has_values: impl Fn(&str) -> bool) -> Vec<Metric> {
-    ["reward", "smape", "accuracy", "nfe", "tokens_generated"]
-        .iter()
-        .filter_map(|n| ALL.iter().find(|m| m.name == *n))
-        .filter(|m| !matches!(m.name, "smape" | "accuracy") || has_values(m.column))
-        .copied()
+    ALL.iter()
+        .filter(|m| match m.table {
+            Shown::Always => true,
+            Shown::WithValues => applies(m, &has_values),
+            Shown::OnRequest => false,
+        })
         .collect()
 }

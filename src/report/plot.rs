@@ -1,7 +1,8 @@
-//! Figures (PNG and SVG, with plotters): each quality metric against
-//! compute (NFE, generated tokens), one line per method through its
-//! budgets, and against `num_rollouts`; every point a group mean with its
-//! 95% interval drawn as a band. A footer and `figures.json` record what
+//! Figures (PNG and SVG, with plotters): each quality metric of the
+//! registry (reward, sMAPE, OWA, accuracy, F1, those the samples have)
+//! against compute (NFE, generated tokens), one line per method through
+//! its budgets, and against `num_rollouts`; every point a group mean (or
+//! the group's set statistic) with its 95% interval drawn as a band. A footer and `figures.json` record what
 //! the figures were made from.
 
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use super::bootstrap::Estimate;
 use super::frame::Level;
 use super::group::{self, Grouping};
 use super::metric::{self, Metric};
+use crate::metrics::Role;
 use super::provenance::{Provenance, Source};
 use super::table::estimates;
 use super::{font, ReportError};
@@ -43,25 +45,17 @@ pub struct Figure {
     pub curves: Vec<Curve>,
 }
 
-fn label(m: &Metric) -> String {
-    let text = match m.name {
-        "reward" => "reward",
-        "smape" => "sMAPE",
-        "accuracy" => "accuracy",
-        "nfe" => "NFE (forward passes)",
-        "tokens_generated" => "generated tokens",
-        other => other,
-    };
-    format!("{text} ({} is better)", if m.higher_is_better() { "higher" } else { "lower" })
+/// An axis title: the metric, what a point is (a group's mean, or its
+/// set statistic) and which way is better.
+fn label(m: Metric) -> String {
+    let what = if m.is_set() { m.label.to_owned() } else { format!("mean {}", m.label) };
+    format!("{what} ({} is better)", if m.higher_is_better { "higher" } else { "lower" })
 }
 
-fn short(m: &Metric) -> &'static str {
-    match m.name {
-        "smape" => "sMAPE",
-        "nfe" => "NFE",
-        "tokens_generated" => "generated tokens",
-        other => other,
-    }
+/// The registry's metrics of figure role `role` that the samples have values of.
+fn plotted(df: &DataFrame, role: Role) -> Vec<Metric> {
+    let has_values = |col: &str| df.column(col).is_ok_and(|c| c.null_count() < c.len());
+    crate::metrics::ALL.iter().filter(|m| m.figure == role && metric::applies(m, has_values)).collect()
 }
 
 /// The figures of `df`: quality against compute and against budget.
@@ -72,16 +66,8 @@ pub fn figures(df: &DataFrame) -> Result<Vec<Figure>, ReportError> {
     if has_budget {
         by.push(BUDGET.to_owned());
     }
-    let quality: Vec<Metric> = ["reward", "smape", "accuracy"]
-        .iter()
-        .filter_map(|n| metric::parse(n, "metrics").ok())
-        .filter(|m| df.column(m.column).is_ok_and(|c| c.null_count() < c.len()))
-        .collect();
-    let compute: Vec<Metric> = ["nfe", "tokens_generated"]
-        .iter()
-        .filter_map(|n| metric::parse(n, "metrics").ok())
-        .filter(|m| df.column(m.column).is_ok_and(|c| c.null_count() < c.len()))
-        .collect();
+    let quality = plotted(df, Role::Quality);
+    let compute = plotted(df, Role::Compute);
     let all: Vec<Metric> = quality.iter().chain(&compute).copied().collect();
     let grouping = Grouping::of(df, &by)?;
     let cells = estimates(df, &grouping, &all)?;
@@ -114,9 +100,9 @@ pub fn figures(df: &DataFrame) -> Result<Vec<Figure>, ReportError> {
             let xi = quality.len() + ci;
             figs.push(Figure {
                 stem: format!("{}_vs_{}", y.name, x.name),
-                title: format!("{} against {}", short(y), short(x)),
-                x_label: format!("mean {}", label(x)),
-                y_label: format!("mean {}", label(y)),
+                title: format!("{} against {}", y.label, x.label),
+                x_label: label(x),
+                y_label: label(y),
                 curves: curves(&|g| cells[g][xi].map(|e| e.mean), yi),
             });
         }
@@ -126,9 +112,9 @@ pub fn figures(df: &DataFrame) -> Result<Vec<Figure>, ReportError> {
             if !scaling.is_empty() {
                 figs.push(Figure {
                     stem: format!("{}_vs_num_rollouts", y.name),
-                    title: format!("{} against num_rollouts", short(y)),
+                    title: format!("{} against num_rollouts", y.label),
                     x_label: "num_rollouts".into(),
-                    y_label: format!("mean {}", label(y)),
+                    y_label: label(y),
                     curves: scaling,
                 });
             }

@@ -1,5 +1,6 @@
-//! The aggregate table: one row per group, each metric as a mean with its
-//! 95% interval and the number of values.
+//! The aggregate table: one row per group, each metric as a mean (or, for
+//! a set statistic such as OWA or F1, the statistic of the group) with its
+//! 95% interval and the number of samples it is over.
 
 use polars::prelude::DataFrame;
 
@@ -9,6 +10,8 @@ use super::group::{self, Grouping};
 use super::metric::{self, Metric};
 use super::provenance::{Provenance, Source};
 use super::ReportError;
+use crate::metrics::input::{self as metric_input, SampleOrder};
+use crate::metrics::{Aggregate, SetSample};
 
 /// What to tabulate; `None` takes the defaults.
 #[derive(Debug, Clone, Default)]
@@ -38,7 +41,7 @@ pub struct Table {
 impl Table {
     /// The best mean of metric `m` over the rows.
     pub fn best(&self, m: usize) -> Option<f64> {
-        let higher = self.metrics[m].higher_is_better();
+        let higher = self.metrics[m].higher_is_better;
         self.rows.iter().filter_map(|r| r.cells[m].map(|c| c.mean)).reduce(|a, b| if (b > a) == higher { b } else { a })
     }
 }
@@ -50,8 +53,8 @@ pub fn resolve_metrics(df: &DataFrame, names: Option<&[String]>) -> Result<Vec<M
         _ => metric::defaults(|col| df.column(col).is_ok_and(|c| c.null_count() < c.len())),
     };
     for m in &metrics {
-        if !frame::has(df, m.column) {
-            return Err(ReportError::column(m.column, format!("missing from the samples (needed for metric `{}`)", m.name)));
+        if let Some(c) = m.columns().iter().find(|c| !frame::has(df, c.name)) {
+            return Err(ReportError::column(c.name, format!("missing from the samples (needed for metric `{}`)", m.name)));
         }
     }
     Ok(metrics)
@@ -65,27 +68,73 @@ pub fn resolve_by(df: &DataFrame, names: Option<&[String]>) -> Result<Vec<String
     }
 }
 
-/// Means and intervals of `metrics` for every group of `grouping`. Cells
-/// take bootstrap draws from one budget, smallest samples first; each
-/// cell's values are sorted first, so the order of rows changes nothing.
-pub fn estimates(df: &DataFrame, grouping: &Grouping, metrics: &[Metric]) -> Result<Vec<Vec<Option<Estimate>>>, ReportError> {
-    let rows = grouping.rows();
-    let mut values: Vec<Vec<Vec<f64>>> = vec![Vec::with_capacity(metrics.len()); rows.len()];
-    for m in metrics {
-        let column = frame::numbers(df, m.column)?;
-        for (g, r) in rows.iter().enumerate() {
-            let mut v = group::values_at(&column, r);
-            v.sort_unstable_by(f64::total_cmp);
-            values[g].push(v);
+/// What one cell is computed from: the sorted values of a mean, or the
+/// samples of a set statistic.
+enum CellData {
+    Values(Vec<f64>),
+    Set(Box<dyn SetSample>),
+}
+
+impl CellData {
+    fn len(&self) -> usize {
+        match self {
+            CellData::Values(v) => v.len(),
+            CellData::Set(s) => s.len(),
         }
     }
-    let mut order: Vec<(usize, usize, usize)> =
-        values.iter().enumerate().flat_map(|(g, vs)| vs.iter().enumerate().map(move |(m, v)| (v.len(), g, m))).collect();
-    order.sort_unstable();
+
+    fn estimate(&self, budget: &mut Budget) -> Option<Estimate> {
+        match self {
+            CellData::Values(v) => bootstrap::mean_ci(v, budget),
+            CellData::Set(s) => bootstrap::set_ci(s.as_ref(), budget),
+        }
+    }
+}
+
+/// The cell data of `metric` for every group (`rows` of each): a mean's
+/// values sorted, a set statistic's usable samples in sample order.
+fn cell_data(df: &DataFrame, metric: Metric, rows: &[Vec<u32>]) -> Result<Vec<CellData>, ReportError> {
+    match metric.aggregate {
+        Aggregate::Mean(c) => {
+            let column = frame::numbers(df, c.name)?;
+            Ok(rows
+                .iter()
+                .map(|r| {
+                    let mut v = group::values_at(&column, r);
+                    v.sort_unstable_by(f64::total_cmp);
+                    CellData::Values(v)
+                })
+                .collect())
+        }
+        Aggregate::Set(stat) => {
+            let inputs = metric_input::read_all(df, stat.inputs())?;
+            let usable = stat.usable(&inputs)?;
+            let order = SampleOrder::of(df)?;
+            rows.iter()
+                .map(|r| {
+                    let mut kept: Vec<u32> = r.iter().copied().filter(|&i| usable[i as usize]).collect();
+                    order.sort(&mut kept);
+                    Ok(CellData::Set(stat.sample(&inputs, &kept)?))
+                })
+                .collect()
+        }
+    }
+}
+
+/// Estimates and intervals of `metrics` for every group of `grouping`.
+/// Cells take bootstrap draws from one budget, smallest samples first;
+/// each cell's values are sorted first (a set statistic's samples put in
+/// sample order), so the order of rows changes nothing.
+pub fn estimates(df: &DataFrame, grouping: &Grouping, metrics: &[Metric]) -> Result<Vec<Vec<Option<Estimate>>>, ReportError> {
+    let rows = grouping.rows();
+    let data: Vec<Vec<CellData>> = metrics.iter().map(|m| cell_data(df, m, &rows)).collect::<Result<_, _>>()?;
+    let mut sizes: Vec<(usize, usize, usize)> =
+        data.iter().enumerate().flat_map(|(m, per_group)| per_group.iter().enumerate().map(move |(g, d)| (d.len(), g, m))).collect();
+    sizes.sort_unstable();
     let mut budget = Budget::default();
     let mut cells = vec![vec![None; metrics.len()]; rows.len()];
-    for (_, g, m) in order {
-        cells[g][m] = bootstrap::mean_ci(&values[g][m], &mut budget);
+    for (_, g, m) in sizes {
+        cells[g][m] = data[m][g].estimate(&mut budget);
     }
     Ok(cells)
 }

@@ -110,13 +110,14 @@ pub struct WandbSpec {
     /// for `runner wandb sync`) or `disabled`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<WandbMode>,
-    /// Per-sample metrics logged as history lines (default: reward, smape,
-    /// mase, correct, nfe, tokens_generated).
+    /// Per-sample metrics logged as history lines, by column (default:
+    /// reward, smape, mase, correct, nfe, tokens_generated).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_metrics: Option<Vec<String>>,
     /// Per-run aggregates put in the run's W&B summary (default: all of
-    /// them: `samples`, `mean_batch` and the mean of every per-sample
-    /// metric, e.g. `mean_reward`, `mean_smape`).
+    /// them: `samples`, `mean_batch`, the mean of every per-sample metric,
+    /// e.g. `mean_reward`, `mean_smape`, `mean_parsed` (the parse rate), and
+    /// the set statistics `owa` and `f1`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_metrics: Option<Vec<String>>,
     /// Upload the tables as files (default true): each run's

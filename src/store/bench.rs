@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::layout::{run_dir, RUN_JSON, SAMPLES_JSONL, SAMPLES_PARQUET};
 use super::row::{RunColumns, SampleRow};
-use super::run_file::{RunFile, RunStatus};
+use super::run_file::RunFile;
 use super::scan::scan;
 use super::{write_samples_parquet, StoreError};
 
@@ -69,22 +69,7 @@ pub fn run(dir: &Path, runs: usize, samples: usize) -> Result<StoreBench, StoreE
         }
         std::fs::write(rdir.join(SAMPLES_JSONL), lines).map_err(StoreError::io(&rdir))?;
         write_samples_parquet(&rdir.join(SAMPLES_PARQUET), &rows)?;
-        RunFile {
-            run: run.clone(),
-            status: RunStatus::Complete,
-            error: None,
-            identity: None,
-            samples_total: samples,
-            samples_done: samples,
-            wave: 16,
-            attempts: 1,
-            wall_seconds: 150.0,
-            mean_batch: 16.0,
-            determinism_mismatches: Vec::new(),
-            started_at: "2026-01-01T00:00:00Z".into(),
-            finished_at: Some("2026-01-01T00:02:30Z".into()),
-        }
-        .write(&rdir.join(RUN_JSON))?;
+        RunFile { wall_seconds: 150.0, mean_batch: 16.0, ..RunFile::complete(run.clone(), samples) }.write(&rdir.join(RUN_JSON))?;
     }
     let setup_seconds = t.elapsed().as_secs_f64();
 

@@ -2,7 +2,12 @@
 //! `summary.parquet` (one row per run), named once.
 //!
 //! Sample tables: identity columns, the sweep parameters (null where a
-//! parameter does not apply to the run's method), then per-sample metrics.
+//! parameter does not apply to the run's method), then per-sample metrics
+//! and the text columns of metrics (see `metrics::registry`).
+
+use std::sync::LazyLock;
+
+use crate::metrics::{self, registry, Kind};
 
 /// Identity of the row.
 pub const RUN_ID: &str = "run_id";
@@ -22,22 +27,13 @@ pub const INT_PARAMS: &[&str] = &["num_rollouts", "expansion_k", "max_new_tokens
 /// Floating-point ones (Float64, nullable; `lambda` = inf for the max backup).
 pub const FLOAT_PARAMS: &[&str] = &["sampling_temperature", "top_p", "lambda", "c_uct", "c_puct"];
 
-/// Per-sample metrics (Float64; null where undefined, e.g. `smape` for
-/// activity recognition, `correct` for forecasting).
-pub const REWARD: &str = "reward";
-pub const SMAPE: &str = "smape";
-pub const MASE: &str = "mase";
-/// 1.0 when the predicted label is right, 0.0 when not.
-pub const CORRECT: &str = "correct";
-/// 1.0 when the answer could be read.
-pub const PARSED: &str = "parsed";
-pub const NFE: &str = "nfe";
-pub const TOKENS_GENERATED: &str = "tokens_generated";
-pub const TOKENS_FORWARDED: &str = "tokens_forwarded";
-pub const ROLLOUTS: &str = "rollouts";
-pub const WALL_SECONDS: &str = "wall_seconds";
-/// Every per-sample metric column, all Float64.
-pub const METRICS: &[&str] = &[REWARD, SMAPE, MASE, CORRECT, PARSED, NFE, TOKENS_GENERATED, TOKENS_FORWARDED, ROLLOUTS, WALL_SECONDS];
+/// Per-sample metric columns (Float64; null where undefined, e.g. `smape`
+/// for activity recognition, `correct` for forecasting), in the order of
+/// `metrics::registry`, which defines them.
+pub static METRICS: LazyLock<Vec<&'static str>> = LazyLock::new(|| metrics::column_names(Kind::Number));
+/// Per-sample text columns the metrics read (Utf8; e.g. the true and
+/// predicted labels of activity samples), in the registry's order.
+pub static TEXTS: LazyLock<Vec<&'static str>> = LazyLock::new(|| metrics::column_names(Kind::Text));
 
 /// Text columns kept for inspection (Utf8).
 pub const OUTPUT: &str = "output";
@@ -47,10 +43,16 @@ pub const PARSE_STATUS: &str = "parse_status";
 /// or depend on how work was scheduled, and so differ between two
 /// computations of the same results; everything else is reproducible bit
 /// for bit.
-pub const TIMING_COLUMNS: &[&str] = &[WALL_SECONDS, "mean_wall_seconds", "mean_batch"];
+pub const TIMING_COLUMNS: &[&str] = &[registry::WALL_SECONDS.name, "mean_wall_seconds", "mean_batch"];
 
-/// Whether a larger value of a metric is better (reward, accuracy, F1) or
-/// worse (errors, compute, time).
-pub fn higher_is_better(metric: &str) -> bool {
-    matches!(metric, "reward" | "correct" | "accuracy" | "parsed" | "f1" | "macro_f1")
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timing_columns_are_a_column_and_its_summary_key() {
+        let time = metrics::find(registry::WALL_SECONDS.name).map(metrics::Metric::aggregate_key);
+        assert_eq!(time.as_deref(), Some(TIMING_COLUMNS[1]));
+        assert!(METRICS.contains(&TIMING_COLUMNS[0]));
+    }
 }

@@ -39,7 +39,8 @@ pub fn run_columns(runs: &[&RunColumns]) -> Vec<Column> {
 }
 
 /// The rows as a DataFrame: run id, sample id and index, the other run
-/// columns, metrics, output and parse status (see `columns`).
+/// columns, metric columns (numbers, then text), output and parse status
+/// (see `columns`).
 pub fn samples_frame(rows: &[SampleRow]) -> PolarsResult<DataFrame> {
     let runs: Vec<&RunColumns> = rows.iter().map(|r| &r.run).collect();
     let mut cols = run_columns(&runs);
@@ -47,6 +48,9 @@ pub fn samples_frame(rows: &[SampleRow]) -> PolarsResult<DataFrame> {
     cols.insert(2, Column::new(col::SAMPLE_INDEX.into(), rows.iter().map(|r| r.sample_index).collect::<Vec<i64>>()));
     for (i, name) in col::METRICS.iter().enumerate() {
         cols.push(Column::new((*name).into(), rows.iter().map(|r| r.metrics.get(i).copied().flatten()).collect::<Vec<_>>()));
+    }
+    for (i, name) in col::TEXTS.iter().enumerate() {
+        cols.push(Column::new((*name).into(), rows.iter().map(|r| r.texts.get(i).and_then(|t| t.as_deref())).collect::<Vec<Option<&str>>>()));
     }
     cols.push(Column::new(col::OUTPUT.into(), rows.iter().map(|r| r.output.as_str()).collect::<Vec<&str>>()));
     cols.push(Column::new(col::PARSE_STATUS.into(), rows.iter().map(|r| r.parse_status.as_str()).collect::<Vec<&str>>()));
@@ -77,8 +81,20 @@ pub fn read_frame(path: &Path) -> Result<DataFrame, StoreError> {
     ParquetReader::new(file).finish().map_err(perr(path))
 }
 
+/// `df` with the columns of `like`, in its order: a column `df` lacks (a
+/// file written before the column existed) is null throughout; one `like`
+/// lacks is left out.
+fn conform(df: DataFrame, like: &DataFrame) -> PolarsResult<DataFrame> {
+    let cols = like
+        .columns()
+        .iter()
+        .map(|c| df.column(c.name()).cloned().unwrap_or_else(|_| Column::full_null(c.name().clone(), df.height(), c.dtype())))
+        .collect();
+    DataFrame::new(df.height(), cols)
+}
+
 /// Every complete run's samples under a results directory, as one table
-/// (runs in run-id order, samples in file order).
+/// (runs in run-id order, samples in file order), with today's columns.
 pub fn load_samples(commit_dir: &Path) -> Result<DataFrame, StoreError> {
     let runs = commit_dir.join(RUNS);
     let mut files: Vec<_> = std::fs::read_dir(&runs)
@@ -90,7 +106,7 @@ pub fn load_samples(commit_dir: &Path) -> Result<DataFrame, StoreError> {
     files.sort();
     let mut all = samples_frame(&[]).map_err(perr(commit_dir))?;
     for f in files {
-        let df = read_frame(&f)?;
+        let df = conform(read_frame(&f)?, &all).map_err(perr(&f))?;
         all.vstack_mut_owned(df).map_err(perr(&f))?;
     }
     all.rechunk_mut();

@@ -1,11 +1,10 @@
 //! One row of `samples.parquet`: a sample's record flattened, with its
 //! run's labels and sweep parameters (see `columns`).
 
-use serde::Deserialize;
 use serde_json::Value;
 
+use crate::metrics::{self, Cell};
 use crate::plan::RunConfig;
-use crate::tasks::ParseStatus;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SampleRow {
@@ -15,6 +14,8 @@ pub struct SampleRow {
     pub sample_index: i64,
     /// In the order of `columns::METRICS`.
     pub metrics: Vec<Option<f64>>,
+    /// In the order of `columns::TEXTS`.
+    pub texts: Vec<Option<String>>,
     pub output: String,
     pub parse_status: String,
 }
@@ -51,50 +52,42 @@ impl RunColumns {
     }
 }
 
-fn num(v: &Value, path: &[&str]) -> Option<f64> {
-    let mut cur = v;
-    for key in path {
-        cur = cur.get(key)?;
-    }
-    match cur {
-        Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
-        other => other.as_f64(),
-    }
-}
-
 fn text(v: &Value, key: &str) -> String {
     v.get(key).and_then(Value::as_str).unwrap_or_default().to_owned()
 }
 
 impl SampleRow {
     /// The row of one `samples.jsonl` record (`evaluate::SampleRecord` as
-    /// JSON) of `run`.
+    /// JSON) of `run`: every column of the metric registry read from it.
     pub fn from_record(record: &Value, run: &RunColumns) -> SampleRow {
-        let status = text(record, "parse_status");
-        let parsed = record
-            .get("parse_status")
-            .and_then(|v| ParseStatus::deserialize(v).ok())
-            .is_some_and(ParseStatus::is_success);
-        let metrics = vec![
-            num(record, &["reward"]),
-            num(record, &["metrics", "smape"]),
-            num(record, &["metrics", "mase"]),
-            num(record, &["metrics", "correct"]),
-            Some(if parsed { 1.0 } else { 0.0 }),
-            num(record, &["counters", "nfe"]),
-            num(record, &["counters", "tokens_generated"]),
-            num(record, &["counters", "tokens_forwarded"]),
-            num(record, &["counters", "rollouts"]),
-            num(record, &["wall_seconds"]),
-        ];
+        let (mut numbers, mut texts) = (Vec::new(), Vec::new());
+        for column in metrics::columns() {
+            match column.read(record) {
+                Cell::Number(v) => numbers.push(v),
+                Cell::Text(v) => texts.push(v),
+            }
+        }
         SampleRow {
             run: run.clone(),
             sample_id: text(record, "sample_id"),
             sample_index: record.get("sample_index").and_then(Value::as_i64).unwrap_or(-1),
-            metrics,
+            metrics: numbers,
+            texts,
             output: text(record, "output"),
-            parse_status: status,
+            parse_status: text(record, "parse_status"),
         }
+    }
+
+    /// The value of metric column `name` (`None` also for an unknown name).
+    pub fn number(&self, name: &str) -> Option<f64> {
+        let i = super::columns::METRICS.iter().position(|c| *c == name)?;
+        self.metrics.get(i).copied().flatten()
+    }
+
+    /// The value of text column `name`.
+    pub fn text(&self, name: &str) -> Option<&str> {
+        let i = super::columns::TEXTS.iter().position(|c| *c == name)?;
+        self.texts.get(i).and_then(|t| t.as_deref())
     }
 }
 
@@ -118,14 +111,31 @@ mod tests {
     #[test]
     fn parsed_follows_the_parse_status_and_bools_become_numbers() {
         let rec = |status: &str| serde_json::json!({"sample_id": "N1", "sample_index": 3, "reward": -0.5, "parse_status": status, "metrics": {"correct": true}, "counters": {"nfe": 7}});
-        let parsed = |status: &str| SampleRow::from_record(&rec(status), &run()).metrics[4];
+        let parsed = |status: &str| SampleRow::from_record(&rec(status), &run()).number("parsed");
         assert_eq!(parsed("ok"), Some(1.0));
         assert_eq!(parsed("truncated"), Some(1.0));
         assert_eq!(parsed("padded"), Some(1.0));
         assert_eq!(parsed("too_few"), Some(0.0));
         assert_eq!(parsed("no_answer"), Some(0.0));
         let row = SampleRow::from_record(&rec("ok"), &run());
-        assert_eq!((row.sample_index, row.metrics[0], row.metrics[3], row.metrics[5]), (3, Some(-0.5), Some(1.0), Some(7.0)));
+        assert_eq!((row.sample_index, row.number("reward"), row.number("correct"), row.number("nfe")), (3, Some(-0.5), Some(1.0), Some(7.0)));
+        assert_eq!(row.number("smape"), None);
         assert_eq!(row.run, run());
+    }
+
+    #[test]
+    fn forecasting_and_activity_records_fill_their_columns() {
+        let forecast = serde_json::json!({"sample_id": "N1", "parse_status": "ok", "answer": [1.0, 2.0], "truth": [1.5, 2.5],
+            "metrics": {"smape": 12.0, "mase": 0.8, "smape_naive2": 15.0, "mase_naive2": 1.1, "mase_period": 1}});
+        let row = SampleRow::from_record(&forecast, &run());
+        assert_eq!([row.number("smape_naive2"), row.number("mase_naive2")], [Some(15.0), Some(1.1)]);
+        assert_eq!((row.text("true_label"), row.text("predicted_label")), (None, None), "a forecast is no label");
+        let activity = |status: &str, answer: Value| {
+            serde_json::json!({"sample_id": "a1", "parse_status": status, "answer": answer, "truth": "walking", "metrics": {"correct": false}})
+        };
+        let row = SampleRow::from_record(&activity("ok", "running".into()), &run());
+        assert_eq!((row.text("true_label"), row.text("predicted_label"), row.number("correct")), (Some("walking"), Some("running"), Some(0.0)));
+        let row = SampleRow::from_record(&activity("no_answer", Value::Null), &run());
+        assert_eq!((row.text("true_label"), row.text("predicted_label")), (Some("walking"), None));
     }
 }

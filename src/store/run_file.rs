@@ -52,6 +52,27 @@ pub struct RunFile {
 }
 
 impl RunFile {
+    /// The file of `run` completed now, `samples` samples in one attempt
+    /// (waves of 16), as fixtures and benchmarks write it; timing fields 0.
+    pub fn complete(run: RunConfig, samples: usize) -> RunFile {
+        let now = super::now_rfc3339();
+        RunFile {
+            run,
+            status: RunStatus::Complete,
+            error: None,
+            identity: None,
+            samples_total: samples,
+            samples_done: samples,
+            wave: 16,
+            attempts: 1,
+            wall_seconds: 0.0,
+            mean_batch: 0.0,
+            determinism_mismatches: Vec::new(),
+            started_at: now.clone(),
+            finished_at: Some(now),
+        }
+    }
+
     pub fn read(path: &Path) -> Result<Option<RunFile>, StoreError> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,

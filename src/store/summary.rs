@@ -1,12 +1,12 @@
 //! `summary.parquet`: one row per run of the plan: its labels and
-//! parameters, status, sample count, and the mean of every per-sample
-//! metric over its samples (null until the run is complete).
+//! parameters, status, sample count, and every metric of the registry over
+//! its samples (null until the run is complete): `mean_<column>` for a
+//! mean, the metric's name (`owa`, `f1`) for a set statistic.
 
 use std::path::Path;
 
 use polars::prelude::*;
 
-use super::columns as col;
 use super::layout::{run_dir, PLAN_LOCK, RUN_JSON, SAMPLES_PARQUET, SUMMARY_PARQUET};
 use super::lock::{Lock, LockTiming};
 use super::parquet::{read_frame, run_columns, write_frame};
@@ -14,12 +14,8 @@ use super::row::RunColumns;
 use super::run_file::RunFile;
 use super::scan::{progress, RunProgress};
 use super::StoreError;
+use crate::metrics::{self, aggregate};
 use crate::plan::RunConfig;
-
-/// `mean_<metric>` for every metric.
-pub fn mean_column(metric: &str) -> String {
-    format!("mean_{metric}")
-}
 
 struct Row {
     cols: RunColumns,
@@ -27,7 +23,8 @@ struct Row {
     samples: i64,
     error: Option<String>,
     mean_batch: Option<f64>,
-    means: Vec<Option<f64>>,
+    /// In the order of `metrics::ALL`.
+    values: Vec<Option<f64>>,
 }
 
 fn row(commit_dir: &Path, run: &RunConfig) -> Result<Row, StoreError> {
@@ -39,17 +36,15 @@ fn row(commit_dir: &Path, run: &RunConfig) -> Result<Row, StoreError> {
         RunProgress::Complete { samples } => ("complete", *samples, None),
         RunProgress::Failed { error, done, .. } => ("failed", *done, Some(error.clone())),
     };
-    let mut means = vec![None; col::METRICS.len()];
+    let mut values = vec![None; metrics::ALL.len()];
     let mut mean_batch = None;
     if state.is_complete() {
         let path = dir.join(SAMPLES_PARQUET);
         let df = read_frame(&path)?;
-        for (i, m) in col::METRICS.iter().enumerate() {
-            means[i] = df.column(m).ok().and_then(|c| c.f64().ok()).and_then(|c| c.mean());
-        }
+        values = aggregate::all(&df).map_err(|e| StoreError::Parquet { path, message: e.to_string() })?.into_iter().map(|(_, v)| v).collect();
         mean_batch = RunFile::read(&dir.join(RUN_JSON))?.map(|f| f.mean_batch);
     }
-    Ok(Row { cols: RunColumns::of(run), status: status.into(), samples: samples as i64, error, mean_batch, means })
+    Ok(Row { cols: RunColumns::of(run), status: status.into(), samples: samples as i64, error, mean_batch, values })
 }
 
 /// The summary of `runs` as a DataFrame.
@@ -62,8 +57,8 @@ pub fn summary_frame(commit_dir: &Path, runs: &[RunConfig]) -> Result<DataFrame,
     cols.push(Column::new("samples".into(), rows.iter().map(|r| r.samples).collect::<Vec<_>>()));
     cols.push(Column::new("error".into(), rows.iter().map(|r| r.error.clone()).collect::<Vec<_>>()));
     cols.push(Column::new("mean_batch".into(), rows.iter().map(|r| r.mean_batch).collect::<Vec<_>>()));
-    for (i, m) in col::METRICS.iter().enumerate() {
-        cols.push(Column::new(mean_column(m).into(), rows.iter().map(|r| r.means[i]).collect::<Vec<_>>()));
+    for (i, m) in metrics::ALL.iter().enumerate() {
+        cols.push(Column::new(m.aggregate_key().into(), rows.iter().map(|r| r.values[i]).collect::<Vec<_>>()));
     }
     DataFrame::new(rows.len(), cols).map_err(|e| StoreError::Parquet { path: commit_dir.join(SUMMARY_PARQUET), message: e.to_string() })
 }

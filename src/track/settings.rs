@@ -7,6 +7,7 @@ use std::fmt;
 use crate::spec::{WandbMode, WandbSpec};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.wandb.ai";
+/// History keys per sample by default: columns of `metrics::registry`.
 pub const DEFAULT_SAMPLE_METRICS: &[&str] = &["reward", "smape", "mase", "correct", "nfe", "tokens_generated"];
 
 /// The API key. It is only ever put into the Authorization header: it has
@@ -84,5 +85,17 @@ impl WandbSettings {
             upload_summary: spec.upload_summary.unwrap_or(true),
             upload_figures: spec.upload_figures.unwrap_or(true),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_history_keys_are_registry_columns() {
+        for name in DEFAULT_SAMPLE_METRICS {
+            assert!(crate::metrics::column(name).is_some(), "{name}");
+        }
     }
 }

@@ -19,9 +19,30 @@ use super::client::Client;
 use super::outbox::{Op, Outbox, RunMeta};
 use super::settings::WandbSettings;
 use super::upload::{drain, Backoff, Drained};
+use crate::metrics;
 use crate::plan::RunConfig;
 use crate::spec::WandbMode;
+use crate::store::parquet::read_frame;
 use crate::store::CommitTag;
+
+/// A history value of a sample: the registry's column named `name` (or the
+/// column of the metric named `name`), as the record holds it; any other
+/// name is looked up among the record's counters.
+fn sample_value(name: &str, record: &Value) -> Option<Value> {
+    let column = metrics::column(name).or_else(|| metrics::find(name).and_then(|m| m.column()).and_then(metrics::column));
+    match column {
+        Some(c) => c.json(record),
+        None => record.pointer(&format!("/counters/{name}")).filter(|v| !v.is_null()).cloned(),
+    }
+}
+
+/// The run's value of every metric (keyed as in `summary.parquet`), those
+/// defined.
+fn run_aggregates(samples_file: &Path) -> Result<Vec<(String, Value)>, String> {
+    let df = read_frame(samples_file).map_err(|e| e.to_string())?;
+    let all = metrics::aggregate::all(&df).map_err(|e| format!("{}: {e}", samples_file.display()))?;
+    Ok(all.into_iter().filter_map(|(k, v)| Some((k, json!(v.filter(|v| v.is_finite())?)))).collect())
+}
 
 /// Length of the nudge queue.
 pub const QUEUE: usize = 64;
@@ -243,20 +264,23 @@ impl Tracker {
         line.insert("_timestamp".into(), json!(timestamp));
         line.insert("sample_id".into(), record.get("sample_id").cloned().unwrap_or(Value::Null));
         for m in &self.settings.sample_metrics {
-            let v = match m.as_str() {
-                "reward" | "wall_seconds" => record.get(m.as_str()).cloned(),
-                "smape" | "mase" | "correct" => record.pointer(&format!("/metrics/{m}")).cloned(),
-                other => record.pointer(&format!("/counters/{other}")).cloned(),
-            };
-            if let Some(v) = v.filter(|v| !v.is_null()) {
+            if let Some(v) = sample_value(m, record) {
                 line.insert(m.clone(), v);
             }
         }
         Value::Object(line)
     }
 
-    /// A run ended: its summary, its sample table, completion.
+    /// A run ended: its summary, its sample table, completion. The summary
+    /// gets every metric of the registry over the run's samples (read from
+    /// `samples_file`): the same values as `summary.parquet`.
     pub fn run_finished(&self, run_id: &str, mut summary: Value, samples_file: Option<&Path>, exit_code: i32) {
+        if let (Some(path), Some(map)) = (samples_file, summary.as_object_mut()) {
+            match run_aggregates(path) {
+                Ok(values) => map.extend(values),
+                Err(e) => self.warn(&e),
+            }
+        }
         if let (Some(keep), Some(map)) = (&self.settings.run_metrics, summary.as_object_mut()) {
             map.retain(|k, _| keep.contains(k) || k == "status" || k == "error");
         }

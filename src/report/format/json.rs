@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value};
 use super::{group_label, Exporter};
 use crate::report::bootstrap::{self, Estimate};
 use crate::report::diff::Diff;
+use crate::report::metric::Metric;
 use crate::report::table::Table;
 use crate::report::ReportError;
 
@@ -21,7 +22,15 @@ fn key(by: &[String], key: &[crate::report::frame::Level]) -> Value {
 
 fn interval_note() -> Value {
     json!({ "level": 0.95, "bootstrap_resamples": bootstrap::RESAMPLES, "bootstrap_seed": bootstrap::SEED,
-            "normal_above_draws": bootstrap::CELL_DRAWS, "total_bootstrap_draws": bootstrap::TOTAL_DRAWS })
+            "normal_above_draws": bootstrap::CELL_DRAWS, "total_bootstrap_draws": bootstrap::TOTAL_DRAWS,
+            "set_statistics": "bootstrap resamples the group's samples; normal from the statistic's influence values (delta method)" })
+}
+
+/// A metric's description: name, direction, and what it aggregates.
+fn metric(m: Metric) -> Value {
+    let columns: Vec<&str> = m.columns().iter().map(|c| c.name).collect();
+    json!({ "name": m.name, "column": m.column(), "columns": columns, "aggregate": if m.is_set() { "set" } else { "mean" },
+            "higher_is_better": m.higher_is_better })
 }
 
 fn pretty(v: &Value) -> String {
@@ -45,8 +54,7 @@ impl Exporter for Json {
                 json!({ "key": key(&t.by, &r.key), "n": r.n, "metrics": metrics })
             })
             .collect();
-        let metrics: Vec<Value> =
-            t.metrics.iter().map(|m| json!({ "name": m.name, "column": m.column, "higher_is_better": m.higher_is_better() })).collect();
+        let metrics: Vec<Value> = t.metrics.iter().map(|m| metric(m)).collect();
         pretty(&json!({
             "provenance": t.provenance.to_json(),
             "by": t.by,
@@ -65,14 +73,16 @@ impl Exporter for Json {
                     "group": key(&d.by, &r.key),
                     "label": group_label(&d.by, &r.key),
                     "metric": r.metric.name,
-                    "higher_is_better": r.metric.higher_is_better(),
+                    "aggregate": if r.metric.is_set() { "set" } else { "mean" },
+                    "higher_is_better": r.metric.higher_is_better,
                     "n": r.n,
                     "mean_a": r.mean_a,
                     "mean_b": r.mean_b,
                     "diff": estimate(&r.diff),
-                    "better": r.better,
-                    "worse": r.worse,
-                    "sign_test_p": r.p,
+                    "test": r.test(),
+                    "better": r.sign.map(|s| s.better),
+                    "worse": r.sign.map(|s| s.worse),
+                    "sign_test_p": r.sign.map(|s| s.p),
                     "significant": r.significant,
                     "change": match r.change().as_str() { "" => "none", s => s },
                 })
@@ -85,7 +95,14 @@ impl Exporter for Json {
             "runs": { "matched": d.runs_matched, "only_a": d.only_a, "only_b": d.only_b },
             "samples": { "matched": d.samples_matched, "only_a": d.samples_only_a, "only_b": d.samples_only_b },
             "intervals": interval_note(),
-            "significance": { "ci_excludes_zero": true, "sign_test_alpha": crate::report::diff::ALPHA },
+            "significance": {
+                "ci_excludes_zero": true,
+                "sign_test_alpha": crate::report::diff::ALPHA,
+                "tests": {
+                    "sign": "a mean: the paired bootstrap interval of the mean difference excludes 0 and the sign test of the per-sample differences gives p < alpha",
+                    "interval": "a set statistic (owa, f1): the paired bootstrap interval of the difference of the statistic excludes 0; no per-sample differences, so no sign test and no p (better, worse and sign_test_p are null)",
+                },
+            },
             "rows": rows,
         })))
     }

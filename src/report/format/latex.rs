@@ -38,13 +38,16 @@ impl Exporter for Latex {
             let _ = writeln!(out, "% {}", line.replace(['\n', '\r'], " "));
         }
         out.push_str("% mean $\\pm$ half the width of the 95% interval; best per column in bold\n");
+        if let Some(names) = super::set_metric_names(t) {
+            let _ = writeln!(out, "% {names}: the statistic of the group's samples, its interval from resampling them");
+        }
         let spec: String = "l".repeat(t.by.len()) + &"r".repeat(t.metrics.len() + 1);
         let _ = writeln!(out, "\\begin{{tabular}}{{{spec}}}");
         out.push_str("\\toprule\n");
         let mut head: Vec<String> = t.by.iter().map(|b| escape(b)).collect();
         head.push("$n$".into());
         head.extend(t.metrics.iter().map(|m| {
-            let arrow = if m.higher_is_better() { "$\\uparrow$" } else { "$\\downarrow$" };
+            let arrow = if m.higher_is_better { "$\\uparrow$" } else { "$\\downarrow$" };
             format!("{} {arrow}", escape(m.name))
         }));
         let _ = writeln!(out, "{} \\\\", head.join(" & "));

@@ -69,6 +69,9 @@ impl Exporter for Markdown {
             row(&mut out, &cells);
         }
         out.push_str("\nMean ± half the width of its 95% interval (bootstrap over samples, or normal for large groups); best per column in bold.\n");
+        if let Some(names) = super::set_metric_names(t) {
+            let _ = writeln!(out, "{names}: the statistic of the group's samples, its interval from resampling them (normal from its influence values for large groups).");
+        }
         out
     }
 
@@ -87,7 +90,7 @@ impl Exporter for Markdown {
         );
         let _ = writeln!(
             out,
-            "Differences are b − a over matched samples; a change is significant when its paired bootstrap 95% interval excludes 0 and the sign test gives p < 0.05.\n"
+            "Differences are b − a over matched samples; a change is significant when its paired bootstrap 95% interval excludes 0 and the sign test gives p < 0.05. For a set statistic (owa, f1) the difference is of the statistic over the matched samples, and the interval alone decides (no sign test).\n"
         );
         row(&mut out, &["group", "metric", "n", "a", "b", "b − a", "95% CI", "better / worse", "sign test p", "change"].map(String::from));
         row(&mut out, &["---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---"].map(String::from));
@@ -107,8 +110,8 @@ impl Exporter for Markdown {
                     super::fixed(r.mean_b, d_dec),
                     signed(r.diff.mean, d_dec),
                     format!("[{}, {}]", signed(r.diff.lo, d_dec), signed(r.diff.hi, d_dec)),
-                    format!("{} / {}", r.better, r.worse),
-                    p_value(r.p),
+                    r.sign.map_or("-".to_owned(), |s| format!("{} / {}", s.better, s.worse)),
+                    r.sign.map_or("-".to_owned(), |s| p_value(s.p)),
                     change,
                 ],
             );

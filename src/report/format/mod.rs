@@ -100,6 +100,12 @@ pub(crate) fn is_best(table: &Table, m: usize, e: &Estimate) -> bool {
     table.rows.len() > 1 && table.best(m) == Some(e.mean)
 }
 
+/// The names of the table's set statistics (`owa, f1`), if it has any.
+pub(crate) fn set_metric_names(table: &Table) -> Option<String> {
+    let names: Vec<&str> = table.metrics.iter().filter(|m| m.is_set()).map(|m| m.name).collect();
+    (!names.is_empty()).then(|| names.join(", "))
+}
+
 /// `name=value, …` of a diff row's group, or `all`.
 pub(crate) fn group_label(by: &[String], key: &[Level]) -> String {
     if key.is_empty() {
