@@ -268,20 +268,11 @@ fn attempt(env: &RunEnv<'_>, run: &RunConfig, dir: &Path, file: &mut RunFile) ->
     })
 }
 
-/// The run's aggregates: sample count, mean batch and the mean of every
-/// per-sample metric over the samples that have it.
+/// The run's summary for W&B: status, sample count and mean batch (the
+/// tracker adds every metric's aggregate from the run's `samples.parquet`,
+/// as `summary.parquet` has them).
 fn run_summary(rows: &[SampleRow], mean_batch: f64) -> Value {
-    let mut m = serde_json::Map::new();
-    m.insert("status".into(), "complete".into());
-    m.insert("samples".into(), rows.len().into());
-    m.insert("mean_batch".into(), serde_json::json!(mean_batch));
-    for (i, name) in crate::store::columns::METRICS.iter().enumerate() {
-        let vals: Vec<f64> = rows.iter().filter_map(|r| r.metrics.get(i).copied().flatten()).collect();
-        if !vals.is_empty() {
-            m.insert(format!("mean_{name}"), serde_json::json!(vals.iter().sum::<f64>() / vals.len() as f64));
-        }
-    }
-    Value::Object(m)
+    serde_json::json!({"status": "complete", "samples": rows.len(), "mean_batch": mean_batch})
 }
 
 struct WaveJob<'a> {

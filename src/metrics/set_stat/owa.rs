@@ -42,6 +42,7 @@ fn metrics_of(&[smape, mase, smape_naive2, mase_naive2]: &[f64; 4]) -> ForecastM
         mase_period: None,
         naive2_seasonal: false,
         values_found: 0,
+        fallback: None,
     }
 }
 
