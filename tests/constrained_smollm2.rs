@@ -11,6 +11,7 @@ use std::sync::Arc;
 use mlx_rs::Dtype;
 use runner::engine::model::load;
 use runner::engine::service::EngineService;
+use runner::engine::tokenizer::TextTokenizer;
 use runner::evaluate::{evaluate_sample, fit_prompt, llmtime_for, render_prompt, token_texts, Identity, SampleJob, SampleRecord};
 use runner::plan::{DataSource, RunConfig};
 use runner::search::SearchConfig;
@@ -35,7 +36,7 @@ methods:
 seeds: [0]
 "#;
 
-fn task_of(run: &RunConfig, tokenizer: &runner::engine::tokenizer::TextTokenizer) -> (Task, Vec<Sample>) {
+fn task_of(run: &RunConfig, tokenizer: &TextTokenizer) -> (Task, Vec<Sample>) {
     let DataSource::Asset { asset } = &run.dataset.source else { panic!("asset dataset") };
     let mut task = Task::load(&runner::assets::resolve(asset), run.dataset.format, run.dataset.split).unwrap();
     task.prompt.activity.downsample = runner::tasks::activity::prompt::Downsample::TargetLength(8);
@@ -44,6 +45,14 @@ fn task_of(run: &RunConfig, tokenizer: &runner::engine::tokenizer::TextTokenizer
     let sel = task.select(run.dataset.samples as usize, run.dataset.selection_seed, None).unwrap();
     let samples = task.dataset.selected(&sel).cloned().collect();
     (task, samples)
+}
+
+/// SmolLM2's engine loop (for `rows` rows per pass), tokenizer and token texts.
+fn smollm2(rows: usize) -> (EngineService, TextTokenizer, Arc<TokenTexts>) {
+    let engine = EngineService::start(|| load(SMOLLM2, Dtype::Float32), rows).expect("SmolLM2 from the asset cache");
+    let tokenizer = engine.tokenizer().unwrap();
+    let texts = Arc::new(token_texts(&tokenizer).unwrap());
+    (engine, tokenizer, texts)
 }
 
 fn run_one(engine: &EngineService, texts: &Arc<TokenTexts>, run: &RunConfig, task: &Task, sample: &Sample, context: Option<usize>) -> SampleRecord {
@@ -75,9 +84,7 @@ fn run_one(engine: &EngineService, texts: &Arc<TokenTexts>, run: &RunConfig, tas
 #[test]
 fn constrained_answers_parse_on_smollm2() {
     let plan = common::plan_text(SPEC, &[]);
-    let engine = EngineService::start(|| load(SMOLLM2, Dtype::Float32), 16).expect("SmolLM2 from the asset cache");
-    let tokenizer = engine.tokenizer().unwrap();
-    let texts = Arc::new(token_texts(&tokenizer).unwrap());
+    let (engine, tokenizer, texts) = smollm2(16);
     // SmolLM2 writes one token per digit: LLMTime's default separators.
     assert_eq!(llmtime_for(&tokenizer).unwrap(), LlmTimeOptions::default());
     for run in &plan.runs {
@@ -122,9 +129,7 @@ fn constrained_answers_parse_on_smollm2() {
 fn a_long_history_is_cut_to_fit_the_context_and_scored_on_all_of_it() {
     let plan = common::plan_text(SPEC, &["datasets.m3.history=200"]);
     let run = plan.runs.iter().find(|r| r.method.kind == MethodKind::Greedy && r.dataset.name == "m3").unwrap();
-    let engine = EngineService::start(|| load(SMOLLM2, Dtype::Float32), 4).expect("SmolLM2 from the asset cache");
-    let tokenizer = engine.tokenizer().unwrap();
-    let texts = Arc::new(token_texts(&tokenizer).unwrap());
+    let (engine, tokenizer, texts) = smollm2(4);
     let (task, samples) = task_of(run, &tokenizer);
     let sample = &samples[0];
     let Sample::Forecast(series) = sample else { panic!("forecasting sample") };
@@ -159,9 +164,7 @@ fn a_long_history_is_cut_to_fit_the_context_and_scored_on_all_of_it() {
 #[test]
 fn budgets_the_constraint_cannot_meet_are_refused() {
     let plan = common::plan_text(SPEC, &[]);
-    let engine = EngineService::start(|| load(SMOLLM2, Dtype::Float32), 2).expect("SmolLM2 from the asset cache");
-    let tokenizer = engine.tokenizer().unwrap();
-    let texts = Arc::new(token_texts(&tokenizer).unwrap());
+    let (engine, tokenizer, texts) = smollm2(2);
     for run in plan.runs.iter().filter(|r| r.method.kind == MethodKind::Greedy) {
         let (task, samples) = task_of(run, &tokenizer);
         let err = answer_constraint(&samples[0], &task.prompt, &texts, 2).err().expect("two tokens are too few");
