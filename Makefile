@@ -11,9 +11,14 @@ setup:
 build: setup
 	$(CARGO) build $(PROFILE) --locked
 
+# The main job on the embedded default: the quickstart sweep, its table and
+# its figures (a rerun resumes and only redraws).
 demo: build
-	./target/release/runner doctor
-	./target/release/runner plan experiments/quickstart.yaml
+	./target/release/runner doctor --no-bench
+	./target/release/runner run experiments/quickstart.yaml
+	./target/release/runner table experiments/quickstart.yaml
+	./target/release/runner plot experiments/quickstart.yaml > /dev/null
+	@echo "figure: $$(ls -d results/quickstart/$$(git rev-parse --short=12 HEAD)*/figures/reward_vs_tokens_generated.png | head -n 1)"
 
 test: build
 	$(CARGO) test $(PROFILE) --locked --workspace
