@@ -32,7 +32,20 @@ struct Target {
 
 /// Why a label set cannot be expressed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LabelSetError(pub String);
+pub enum LabelSetError {
+    /// The labels themselves (blank, ambiguous, or not writable).
+    Labels(String),
+    /// The marker and the longest label do not fit the budget.
+    Budget(String),
+}
+
+impl LabelSetError {
+    pub fn message(&self) -> &str {
+        match self {
+            LabelSetError::Labels(m) | LabelSetError::Budget(m) => m,
+        }
+    }
+}
 
 pub struct LabelAnswer {
     texts: Arc<TokenTexts>,
@@ -71,16 +84,16 @@ impl LabelAnswer {
     /// The constraint for `labels` with a budget of `max_new_tokens`.
     pub fn new(labels: &[String], texts: Arc<TokenTexts>, reasoning: bool, max_new_tokens: usize) -> Result<LabelAnswer, LabelSetError> {
         if labels.is_empty() {
-            return Err(LabelSetError("the label set is empty".into()));
+            return Err(LabelSetError::Labels("the label set is empty".into()));
         }
         let mut seen: Vec<String> = Vec::new();
         for l in labels {
             if l.trim().is_empty() || l.contains(['\n', '\r']) {
-                return Err(LabelSetError(format!("label {l:?} is blank or spans lines")));
+                return Err(LabelSetError::Labels(format!("label {l:?} is blank or spans lines")));
             }
             let n = normalize(l);
             if let Some(other) = labels.iter().find(|o| *o != l && normalize(o) == n) {
-                return Err(LabelSetError(format!("labels {l:?} and {other:?} read as the same answer")));
+                return Err(LabelSetError::Labels(format!("labels {l:?} and {other:?} read as the same answer")));
             }
             seen.push(n);
         }
@@ -97,16 +110,16 @@ impl LabelAnswer {
                 }
                 targets.push(Target { text, fin });
             }
-            let n = best.ok_or_else(|| LabelSetError(format!("label {l:?} cannot be written with the model's tokens")))?;
+            let n = best.ok_or_else(|| LabelSetError::Labels(format!("label {l:?} cannot be written with the model's tokens")))?;
             longest = longest.max(n);
         }
         let marker_ids = texts.ids_where(|t| t.chars().all(|c| "\nAnswer:".contains(c)));
         let forced_text = if reasoning { format!("\n{MARKER}") } else { MARKER.to_string() };
         let forced = spell(&texts, &marker_ids, &forced_text)
-            .ok_or_else(|| LabelSetError(format!("the marker {forced_text:?} cannot be written with the model's tokens")))?;
+            .ok_or_else(|| LabelSetError::Labels(format!("the marker {forced_text:?} cannot be written with the model's tokens")))?;
         let reserve = forced.len() + longest;
         if reserve > max_new_tokens {
-            return Err(LabelSetError(format!(
+            return Err(LabelSetError::Budget(format!(
                 "`{MARKER} <label>` needs up to {reserve} tokens ({} for the marker, {longest} for the longest label) but max_new_tokens is {max_new_tokens}",
                 forced.len()
             )));
@@ -248,7 +261,7 @@ mod tests {
 
     #[test]
     fn label_sets_the_constraint_cannot_express_are_errors() {
-        let err = |l: &[&str], n| LabelAnswer::new(&labels(l), vocab(), false, n).err().map(|e| e.0).unwrap_or_default();
+        let err = |l: &[&str], n| LabelAnswer::new(&labels(l), vocab(), false, n).err().map(|e| e.message().to_owned()).unwrap_or_default();
         assert!(err(&["walking", "Walking"], 10).contains("same answer"));
         assert!(err(&["zzz"], 10).contains("cannot be written"));
         assert!(err(&[""], 10).contains("blank"));

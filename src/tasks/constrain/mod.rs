@@ -36,15 +36,17 @@ pub enum ConstraintError {
     /// The label set cannot be answered under the constraint.
     #[error("{0}")]
     Labels(String),
+    /// `Answer: <label>` does not fit the generation budget.
+    #[error("{0}")]
+    LabelBudget(String),
 }
 
 impl ConstraintError {
     /// The spec key that would fix the error.
     pub fn key(&self) -> &'static str {
         match self {
-            ConstraintError::Horizon { .. } => "max_new_tokens",
+            ConstraintError::Horizon { .. } | ConstraintError::LabelBudget(_) => "max_new_tokens",
             ConstraintError::Values { .. } => "serialization",
-            ConstraintError::Labels(m) if m.contains("max_new_tokens") => "max_new_tokens",
             ConstraintError::Labels(_) => "labels",
         }
     }
@@ -92,7 +94,10 @@ pub fn answer_constraint(
             Ok(Some(Constraint::new(constraint)))
         }
         Sample::Activity(c) => {
-            let answer = label::LabelAnswer::new(&c.labels, texts.clone(), opts.reasoning, max_new_tokens).map_err(|e| ConstraintError::Labels(e.0))?;
+            let answer = label::LabelAnswer::new(&c.labels, texts.clone(), opts.reasoning, max_new_tokens).map_err(|e| match e {
+                label::LabelSetError::Labels(m) => ConstraintError::Labels(m),
+                label::LabelSetError::Budget(m) => ConstraintError::LabelBudget(m),
+            })?;
             Ok(Some(Constraint::new(answer)))
         }
     }
