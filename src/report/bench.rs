@@ -89,7 +89,7 @@ pub fn write_results(dir: &Path, rows: usize) -> Result<(), ReportError> {
 }
 
 fn timed(df: &DataFrame, opts: &TableOptions) -> Result<serde_json::Value, ReportError> {
-    let source = Source { results_dir: "bench".into(), commit: "bench".into(), spec: None };
+    let source = Source { results_dir: "bench".into(), commit: "bench".into(), spec: None, planned: None };
     let t0 = Instant::now();
     let t = table::build(df, source, opts)?;
     let build = t0.elapsed().as_secs_f64();

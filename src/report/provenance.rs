@@ -19,6 +19,9 @@ pub struct Source {
     pub commit: String,
     /// The experiment file, when one was given.
     pub spec: Option<String>,
+    /// Runs the experiment file plans, when the samples were restricted to
+    /// them.
+    pub planned: Option<usize>,
 }
 
 impl Source {
@@ -28,7 +31,14 @@ impl Source {
             results_dir: dir.display().to_string(),
             commit: dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
             spec: spec.map(|s| s.display().to_string()),
+            planned: None,
         }
+    }
+
+    /// The same source, its samples restricted to the `n` runs of a plan.
+    pub fn planned(mut self, n: usize) -> Source {
+        self.planned = Some(n);
+        self
     }
 }
 
@@ -69,13 +79,21 @@ impl Provenance {
         })
     }
 
+    /// The run count, and of how many planned runs when restricted to a plan.
+    fn runs(&self) -> String {
+        match self.source.planned {
+            Some(n) => format!("{} of {n} planned runs complete", self.run_ids.len()),
+            None => self.run_ids.len().to_string(),
+        }
+    }
+
     /// `key: value` lines for comments and captions.
     pub fn lines(&self) -> Vec<String> {
         vec![
             format!("results: {}", self.source.results_dir),
             format!("commit: {}", self.source.commit),
             format!("spec: {}", self.source.spec.as_deref().unwrap_or("-")),
-            format!("runs: {} (sha256 of sorted run ids: {})", self.run_ids.len(), self.runs_sha256),
+            format!("runs: {} (sha256 of sorted run ids: {})", self.runs(), self.runs_sha256),
             format!("samples: {}", self.samples),
         ]
     }
@@ -83,10 +101,10 @@ impl Provenance {
     /// One line, for figure footers.
     pub fn short(&self) -> String {
         format!(
-            "commit {} · spec {} · {} runs ({}) · {} samples",
+            "commit {} · spec {} · runs: {} ({}) · {} samples",
             self.source.commit,
             self.source.spec.as_deref().unwrap_or("-"),
-            self.run_ids.len(),
+            self.runs(),
             self.runs_sha256,
             self.samples
         )
@@ -98,6 +116,7 @@ impl Provenance {
             "commit": self.source.commit,
             "spec": self.source.spec,
             "runs": self.run_ids.len(),
+            "planned_runs": self.source.planned,
             "runs_sha256": self.runs_sha256,
             "run_ids": self.run_ids,
             "samples": self.samples,

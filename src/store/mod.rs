@@ -24,7 +24,7 @@ use std::path::PathBuf;
 
 pub use layout::{run_dir, CommitTag, Results};
 pub use lock::{Lock, LockInfo};
-pub use parquet::{load_samples, write_samples_parquet};
+pub use parquet::{load_run_samples, load_samples, write_samples_parquet};
 pub use row::SampleRow;
 pub use run_file::{RunFile, RunStatus};
 pub use scan::{scan, RunProgress};

@@ -97,13 +97,30 @@ fn conform(df: DataFrame, like: &DataFrame) -> PolarsResult<DataFrame> {
 /// (runs in run-id order, samples in file order), with today's columns.
 pub fn load_samples(commit_dir: &Path) -> Result<DataFrame, StoreError> {
     let runs = commit_dir.join(RUNS);
-    let mut files: Vec<_> = std::fs::read_dir(&runs)
+    let files: Vec<_> = std::fs::read_dir(&runs)
         .map_err(StoreError::io(&runs))?
         .filter_map(Result::ok)
         .map(|e| e.path().join(SAMPLES_PARQUET))
         .filter(|p| p.is_file())
         .collect();
+    stack(commit_dir, files)
+}
+
+/// The samples of the complete runs among `run_ids` (a plan's runs), as
+/// [`load_samples`] gives them, and how many of those runs are complete.
+/// Runs of other configurations in the same directory are left out.
+pub fn load_run_samples(commit_dir: &Path, run_ids: &[String]) -> Result<(DataFrame, usize), StoreError> {
+    let runs = commit_dir.join(RUNS);
+    std::fs::read_dir(&runs).map_err(StoreError::io(&runs))?;
+    let files: Vec<_> = run_ids.iter().map(|id| runs.join(id).join(SAMPLES_PARQUET)).filter(|p| p.is_file()).collect();
+    let complete = files.len();
+    Ok((stack(commit_dir, files)?, complete))
+}
+
+/// The sample tables `files`, in path order, as one table with today's columns.
+fn stack(commit_dir: &Path, mut files: Vec<std::path::PathBuf>) -> Result<DataFrame, StoreError> {
     files.sort();
+    files.dedup();
     let mut all = samples_frame(&[]).map_err(perr(commit_dir))?;
     for f in files {
         let df = conform(read_frame(&f)?, &all).map_err(perr(&f))?;
