@@ -164,7 +164,7 @@ fn a_long_history_is_cut_to_fit_the_context_and_scored_on_all_of_it() {
 #[test]
 fn budgets_the_constraint_cannot_meet_are_refused() {
     let plan = common::plan_text(SPEC, &[]);
-    let (engine, tokenizer, texts) = smollm2(2);
+    let (_engine, tokenizer, texts) = smollm2(2);
     for run in plan.runs.iter().filter(|r| r.method.kind == MethodKind::Greedy) {
         let (task, samples) = task_of(run, &tokenizer);
         let err = answer_constraint(&samples[0], &task.prompt, &texts, 2).err().expect("two tokens are too few");

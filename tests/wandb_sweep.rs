@@ -51,7 +51,8 @@ fn records(dir: &Path) -> Vec<(String, Vec<Value>)> {
         .unwrap()
         .map(|e| {
             let p = e.unwrap().path();
-            let lines = std::fs::read_to_string(p.join("samples.jsonl")).unwrap();
+            // A run killed before its first record may have no file yet.
+            let lines = std::fs::read_to_string(p.join("samples.jsonl")).unwrap_or_default();
             (p.file_name().unwrap().to_string_lossy().into_owned(), lines.lines().map(|l| serde_json::from_str(l).unwrap()).collect())
         })
         .collect();
