@@ -17,7 +17,7 @@ use runner::plan::{DataSource, RunConfig};
 use runner::search::SearchConfig;
 use runner::spec::MethodKind;
 use runner::tasks::constrain::numeric::ValuesGrammar;
-use runner::tasks::constrain::{answer_constraint, ConstraintError, TokenTexts};
+use runner::tasks::constrain::{answer_constraint, ConstraintError, ConstraintFix, TokenTexts};
 use runner::tasks::forecast::llmtime::LlmTimeOptions;
 use runner::tasks::{ParseStatus, Sample, Task};
 
@@ -168,7 +168,7 @@ fn budgets_the_constraint_cannot_meet_are_refused() {
     for run in plan.runs.iter().filter(|r| r.method.kind == MethodKind::Greedy) {
         let (task, samples) = task_of(run, &tokenizer);
         let err = answer_constraint(&samples[0], &task.prompt, &texts, 2).err().expect("two tokens are too few");
-        assert_eq!(err.key(), "max_new_tokens", "{err}");
+        assert_eq!(err.fix(), ConstraintFix::MaxNewTokens, "{err}");
         if let ConstraintError::Horizon { needed, budget, .. } = &err {
             assert!(*needed > *budget);
         }

@@ -81,9 +81,10 @@ pub fn fit_prompt(
         return Ok(FittedPrompt { rendered: full, options: opts.clone(), history_shown: Some(shown), history_dropped: 0 });
     }
     // The largest number of recent values that fits, by bisection (prompt
-    // length grows with the values shown).
+    // length grows with the values shown): `lo` values fit (none when 0),
+    // `hi` do not, and `over` is the length of the prompt with `hi`.
     let with = |k: usize| PromptOptions { history: Some(k), ..opts.clone() };
-    let (mut lo, mut hi) = (0usize, shown);
+    let (mut lo, mut hi, mut over) = (0usize, shown, full.tokens.len());
     let mut best: Option<RenderedPrompt> = None;
     while lo + 1 < hi {
         let mid = lo + (hi - lo) / 2;
@@ -93,19 +94,12 @@ pub fn fit_prompt(
             best = Some(p);
         } else {
             hi = mid;
+            over = p.tokens.len();
         }
     }
-    if lo == 0 {
-        let one = render_with(tokenizer, sample, &with(1))?;
-        if !fits(&one) {
-            return Err(too_long(sample, one.tokens.len(), max_new_tokens, context));
-        }
-        lo = 1;
-        best = Some(one);
-    }
-    let rendered = match best {
-        Some(p) => p,
-        None => render_with(tokenizer, sample, &with(lo))?,
+    // Without a fitting prompt, `hi` is 1: even one value is too long.
+    let Some(rendered) = best else {
+        return Err(too_long(sample, over, max_new_tokens, context));
     };
     Ok(FittedPrompt { rendered, options: with(lo), history_shown: Some(lo), history_dropped: shown - lo })
 }

@@ -105,16 +105,6 @@ pub struct DatasetRef {
     pub on_failure: Option<FailureForecast>,
 }
 
-impl DatasetRef {
-    /// The prompt mode: as set, else continuation for forecasting and chat
-    /// for activity recognition.
-    pub fn prompt_mode(&self) -> PromptMode {
-        self.prompt.unwrap_or(match self.task {
-            TaskKind::Forecasting => PromptMode::Continuation,
-            TaskKind::ActivityRecognition => PromptMode::Chat,
-        })
-    }
-}
 
 /// The parameters of one run. Exactly the parameters that apply to the
 /// method are present; the rest are absent (not zero).

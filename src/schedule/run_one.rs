@@ -26,6 +26,7 @@ use crate::store::lock::{Lock, LockTiming};
 use crate::store::row::{RunColumns, SampleRow};
 use crate::store::{write_samples_parquet, RunFile, RunStatus};
 use crate::tasks::activity::prompt::Downsample;
+use crate::tasks::constrain::ConstraintFix;
 use crate::tasks::{Sample, Task};
 
 /// What every run of a sweep shares.
@@ -134,7 +135,7 @@ fn inputs(env: &RunEnv<'_>, run: &RunConfig) -> Result<Inputs, ScheduleError> {
         Some(s) => llmtime.overridden(s),
         None => llmtime,
     };
-    task.prompt.mode = Some(d.prompt_mode());
+    task.prompt.mode = d.prompt;
     task.prompt.history = d.history.map(|n| n as usize);
     task.prompt.constrain = d.constrain.unwrap_or(true);
     task.prompt.reasoning = d.reasoning.unwrap_or(false);
@@ -162,10 +163,10 @@ fn check_constraints(
     for sample in samples {
         if let Err(e) = crate::tasks::constrain::answer_constraint(sample, &task.prompt, texts, budget) {
             let (m, d) = (&run.method.name, &run.dataset.name);
-            let fix = match e.key() {
-                "max_new_tokens" => format!("raise `methods.{m}.max_new_tokens`"),
-                "serialization" => format!("change `datasets.{d}.serialization`"),
-                _ => "change the label set in the data file".to_owned(),
+            let fix = match e.fix() {
+                ConstraintFix::MaxNewTokens => format!("raise `methods.{m}.max_new_tokens`"),
+                ConstraintFix::Serialization => format!("change `datasets.{d}.serialization`"),
+                ConstraintFix::LabelSet => "change the label set in the data file".to_owned(),
             };
             return Err(ScheduleError::Run(format!(
                 "{}: dataset `{d}`: {e}; the answer constraint cannot express it ({fix}, or set `datasets.{d}.constrain: false`)",

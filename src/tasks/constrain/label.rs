@@ -80,13 +80,17 @@ fn spell(texts: &TokenTexts, ids: &[u32], s: &str) -> Option<Vec<u32>> {
     Some(out)
 }
 
+/// The text after the first marker of `text`, when it has one.
+fn after_marker(text: &str) -> Option<&str> {
+    text.find(MARKER).map(|p| &text[p + MARKER.len()..])
+}
+
 impl LabelAnswer {
     /// The constraint for `labels` with a budget of `max_new_tokens`.
     pub fn new(labels: &[String], texts: Arc<TokenTexts>, reasoning: bool, max_new_tokens: usize) -> Result<LabelAnswer, LabelSetError> {
         if labels.is_empty() {
             return Err(LabelSetError::Labels("the label set is empty".into()));
         }
-        let mut seen: Vec<String> = Vec::new();
         for l in labels {
             if l.trim().is_empty() || l.contains(['\n', '\r']) {
                 return Err(LabelSetError::Labels(format!("label {l:?} is blank or spans lines")));
@@ -95,10 +99,9 @@ impl LabelAnswer {
             if let Some(other) = labels.iter().find(|o| *o != l && normalize(o) == n) {
                 return Err(LabelSetError::Labels(format!("labels {l:?} and {other:?} read as the same answer")));
             }
-            seen.push(n);
         }
-        let variants: Vec<String> = labels.iter().flat_map(|l| [format!(" {l}"), l.clone()]).collect();
-        let label_tokens = texts.ids_where(|t| t.chars().all(|c| variants.iter().any(|v| v.contains(c))));
+        // Tokens made of a space and the labels' characters.
+        let label_tokens = texts.ids_where(|t| t.chars().all(|c| c == ' ' || labels.iter().any(|l| l.contains(c))));
         let mut targets = Vec::new();
         let mut longest = 0;
         for l in labels {
@@ -161,10 +164,8 @@ impl LabelAnswer {
         for &id in &self.closing_tokens {
             let Some(t) = self.texts.text(id) else { continue };
             let joined = format!("{tail}{t}");
-            if let Some(p) = joined.find(MARKER) {
-                if !self.viable(&joined[p + MARKER.len()..], left) {
-                    refused.push(id);
-                }
+            if after_marker(&joined).is_some_and(|rest| !self.viable(rest, left)) {
+                refused.push(id);
             }
         }
         Allowed::AllBut(refused)
@@ -176,8 +177,8 @@ impl TokenConstraint for LabelAnswer {
         let Some(text) = self.texts.concat(generated) else {
             return Allowed::Only(self.texts.stop().to_vec());
         };
-        if let Some(p) = text.find(MARKER) {
-            return self.label_allowed(&text[p + MARKER.len()..], generated.len());
+        if let Some(rest) = after_marker(&text) {
+            return self.label_allowed(rest, generated.len());
         }
         if generated.len() >= self.force_at {
             let j = generated.len() - self.force_at;
@@ -188,8 +189,7 @@ impl TokenConstraint for LabelAnswer {
 
     fn is_complete(&self, generated: &[u32]) -> bool {
         let Some(text) = self.texts.concat(generated) else { return false };
-        let Some(p) = text.find(MARKER) else { return false };
-        let rest = &text[p + MARKER.len()..];
+        let Some(rest) = after_marker(&text) else { return false };
         self.targets.iter().any(|g| g.text == rest) && !self.targets.iter().any(|g| g.text.len() > rest.len() && g.text.starts_with(rest))
     }
 

@@ -41,13 +41,24 @@ pub enum ConstraintError {
     LabelBudget(String),
 }
 
+/// What a user changes to lift a [`ConstraintError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConstraintFix {
+    /// The method's `max_new_tokens`.
+    MaxNewTokens,
+    /// The dataset's `serialization`.
+    Serialization,
+    /// The label set in the data file.
+    LabelSet,
+}
+
 impl ConstraintError {
-    /// The spec key that would fix the error.
-    pub fn key(&self) -> &'static str {
+    /// What would lift the error (besides `constrain: false`).
+    pub fn fix(&self) -> ConstraintFix {
         match self {
-            ConstraintError::Horizon { .. } | ConstraintError::LabelBudget(_) => "max_new_tokens",
-            ConstraintError::Values { .. } => "serialization",
-            ConstraintError::Labels(_) => "labels",
+            ConstraintError::Horizon { .. } | ConstraintError::LabelBudget(_) => ConstraintFix::MaxNewTokens,
+            ConstraintError::Values { .. } => ConstraintFix::Serialization,
+            ConstraintError::Labels(_) => ConstraintFix::LabelSet,
         }
     }
 }

@@ -167,10 +167,6 @@ impl ValuesConstraint {
         ValuesConstraint { grammar, texts, candidates }
     }
 
-    pub fn grammar(&self) -> &ValuesGrammar {
-        &self.grammar
-    }
-
     /// The fewest tokens that spell `text` with the allowed tokens (`None`:
     /// it cannot be spelled).
     pub fn fewest_tokens(&self, text: &str) -> Option<usize> {
