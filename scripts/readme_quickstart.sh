@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the quickstart as README.md tells a new user to, then writes the
-# table `runner table` printed, and the commands that made it, into README.md
-# between the `quickstart-table` markers. Extra arguments go to `runner run`
+# commands, the table `runner table` printed and the figure `runner plot`
+# drew (copied to docs/quickstart/) into README.md between the
+# `quickstart-table` markers. Extra arguments go to `runner run`
 # (e.g. --allow-dirty).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -10,6 +11,9 @@ start=$(date +%s)
 "$runner" run experiments/quickstart.yaml --quiet "$@"
 took=$(( $(date +%s) - start ))
 table=$("$runner" table experiments/quickstart.yaml)
+figure=$("$runner" plot experiments/quickstart.yaml | grep 'reward_vs_tokens_generated.png$')
+mkdir -p docs/quickstart
+cp "$figure" docs/quickstart/reward_vs_tokens_generated.png
 commit=$(git rev-parse --short=12 HEAD)
 block=$(printf '%s\n' \
   "Produced by \`scripts/readme_quickstart.sh\` at commit \`$commit\` ($took s for \`runner run\` on this machine):" \
@@ -17,9 +21,14 @@ block=$(printf '%s\n' \
   '```sh' \
   'runner run experiments/quickstart.yaml' \
   'runner table experiments/quickstart.yaml' \
+  'runner plot experiments/quickstart.yaml     # prints the figure files' \
   '```' \
   '' \
-  "$table")
+  "$table" \
+  '' \
+  "The figure \`runner plot\` drew (\`${figure#"$PWD/"}\`, copied to \`docs/quickstart/\`):" \
+  '' \
+  '![reward against generated tokens, per method and dataset](docs/quickstart/reward_vs_tokens_generated.png)')
 BLOCK="$block" python3 - <<'PY'
 import os, re
 path = "README.md"

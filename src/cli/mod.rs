@@ -2,6 +2,7 @@
 
 mod bench;
 mod doctor;
+mod fetch;
 mod model;
 mod plan;
 mod report;
@@ -39,14 +40,11 @@ pub struct SpecArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Resolve the sweep and print its runs.
-    Plan {
-        #[command(flatten)]
-        spec: SpecArgs,
-        /// Print JSON: an object with a `runs` array.
-        #[arg(long)]
-        json: bool,
-    },
+    /// Resolve the sweep and print its runs (with --estimate: what they cost).
+    Plan(plan::PlanArgs),
+    /// Fetch every remote dataset and hub model the sweep needs and pin
+    /// them in the lock file beside the spec (`x.yaml` -> `x.lock`).
+    Fetch(fetch::FetchArgs),
     /// Execute every run of the sweep not yet complete (resumes where it stopped).
     Run(run::RunArgs),
     /// Per run: complete, partial (k of n), pending or failed, with the
@@ -114,6 +112,8 @@ pub enum CliError {
     Report(#[from] crate::report::ReportError),
     #[error(transparent)]
     Schedule(#[from] crate::schedule::ScheduleError),
+    #[error(transparent)]
+    Fetch(#[from] crate::assets::FetchError),
     #[error("the working tree of {repo} differs from HEAD (diff hash {hash}); commit the changes, or pass --allow-dirty to record results under <commit>-dirty-{hash}")]
     Dirty { repo: String, hash: String },
     #[error("the working tree is at results tag {now}, but this task was submitted at {submitted}: its results would not match their commit; submit again from the current tree")]
@@ -122,6 +122,8 @@ pub enum CliError {
     Execute(#[from] crate::execute::ExecuteError),
     #[error("{0}")]
     Usage(String),
+    #[error(transparent)]
+    Estimate(#[from] crate::schedule::EstimateError),
     #[error("{failed} runs failed and {not_started} were not started (see above and `runner status`)")]
     RunsFailed { failed: usize, not_started: usize },
 }
@@ -137,6 +139,8 @@ impl CliError {
             CliError::Engine(_) | CliError::Evaluate(_) | CliError::Io { .. } => 1,
             CliError::Store(_) | CliError::Schedule(_) | CliError::RunsFailed { .. } => 1,
             CliError::Report(e) => e.exit_code(),
+            CliError::Fetch(e) => e.exit_code(),
+            CliError::Estimate(e) => e.exit_code(),
             CliError::Execute(crate::execute::ExecuteError::Option { .. }) | CliError::Usage(_) | CliError::TreeMoved { .. } => 2,
             CliError::Execute(_) => 1,
         }
@@ -146,8 +150,9 @@ impl CliError {
 /// Runs one parsed command.
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
-        Command::Plan { spec, json } => plan::plan(&spec, json),
+        Command::Plan(args) => plan::plan(&args),
         Command::Validate { spec } => plan::validate(&spec),
+        Command::Fetch(args) => fetch::fetch(&args),
         Command::Run(args) => run::run(&args),
         Command::Submit(args) => submit::submit(&args),
         Command::Worker(args) => submit::worker(&args),

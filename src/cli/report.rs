@@ -29,8 +29,13 @@ pub struct TableArgs {
     pub results: ResultsArgs,
     /// Group rows by these columns (default: method_name, with model and
     /// dataset first where they vary).
-    #[arg(long, value_delimiter = ',', value_name = "COLUMNS")]
+    #[arg(long, value_delimiter = ',', value_name = "COLUMNS", conflicts_with = "layout")]
     pub by: Option<Vec<String>>,
+    /// `paper`: a block per model and dataset, a row per method entry, a
+    /// column per num_rollouts, one metric (OWA, else accuracy, else
+    /// reward; or the one --metrics names). Formats md and latex.
+    #[arg(long, value_enum)]
+    pub layout: Option<Layout>,
     /// Metrics to show (default: reward, smape and owa and/or accuracy and
     /// f1, parsed, nfe, tokens_generated).
     #[arg(long, value_delimiter = ',', value_name = "METRICS")]
@@ -40,6 +45,15 @@ pub struct TableArgs {
     /// Write to this file instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+/// Shapes of the aggregate table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Layout {
+    /// One row per group of `--by`, a column per metric (the default).
+    Long,
+    /// Methods by rollout budgets, per model and dataset.
+    Paper,
 }
 
 #[derive(Debug, clap::Args)]
@@ -113,8 +127,13 @@ fn write_out(output: Option<&Path>, text: &str) -> Result<(), CliError> {
 
 pub fn table(args: &TableArgs) -> Result<(), CliError> {
     let (_, df, source) = load(&args.spec, &args.results)?;
-    let opts = TableOptions { by: args.by.clone(), metrics: args.metrics.clone() };
-    let text = report::render_table(&df, source, &opts, args.format)?;
+    let text = match args.layout {
+        Some(Layout::Paper) => report::render_paper(&df, source, args.metrics.as_deref(), args.format)?,
+        Some(Layout::Long) | None => {
+            let opts = TableOptions { by: args.by.clone(), metrics: args.metrics.clone() };
+            report::render_table(&df, source, &opts, args.format)?
+        }
+    };
     write_out(args.output.as_deref(), &text)
 }
 

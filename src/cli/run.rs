@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 
 use super::{CliError, SpecArgs};
 use crate::plan::{resolve, Plan};
-use crate::schedule::{execute_sweep, signals, Reporter, RunFilter, SweepOptions};
+use crate::assets::remote::FetchMode;
+use crate::schedule::{execute_sweep, signals, Reporter, RunFilter, Sources, SweepOptions};
 use crate::spec::load;
 use crate::store::lock::LockTiming;
 use crate::store::plan_file::PlanFile;
@@ -40,7 +41,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub fail_fast: bool,
     /// Samples searched at once within a run (consecutive sample indices).
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = crate::schedule::sweep::DEFAULT_WAVE)]
     pub wave: usize,
     /// Plain log lines even on a terminal.
     #[arg(long)]
@@ -74,10 +75,6 @@ pub fn plan_of(args: &SpecArgs) -> Result<(Plan, crate::spec::LoadedSpec), CliEr
     let loaded = load(&args.spec, &args.sets)?;
     let plan = resolve(&loaded)?;
     Ok((plan, loaded))
-}
-
-pub fn spec_dir(spec: &Path) -> PathBuf {
-    spec.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
 fn libraries() -> Result<Libraries, CliError> {
@@ -137,6 +134,14 @@ pub fn run_scoped(args: &RunArgs, scope: Option<Scope>) -> Result<(), CliError> 
         runs: plan.runs.clone(),
         provenance: Provenance::new(tag.clone(), libraries()?),
     };
+    // Remote data and hub models: fetched or found in the cache, verified
+    // against the lock file, before anything is written.
+    let wanted: Vec<crate::plan::RunConfig> = plan.runs.iter().filter(|r| only.as_ref().is_none_or(|f| f.matches(r))).cloned().collect();
+    let mode = FetchMode { offline: crate::assets::hf_offline(), update: false };
+    let (sources, resolution) = Sources::resolve(&wanted, &args.spec.spec, mode, false)?;
+    if resolution.lock_written {
+        eprintln!("lock: {} written (commit it with the spec)", resolution.lock.display());
+    }
     plan_file.merge_into(&commit_dir, timing)?;
     eprintln!("results: {}", commit_dir.display());
     let options = SweepOptions {
@@ -161,7 +166,7 @@ pub fn run_scoped(args: &RunArgs, scope: Option<Scope>) -> Result<(), CliError> 
         }
     };
     let reporter = Reporter::new(plan.runs.len(), args.quiet);
-    let report = execute_sweep(&plan, &commit_dir, &spec_dir(&args.spec.spec), &options, &reporter, tracker.as_ref())?;
+    let report = execute_sweep(&plan, &commit_dir, &sources, &options, &reporter, tracker.as_ref())?;
     drop(reporter);
     plan_file.provenance.model_revisions = report.model_revisions.clone();
     plan_file.provenance.data_sha256 = report.data_sha256.clone();

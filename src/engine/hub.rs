@@ -13,7 +13,7 @@
 
 use std::path::{Path, PathBuf};
 
-use hf_hub::api::sync::{Api, ApiBuilder, ApiError};
+use hf_hub::api::sync::{Api, ApiError};
 use hf_hub::{Repo, RepoType};
 
 use super::EngineError;
@@ -69,9 +69,8 @@ pub fn resolve(repo: &str, revision: Option<&str>) -> Result<Snapshot, EngineErr
     }
 }
 
-/// The hub's base URL.
 fn endpoint() -> String {
-    std::env::var("HF_ENDPOINT").ok().filter(|e| !e.is_empty()).unwrap_or_else(|| "https://huggingface.co".to_owned())
+    crate::assets::hub_endpoint()
 }
 
 /// Why an online resolution failed: no connection (the cache may serve),
@@ -82,17 +81,7 @@ enum Online {
 }
 
 fn api() -> Result<Api, ApiError> {
-    let mut builder = ApiBuilder::from_env()
-        .with_endpoint(endpoint().trim_end_matches('/').to_owned())
-        .with_cache_dir(crate::assets::hf_cache_dir())
-        .with_progress(false)
-        .with_retries(2);
-    if let Ok(token) = std::env::var("HF_TOKEN") {
-        if !token.is_empty() {
-            builder = builder.with_token(Some(token));
-        }
-    }
-    builder.build()
+    crate::assets::hub_api()
 }
 
 /// Classifies a hub error: transport failures leave the cache to answer;

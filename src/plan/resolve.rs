@@ -174,20 +174,97 @@ impl<'a> Resolver<'a> {
         Ok(())
     }
 
+    /// Where a dataset comes from: exactly one of `asset`, `path`, `url`
+    /// or `hf`, with only the keys that go with it.
+    fn data_source(&self, key: &str, d: &DatasetSpec) -> Result<DataSource, PlanError> {
+        let given: Vec<&str> = [("asset", d.asset.is_some()), ("path", d.path.is_some()), ("url", d.url.is_some()), ("hf", d.hf.is_some())]
+            .iter()
+            .filter_map(|(k, set)| set.then_some(*k))
+            .collect();
+        if given.len() != 1 {
+            return Err(self.err(key, format!("give exactly one of `asset`, `path`, `url` or `hf` (found {})", if given.is_empty() { "none".to_owned() } else { given.join(", ") })));
+        }
+        let only_with = |field: &str, set: bool, valid: &[&str]| -> Result<(), PlanError> {
+            if set && !valid.contains(&given[0]) {
+                let with: Vec<String> = valid.iter().map(|v| format!("`{v}`")).collect();
+                return Err(self.err(&format!("{key}.{field}"), format!("goes only with {}", with.join(" or "))));
+            }
+            Ok(())
+        };
+        only_with("revision", d.revision.is_some(), &["hf"])?;
+        only_with("members", d.members.is_some(), &["url"])?;
+        only_with("files", d.files.is_some(), &["url", "hf"])?;
+        only_with("root", d.root.is_some(), &["url", "hf"])?;
+        let relative = |field: &str, p: &str| -> Result<(), PlanError> {
+            let p = p.trim_end_matches('/');
+            if p.is_empty() || p.starts_with('/') || p.contains('\\') || p.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
+                return Err(self.err(&format!("{key}.{field}"), format!("`{p}` must be a relative path without `.`, `..` or empty parts")));
+            }
+            Ok(())
+        };
+        let list = |field: &str, v: &Option<Vec<String>>| -> Result<Vec<String>, PlanError> {
+            let v = v.clone().unwrap_or_default();
+            for p in &v {
+                relative(field, p)?;
+            }
+            Ok(v)
+        };
+        if let Some(root) = &d.root {
+            relative("root", root)?;
+        }
+        for (field, v) in [("files", &d.files), ("members", &d.members)] {
+            if v.as_ref().is_some_and(Vec::is_empty) {
+                return Err(self.err(&format!("{key}.{field}"), "must list at least one path (or be left out)"));
+            }
+        }
+        if let Some(asset) = &d.asset {
+            self.asset_path(&format!("{key}.asset"), asset)?;
+            return Ok(DataSource::Asset { asset: asset.clone() });
+        }
+        if let Some(path) = &d.path {
+            non_empty(self, &format!("{key}.path"), path)?;
+            return Ok(DataSource::Path { path: path.clone() });
+        }
+        if let Some(url) = &d.url {
+            let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+            if rest.is_none_or(|r| r.split('/').next().unwrap_or("").is_empty()) || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(self.err(&format!("{key}.url"), format!("`{url}` is not an http(s) URL (e.g. https://host/path/data.zip; spaces as %20)")));
+            }
+            let files = list("files", &d.files)?;
+            if !files.is_empty() && !url.ends_with('/') {
+                return Err(self.err(&format!("{key}.url"), "with `files`, the URL is a base and must end in `/`"));
+            }
+            if !files.is_empty() && d.members.is_some() {
+                return Err(self.err(&format!("{key}.members"), "selects members of one archive; it does not go with `files`"));
+            }
+            if files.is_empty() && url.ends_with('/') {
+                return Err(self.err(&format!("{key}.files"), format!("`{url}` ends in `/`: list the files to fetch under it")));
+            }
+            let members = list("members", &d.members)?;
+            return Ok(DataSource::Url { url: url.clone(), files, members, root: d.root.clone() });
+        }
+        let repo = d.hf.clone().unwrap_or_default();
+        if !crate::engine::hub::is_repo_id(&repo) {
+            return Err(self.err(&format!("{key}.hf"), format!("`{repo}` is not a repository id (`org/name`)")));
+        }
+        if let Some(rev) = &d.revision {
+            if rev.is_empty() || rev.starts_with(['/', '.', '-']) || rev.contains("..") || !rev.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c)) {
+                return Err(self.err(&format!("{key}.revision"), format!("`{rev}` is not a branch, tag or commit name")));
+            }
+        }
+        let files = list("files", &d.files)?;
+        Ok(DataSource::Hf { repo, revision: d.revision.clone(), files, root: d.root.clone() })
+    }
+
     fn dataset(&self, name: &str, d: &DatasetSpec) -> Result<DatasetRef, PlanError> {
         let key = format!("datasets.{name}");
-        let source = match (&d.asset, &d.path) {
-            (Some(asset), None) => {
-                self.asset_path(&format!("{key}.asset"), asset)?;
-                DataSource::Asset { asset: asset.clone() }
-            }
-            (None, Some(path)) => {
-                non_empty(self, &format!("{key}.path"), path)?;
-                DataSource::Path { path: path.clone() }
-            }
-            _ => return Err(self.err(&key, "give exactly one of `asset` or `path`")),
+        let source = self.data_source(&key, d)?;
+        let file = match &source {
+            DataSource::Asset { asset } => asset.as_str(),
+            DataSource::Path { path } => path.as_str(),
+            DataSource::Url { url, files, .. } if files.is_empty() => url.as_str(),
+            DataSource::Url { .. } | DataSource::Hf { .. } => "",
         };
-        let file = d.asset.as_deref().or(d.path.as_deref()).unwrap_or_default();
         let format = match d.format {
             Some(f) => f,
             None => infer_format(file).ok_or_else(|| {

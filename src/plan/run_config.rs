@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::assets::RemoteData;
 use crate::spec::{
     ChildWeights, DataFormat, Expansion, FailureForecast, Lambda, MethodKind, OutputRule, PromptMode, Selection, SerializationSpec, Split,
     TaskKind,
@@ -58,6 +59,41 @@ pub struct ModelRef {
 pub enum DataSource {
     Path { path: String },
     Asset { asset: String },
+    /// Fetched from a URL (see [`RemoteData::Url`]).
+    Url {
+        url: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        files: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        members: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        root: Option<String>,
+    },
+    /// Fetched from a hub dataset repository (see [`RemoteData::Hf`]).
+    Hf {
+        repo: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        revision: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        files: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        root: Option<String>,
+    },
+}
+
+impl DataSource {
+    /// A fetched source and the folder inside it the format reads.
+    pub fn remote(&self) -> Option<(RemoteData, Option<&str>)> {
+        match self {
+            DataSource::Path { .. } | DataSource::Asset { .. } => None,
+            DataSource::Url { url, files, members, root } => {
+                Some((RemoteData::Url { url: url.clone(), files: files.clone(), members: members.clone() }, root.as_deref()))
+            }
+            DataSource::Hf { repo, revision, files, root } => {
+                Some((RemoteData::Hf { repo: repo.clone(), revision: revision.clone(), files: files.clone() }, root.as_deref()))
+            }
+        }
+    }
 }
 
 impl fmt::Display for DataSource {
@@ -65,6 +101,11 @@ impl fmt::Display for DataSource {
         match self {
             DataSource::Path { path } => f.write_str(path),
             DataSource::Asset { asset } => write!(f, "asset:{asset}"),
+            DataSource::Url { .. } | DataSource::Hf { .. } => match self.remote() {
+                Some((r, Some(root))) => write!(f, "{} ({root})", r.key()),
+                Some((r, None)) => f.write_str(&r.key()),
+                None => Ok(()),
+            },
         }
     }
 }

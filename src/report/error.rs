@@ -20,6 +20,9 @@ pub enum ReportError {
     /// The chosen output format cannot render this kind of report.
     #[error("--format {format}: not available for {what}; use one of {valid}")]
     Unsupported { format: &'static str, what: &'static str, valid: &'static str },
+    /// The paper layout cannot show these samples as asked.
+    #[error("--layout paper: {0}")]
+    Layout(String),
     /// `--fail-on-regression`: the metric got significantly worse.
     /// `what` names the difference (of means, or of a set statistic) and
     /// `test` what decided it.
@@ -42,7 +45,7 @@ impl ReportError {
     /// 2 for bad input, 1 for a regression found or a failure of the machine.
     pub fn exit_code(&self) -> u8 {
         match self {
-            ReportError::UnknownName { .. } | ReportError::Unsupported { .. } | ReportError::Empty(_) => 2,
+            ReportError::UnknownName { .. } | ReportError::Unsupported { .. } | ReportError::Empty(_) | ReportError::Layout(_) => 2,
             _ => 1,
         }
     }

@@ -13,6 +13,7 @@ pub mod format;
 pub mod frame;
 pub mod group;
 pub mod metric;
+pub mod paper;
 pub mod plot;
 pub mod provenance;
 pub mod table;
@@ -24,6 +25,11 @@ pub use provenance::{Provenance, Source};
 pub use table::{Table, TableOptions};
 
 use polars::prelude::DataFrame;
+
+/// The paper layout of `df` ([`paper`]) rendered in `format`.
+pub fn render_paper(df: &DataFrame, source: Source, metrics: Option<&[String]>, format: Format) -> Result<String, ReportError> {
+    format.exporter().paper(&paper::build(df, source, metrics)?)
+}
 
 /// The table of `df` rendered in `format`.
 pub fn render_table(df: &DataFrame, source: Source, opts: &TableOptions, format: Format) -> Result<String, ReportError> {

@@ -2,14 +2,13 @@
 //! dropped when no run still needs it.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::engine::model::{load, ComputeDtype};
 use crate::engine::service::EngineService;
 use crate::engine::tokenizer::TextTokenizer;
 use crate::engine::EngineError;
-use crate::plan::{ModelSource, RunConfig};
+use crate::plan::RunConfig;
 use crate::tasks::constrain::TokenTexts;
 
 /// A model's engine loop with what runs need to know about it.
@@ -22,26 +21,6 @@ pub struct LoadedEngine {
     pub context: Option<usize>,
     /// The text of every token (for answer constraints).
     pub texts: Arc<TokenTexts>,
-}
-
-/// The string the engine's loader takes for a model source; relative
-/// paths are relative to the spec's directory.
-pub fn model_reference(source: &ModelSource, spec_dir: &Path) -> String {
-    match source {
-        ModelSource::Asset { asset } => crate::assets::resolve(asset).display().to_string(),
-        ModelSource::Path { path } => resolve_path(path, spec_dir).display().to_string(),
-        ModelSource::Hf { repo, revision: Some(r) } => format!("{repo}@{r}"),
-        ModelSource::Hf { repo, revision: None } => repo.clone(),
-    }
-}
-
-pub fn resolve_path(path: &str, spec_dir: &Path) -> PathBuf {
-    let p = Path::new(path);
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        spec_dir.join(p)
-    }
 }
 
 /// The key runs share a model by.

@@ -7,17 +7,19 @@
 //! (timing fields aside) and never rewritten.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use serde_json::Value;
 
-use super::engines::{model_key, model_reference, resolve_path, Engines, LoadedEngine};
+use super::engines::{model_key, Engines, LoadedEngine};
+use super::sources::Sources;
 use super::progress::Progress;
 use super::signals::WRITE_GATE;
 use super::{peer, ScheduleError};
 use crate::evaluate::{evaluate_sample, Identity, SampleJob};
-use crate::plan::{DataSource, RunConfig, RuntimeIdentity};
+use crate::engine::tokenizer::TextTokenizer;
+use crate::plan::{DatasetRef, RunConfig, RuntimeIdentity};
 use crate::search::SearchConfig;
 use crate::store::columns::TIMING_COLUMNS;
 use crate::store::jsonl::{self, Appender};
@@ -27,12 +29,13 @@ use crate::store::row::{RunColumns, SampleRow};
 use crate::store::{write_samples_parquet, RunFile, RunStatus};
 use crate::tasks::activity::prompt::Downsample;
 use crate::tasks::constrain::ConstraintFix;
-use crate::tasks::{Sample, Task};
+use crate::tasks::{Sample, Selection, Task};
 
 /// What every run of a sweep shares.
 pub struct RunEnv<'a> {
     pub commit_dir: &'a Path,
-    pub spec_dir: &'a Path,
+    /// Where models and data are (remote sources verified).
+    pub sources: &'a Sources,
     pub engines: &'a Engines,
     pub wave: usize,
     pub lock_timing: LockTiming,
@@ -50,13 +53,6 @@ pub struct RunDone {
     pub mismatches: usize,
     /// Mean rows per engine forward pass while the run was active.
     pub mean_batch: f64,
-}
-
-pub fn data_path(source: &DataSource, spec_dir: &Path) -> PathBuf {
-    match source {
-        DataSource::Asset { asset } => crate::assets::resolve(asset),
-        DataSource::Path { path } => resolve_path(path, spec_dir),
-    }
 }
 
 use crate::store::now_rfc3339;
@@ -122,15 +118,22 @@ struct Inputs {
     identity: RuntimeIdentity,
 }
 
-fn inputs(env: &RunEnv<'_>, run: &RunConfig) -> Result<Inputs, ScheduleError> {
-    let engine = env.engines.get(&model_key(run), &model_reference(&run.model.source, env.spec_dir))?;
-    let d = &run.dataset;
-    let path = data_path(&d.source, env.spec_dir);
-    let mut task = Task::load(&path, d.format, d.split)?.with_reward_on_failure(d.reward_on_failure);
+/// The task of `dataset` as its runs see it: the dataset loaded from
+/// `path` (the split the spec names), its prompt and score options set from
+/// the spec and from what the model's tokenizer does with digits, and the
+/// selected samples in selection order.
+pub fn dataset_task(dataset: &DatasetRef, path: &Path, tokenizer: &TextTokenizer) -> Result<(Task, Selection, Vec<Sample>), ScheduleError> {
+    let task = Task::load(path, dataset.format, dataset.split)?;
+    configured_task(dataset, task, tokenizer)
+}
+
+/// [`dataset_task`] on a dataset already loaded (with default options).
+pub fn configured_task(d: &DatasetRef, loaded: Task, tokenizer: &TextTokenizer) -> Result<(Task, Selection, Vec<Sample>), ScheduleError> {
+    let mut task = loaded.with_reward_on_failure(d.reward_on_failure);
     if let Some(n) = d.readings {
         task.prompt.activity.downsample = Downsample::TargetLength(n as usize);
     }
-    let llmtime = crate::evaluate::llmtime_for(&engine.tokenizer)?;
+    let llmtime = crate::evaluate::llmtime_for(tokenizer)?;
     task.prompt.llmtime = match &d.serialization {
         Some(s) => llmtime.overridden(s),
         None => llmtime,
@@ -144,6 +147,13 @@ fn inputs(env: &RunEnv<'_>, run: &RunConfig) -> Result<Inputs, ScheduleError> {
     }
     let selection = task.select(d.samples as usize, d.selection_seed, d.stratify_by.as_deref())?;
     let samples: Vec<Sample> = task.dataset.selected(&selection).cloned().collect();
+    Ok((task, selection, samples))
+}
+
+fn inputs(env: &RunEnv<'_>, run: &RunConfig) -> Result<Inputs, ScheduleError> {
+    let engine = env.engines.get(&model_key(run), &env.sources.model_reference(&run.model.source))?;
+    let path = env.sources.data_path(&run.dataset.source)?;
+    let (task, selection, samples) = dataset_task(&run.dataset, &path, &engine.tokenizer)?;
     check_constraints(run, &path, &task, &samples, &engine.texts)?;
     let identity = RuntimeIdentity { model_revision: engine.revision.clone(), data_sha256: task.dataset.sha256.clone(), sample_ids: selection.ids.clone() };
     Ok(Inputs { engine, task, samples, identity })
@@ -152,7 +162,7 @@ fn inputs(env: &RunEnv<'_>, run: &RunConfig) -> Result<Inputs, ScheduleError> {
 /// Checks before any search that every sample's answer can be constrained
 /// as the dataset asks within the method's budget; the error names the
 /// data file and the keys that would fix it.
-fn check_constraints(
+pub fn check_constraints(
     run: &RunConfig,
     path: &Path,
     task: &Task,

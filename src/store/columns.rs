@@ -22,8 +22,10 @@ pub const METHOD: &str = "method";
 /// The run's seed; null for deterministic methods.
 pub const SEED: &str = "seed";
 
+/// The rollout budget (null for methods without one, such as greedy).
+pub const NUM_ROLLOUTS: &str = "num_rollouts";
 /// Sweep parameters, as columns: integer ones (Int64, nullable).
-pub const INT_PARAMS: &[&str] = &["num_rollouts", "expansion_k", "max_new_tokens", "top_k"];
+pub const INT_PARAMS: &[&str] = &[NUM_ROLLOUTS, "expansion_k", "max_new_tokens", "top_k"];
 /// Floating-point ones (Float64, nullable; `lambda` = inf for the max backup).
 pub const FLOAT_PARAMS: &[&str] = &["sampling_temperature", "top_p", "lambda", "c_uct", "c_puct"];
 

@@ -4,7 +4,9 @@
 use std::fmt::Write;
 
 use super::{is_best, mean_pm, Exporter};
+use crate::report::paper::PaperTable;
 use crate::report::table::Table;
+use crate::report::ReportError;
 
 pub struct Latex;
 
@@ -76,5 +78,57 @@ impl Exporter for Latex {
         }
         out.push_str("\\bottomrule\n\\end{tabular}\n");
         out
+    }
+
+    fn paper(&self, t: &PaperTable) -> Result<String, ReportError> {
+        let mut out = String::new();
+        out.push_str("% runner table --layout paper (requires \\usepackage{booktabs})\n");
+        for line in t.provenance.lines() {
+            let _ = writeln!(out, "% {}", line.replace(['\n', '\r'], " "));
+        }
+        out.push_str("% mean $\\pm$ half the width of the 95% interval over the samples of all seeds; columns: num_rollouts; best per column in bold\n");
+        for block in &t.blocks {
+            let common = super::common_n(block);
+            let width = block.budgets.len() + 1;
+            let arrow = if block.metric.higher_is_better { "$\\uparrow$" } else { "$\\downarrow$" };
+            let samples = common.map_or(String::new(), |n| format!(", $n={n}$"));
+            let _ = writeln!(out, "\\begin{{tabular}}{{l{}}}", "r".repeat(block.budgets.len()));
+            out.push_str("\\toprule\n");
+            let _ = writeln!(
+                out,
+                "\\multicolumn{{{width}}}{{c}}{{{} on {}: {} {arrow}{samples}}} \\\\",
+                escape(&block.model.to_string()),
+                escape(&block.dataset.to_string()),
+                escape(block.metric.label)
+            );
+            let _ = writeln!(out, "\\cmidrule(lr){{1-{width}}}");
+            let mut head = vec!["method / rollouts".to_owned()];
+            head.extend(block.budgets.iter().map(|b| escape(&super::budget_label(b))));
+            let _ = writeln!(out, "{} \\\\", head.join(" & "));
+            out.push_str("\\midrule\n");
+            for r in &block.rows {
+                let mut cells = vec![escape(&r.method.to_string())];
+                for (b, c) in r.cells.iter().enumerate() {
+                    cells.push(match c {
+                        None => String::new(),
+                        Some(e) => {
+                            let (mean, half) = mean_pm(e);
+                            let mut s = if block.best(b) == Some(e.mean) {
+                                format!("$\\mathbf{{{mean} \\pm {half}}}$")
+                            } else {
+                                format!("${mean} \\pm {half}$")
+                            };
+                            if common.is_none() {
+                                let _ = write!(s, "\\,{{\\scriptsize ($n{{=}}{}$)}}", e.n);
+                            }
+                            s
+                        }
+                    });
+                }
+                let _ = writeln!(out, "{} \\\\", cells.join(" & "));
+            }
+            out.push_str("\\bottomrule\n\\end{tabular}\n\n");
+        }
+        Ok(out)
     }
 }

@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use super::{group_label, is_best, mean_pm, p_value, signed, Exporter};
 use crate::report::diff::Diff;
+use crate::report::paper::PaperTable;
 use crate::report::provenance::Provenance;
 use crate::report::table::Table;
 use crate::report::ReportError;
@@ -73,6 +74,44 @@ impl Exporter for Markdown {
             let _ = writeln!(out, "{names}: the statistic of the group's samples, its interval from resampling them (normal from its influence values for large groups).");
         }
         out
+    }
+
+    fn paper(&self, t: &PaperTable) -> Result<String, ReportError> {
+        let mut out = String::new();
+        comment(&mut out, "runner table --layout paper", &[("", &t.provenance)]);
+        for block in &t.blocks {
+            let common = super::common_n(block);
+            let samples = common.map_or(String::new(), |n| format!(", n = {n} per cell"));
+            let _ = writeln!(out, "**{}** on **{}**: {} {}{samples}\n", cell_text(&block.model.to_string()), cell_text(&block.dataset.to_string()), block.metric.label, block.metric.arrow());
+            let mut head = vec!["method \\ rollouts".to_owned()];
+            head.extend(block.budgets.iter().map(super::budget_label));
+            row(&mut out, &head);
+            let align: Vec<String> = std::iter::once("---".to_owned()).chain(std::iter::repeat_n("---:".to_owned(), block.budgets.len())).collect();
+            row(&mut out, &align);
+            for r in &block.rows {
+                let mut cells = vec![cell_text(&r.method.to_string())];
+                for (b, c) in r.cells.iter().enumerate() {
+                    cells.push(match c {
+                        None => "".into(),
+                        Some(e) => {
+                            let (mean, half) = mean_pm(e);
+                            let mut s = format!("{mean} ± {half}");
+                            if block.best(b) == Some(e.mean) {
+                                s = format!("**{s}**");
+                            }
+                            if common.is_none() {
+                                s.push_str(&format!(" (n={})", e.n));
+                            }
+                            s
+                        }
+                    });
+                }
+                row(&mut out, &cells);
+            }
+            out.push('\n');
+        }
+        out.push_str("Mean ± half the width of its 95% interval over the samples of all seeds of a method entry; columns are `num_rollouts` (`-`: methods without a rollout budget); best per column in bold.\n");
+        Ok(out)
     }
 
     fn diff(&self, d: &Diff) -> Result<String, ReportError> {

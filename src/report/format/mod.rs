@@ -9,6 +9,7 @@ mod markdown;
 use super::bootstrap::Estimate;
 use super::diff::Diff;
 use super::frame::Level;
+use super::paper::{Block, PaperTable};
 use super::table::Table;
 use super::ReportError;
 
@@ -29,6 +30,10 @@ pub trait Exporter {
 
     fn diff(&self, _diff: &Diff) -> Result<String, ReportError> {
         Err(ReportError::Unsupported { format: self.name(), what: "diffs", valid: "md, json" })
+    }
+
+    fn paper(&self, _table: &PaperTable) -> Result<String, ReportError> {
+        Err(ReportError::Unsupported { format: self.name(), what: "the paper layout", valid: "md, latex (csv and json: the long layout)" })
     }
 }
 
@@ -98,6 +103,21 @@ pub(crate) fn p_value(p: f64) -> String {
 /// more than one row to compare).
 pub(crate) fn is_best(table: &Table, m: usize, e: &Estimate) -> bool {
     table.rows.len() > 1 && table.best(m) == Some(e.mean)
+}
+
+/// The sample count of a paper block when every cell has the same one.
+pub(crate) fn common_n(block: &Block) -> Option<usize> {
+    let mut ns = block.rows.iter().flat_map(|r| r.cells.iter().flatten().map(|e| e.n));
+    let first = ns.next()?;
+    ns.all(|n| n == first).then_some(first)
+}
+
+/// A paper block's budget as a column label (`-`: methods without one).
+pub(crate) fn budget_label(level: &Level) -> String {
+    match level {
+        Level::Null => "-".to_owned(),
+        other => other.to_string(),
+    }
 }
 
 /// The names of the table's set statistics (`owa, f1`), if it has any.

@@ -58,6 +58,8 @@ pub struct LabelAnswer {
     forced: Vec<u32>,
     force_at: usize,
     max_new_tokens: usize,
+    /// Free reasoning may come before the marker.
+    reasoning: bool,
 }
 
 /// The fewest tokens among `ids` spelling `s`, as the token sequence
@@ -130,7 +132,19 @@ impl LabelAnswer {
         let force_at = if reasoning { max_new_tokens - reserve } else { 0 };
         let last = MARKER.chars().last().unwrap_or(':');
         let closing_tokens = texts.ids_where(|t| t.contains(last));
-        Ok(LabelAnswer { texts, targets, label_tokens, closing_tokens, forced, force_at, max_new_tokens })
+        Ok(LabelAnswer { texts, targets, label_tokens, closing_tokens, forced, force_at, max_new_tokens, reasoning })
+    }
+
+    /// The most tokens an answer can take without free reasoning: the
+    /// marker as forced, the longest way of writing a label (every label
+    /// token writes at least one character) and the stop token. `None` with
+    /// reasoning, which may use the whole budget.
+    pub fn max_tokens(&self) -> Option<usize> {
+        if self.reasoning {
+            return None;
+        }
+        let longest = self.targets.iter().map(|g| g.text.chars().count()).max().unwrap_or(0);
+        Some(self.forced.len() + longest + 1)
     }
 
     /// Whether `rest` (the text after the marker) can still become a label
@@ -220,6 +234,20 @@ mod tests {
             Allowed::Only(v) => v,
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_longest_answer_is_within_max_tokens() {
+        let c = LabelAnswer::new(&labels(&["ab", "x"]), vocab(), false, 10).unwrap();
+        // "Answer" ":" then " " "a" "b", one character a token: 5 tokens,
+        // complete without the stop token; the bound adds it.
+        let longest = [1, 2, 3, 13, 14];
+        for i in 0..longest.len() {
+            assert!(only(c.allowed(&longest[..i])).contains(&longest[i]), "token {i}");
+        }
+        assert!(c.is_complete(&longest));
+        assert_eq!(c.max_tokens(), Some(2 + 3 + 1));
+        assert_eq!(LabelAnswer::new(&labels(&["ab", "x"]), vocab(), true, 10).unwrap().max_tokens(), None);
     }
 
     #[test]

@@ -63,6 +63,12 @@ impl ConstraintError {
     }
 }
 
+/// A sample's answer constraint, of its concrete kind.
+enum Built {
+    Values(numeric::ValuesConstraint),
+    Label(label::LabelAnswer),
+}
+
 /// The constraint of `sample`'s answer under `opts` (`None` when
 /// constrained decoding is off), for a vocabulary and a budget of
 /// `max_new_tokens`.
@@ -72,6 +78,29 @@ pub fn answer_constraint(
     texts: &Arc<TokenTexts>,
     max_new_tokens: usize,
 ) -> Result<Option<Constraint>, ConstraintError> {
+    Ok(build(sample, opts, texts, max_new_tokens)?.map(|b| match b {
+        Built::Values(c) => Constraint::new(c),
+        Built::Label(c) => Constraint::new(c),
+    }))
+}
+
+/// The most tokens an answer of `sample` can take under its constraint
+/// (the stop token included), or `None` when nothing bounds it below
+/// `max_new_tokens` (constrained decoding off, or free reasoning first).
+/// The same errors as [`answer_constraint`].
+pub fn answer_token_bound(
+    sample: &Sample,
+    opts: &PromptOptions,
+    texts: &Arc<TokenTexts>,
+    max_new_tokens: usize,
+) -> Result<Option<usize>, ConstraintError> {
+    Ok(build(sample, opts, texts, max_new_tokens)?.and_then(|b| match b {
+        Built::Values(c) => Some(c.grammar().max_tokens()),
+        Built::Label(c) => c.max_tokens(),
+    }))
+}
+
+fn build(sample: &Sample, opts: &PromptOptions, texts: &Arc<TokenTexts>, max_new_tokens: usize) -> Result<Option<Built>, ConstraintError> {
     if !opts.constrain {
         return Ok(None);
     }
@@ -102,14 +131,14 @@ pub fn answer_constraint(
             if needed > max_new_tokens {
                 return Err(ConstraintError::Horizon { sample: s.id.clone(), horizon: s.horizon(), needed, example, budget: max_new_tokens });
             }
-            Ok(Some(Constraint::new(constraint)))
+            Ok(Some(Built::Values(constraint)))
         }
         Sample::Activity(c) => {
             let answer = label::LabelAnswer::new(&c.labels, texts.clone(), opts.reasoning, max_new_tokens).map_err(|e| match e {
                 label::LabelSetError::Labels(m) => ConstraintError::Labels(m),
                 label::LabelSetError::Budget(m) => ConstraintError::LabelBudget(m),
             })?;
-            Ok(Some(Constraint::new(answer)))
+            Ok(Some(Built::Label(answer)))
         }
     }
 }

@@ -142,6 +142,24 @@ impl ValuesGrammar {
             .any(|s| s.done + 1 == self.horizon && matches!(s.phase, Phase::Value { digits, bit: 0, .. } if digits > 0))
     }
 
+    /// The longest complete text, in characters: `h` values, each an
+    /// optional `-`, `max_digits` digits and `bit_sep` between them, each
+    /// followed by the whole time separator (a sequence is complete once
+    /// the separator's last non-blank character follows the `h`-th value,
+    /// and nothing may follow the separator).
+    pub fn max_chars(&self) -> usize {
+        let value = usize::from(self.negatives) + self.max_digits + (self.max_digits - 1) * self.bit.len();
+        self.horizon * (value + self.sep.len())
+    }
+
+    /// The most tokens an answer can take: every allowed token but the
+    /// stop token writes at least one character, and an answer ended by
+    /// the stop token has at most `max_chars() - 1` characters before it
+    /// (its last separator is missing, and the separator is not empty).
+    pub fn max_tokens(&self) -> usize {
+        self.max_chars()
+    }
+
     /// Whether `text` is a prefix of the language.
     pub fn accepts_prefix(&self, text: &str) -> bool {
         !self.feed(&[START], text).is_empty()
@@ -171,6 +189,10 @@ impl ValuesConstraint {
     /// it cannot be spelled).
     pub fn fewest_tokens(&self, text: &str) -> Option<usize> {
         self.texts.fewest_tokens(&self.candidates, text)[0]
+    }
+
+    pub fn grammar(&self) -> &ValuesGrammar {
+        &self.grammar
     }
 
     fn states(&self, generated: &[u32]) -> Vec<State> {
@@ -266,6 +288,24 @@ mod tests {
         assert!(c.is_complete(&[8, 4, 8]));
         assert!(!c.is_complete(&[1, 5, 2]));
         assert_eq!(c.fewest_tokens("12, 1"), Some(4));
+    }
+
+    #[test]
+    fn the_longest_answer_has_max_chars() {
+        for (bit, sep, neg) in [("", ", ", false), (" ", " ,", false), ("", ",", true), ("|", "; ", true)] {
+            let g = ValuesGrammar::new(3, bit, sep, neg, 4).unwrap();
+            let value = format!("{}{}", if neg { "-" } else { "" }, ["1", "2", "3", "4"].join(bit));
+            let longest = vec![value.as_str(); 3].iter().map(|v| format!("{v}{sep}")).collect::<String>();
+            assert!(g.is_complete_text(&longest), "{longest:?}");
+            assert_eq!(longest.chars().count(), g.max_chars(), "{longest:?}");
+            for extra in ["5", ",", " ", "-", bit, sep] {
+                if !extra.is_empty() {
+                    assert!(!g.accepts_prefix(&format!("{longest}{extra}")), "{longest:?} + {extra:?}");
+                }
+            }
+            let digit_more = format!("{}{}5", value, bit);
+            assert!(!g.accepts_prefix(&digit_more), "{digit_more:?}: at most max_digits digits");
+        }
     }
 
     #[test]
