@@ -295,7 +295,15 @@ fn fetch_hub(
     let hub_err = |why: String| FetchError::Hub { source_name: source.clone(), why };
     let folder = super::hf_cache_dir().join(format!("datasets--{}", repo.replace('/', "--")));
     let want_rev = locked.and_then(|l| l.commit.clone()).unwrap_or_else(|| revision.unwrap_or("main").to_owned());
-    let (commit, names) = if mode.offline {
+    // A locked commit whose files are all in the cache needs no network
+    // (the hub client's cache knows branches, not commits, and would
+    // download them again).
+    let cached = locked.and_then(|l| {
+        let commit = l.commit.as_deref().filter(|c| is_commit(c))?;
+        let snap = folder.join("snapshots").join(commit);
+        l.files.keys().all(|name| snap.join(name).is_file()).then_some(())
+    });
+    let (commit, names) = if mode.offline || cached.is_some() {
         let commit = if is_commit(&want_rev) {
             want_rev.clone()
         } else {
