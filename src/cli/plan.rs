@@ -102,6 +102,11 @@ fn duration(seconds: f64) -> String {
     }
 }
 
+/// `low – high` as durations.
+fn range(low: f64, high: f64) -> String {
+    format!("{} – {}", duration(low), duration(high))
+}
+
 /// Columns padded to their widest cell; `right` columns aligned right.
 fn aligned(out: &mut impl Write, header: &[&str], rows: &[Vec<String>], right: &[bool]) -> std::io::Result<()> {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
@@ -137,7 +142,8 @@ fn write_estimate(out: &mut impl Write, e: &Estimate) -> std::io::Result<()> {
         out,
         "Estimate of experiment {}: {} of {} planned runs, on this machine. Tokens are UPPER BOUNDS from the budgets \
          (max_new_tokens, num_rollouts, the longest answer the decoding constraint allows); times are at those bounds, \
-         with runs one after another and {} samples of a run searched at once (at most {} rows a forward pass).",
+         with runs one after another. TIME is a range: low if the {} samples of a run searched at once shared every \
+         forward pass (at most {} rows a pass), high if no pass were shared; runs fall between.",
         e.experiment,
         e.runs.len(),
         e.planned_runs,
@@ -174,11 +180,11 @@ fn write_estimate(out: &mut impl Write, e: &Estimate) -> std::io::Result<()> {
                 count(r.prefill_tokens),
                 count(r.generated_tokens),
                 r.rows.to_string(),
-                duration(r.seconds),
+                range(r.seconds_low, r.seconds_high),
             ]
         })
         .collect();
-    let header = ["RUN ID", "MODEL", "DATASET", "METHOD", "SEED", "ROLLOUTS", "SAMPLES", "PREFILL", "GENERATED ≤", "ROWS", "TIME ≤"];
+    let header = ["RUN ID", "MODEL", "DATASET", "METHOD", "SEED", "ROLLOUTS", "SAMPLES", "PREFILL", "GENERATED ≤", "ROWS", "TIME"];
     let right = [false, false, false, false, true, true, true, true, true, true, true];
     aligned(out, &header, &rows, &right)?;
     writeln!(out)?;
@@ -187,12 +193,12 @@ fn write_estimate(out: &mut impl Write, e: &Estimate) -> std::io::Result<()> {
         .iter()
         .map(|m| {
             let t = &m.totals;
-            vec![m.method.clone(), t.runs.to_string(), t.samples.to_string(), count(t.prefill_tokens), count(t.generated_tokens), duration(t.seconds)]
+            vec![m.method.clone(), t.runs.to_string(), t.samples.to_string(), count(t.prefill_tokens), count(t.generated_tokens), range(t.seconds_low, t.seconds_high)]
         })
         .collect();
     let t = &e.total;
-    rows.push(vec!["total".into(), t.runs.to_string(), t.samples.to_string(), count(t.prefill_tokens), count(t.generated_tokens), duration(t.seconds)]);
-    aligned(out, &["METHOD", "RUNS", "SAMPLES", "PREFILL", "GENERATED ≤", "TIME ≤"], &rows, &[false, true, true, true, true, true])?;
+    rows.push(vec!["total".into(), t.runs.to_string(), t.samples.to_string(), count(t.prefill_tokens), count(t.generated_tokens), range(t.seconds_low, t.seconds_high)]);
+    aligned(out, &["METHOD", "RUNS", "SAMPLES", "PREFILL", "GENERATED ≤", "TIME"], &rows, &[false, true, true, true, true, true])?;
     for s in &e.not_estimated {
         writeln!(out, "\nNOT ESTIMATED: model `{}` ({}), {} runs: {}", s.model, s.source, s.runs.len(), s.reason)?;
     }

@@ -36,21 +36,23 @@
 //! token-matched wave that are discarded, and the KV rebuilds of evicted
 //! tree nodes, are compute not counted here.
 //!
-//! **Time** assumes the runs one after another (`runner run --jobs 1`), each
-//! searching `wave` samples at once whose searches decode in lock-step: a
-//! pass holds `min(wave, samples) × rows` rows (rows per search: 1 for
-//! greedy, `N` for best-of-N, `parallel_rollouts` (× `r`) for the trees),
-//! at most `max_rows` per pass. Calibration, per model and dataset: the
-//! first half of the prompt of median length and then the whole of it are
-//! prefilled (a prompt of `L` tokens takes `α·L + β·L²`, through the two
-//! measurements, attention being quadratic), then a few dozen tokens are
-//! decoded after it by 1 row and by the widest pass the dataset's runs use
-//! (at most [`MAX_CALIBRATION_ROWS`]). The seconds per pass are taken
-//! linear in the rows between (and beyond) the two widths. A run's time
-//! is `Σ prefill(L) + generated × seconds per pass / rows`: at
-//! the token bounds, so an upper estimate as far as the bounds go (answers
-//! usually end sooner).
-//!
+//! **Time** assumes the runs one after another (`runner run --jobs 1`).
+//! Calibration, per model and dataset: the first half of the prompt of
+//! median length and then the whole of it are prefilled (a prompt of `L`
+//! tokens takes `α·L + β·L²`, through the two measurements, attention being
+//! quadratic), then a few dozen tokens are decoded after it by 1 row and by
+//! the widest pass the dataset's runs use (at most
+//! [`MAX_CALIBRATION_ROWS`]); the seconds per pass are taken linear in the
+//! rows between (and beyond) the two widths. A run's time is
+//! `Σ prefill(L) + generated × seconds per pass / rows` at the token bound,
+//! given as a range over how much the `wave` samples of a run share passes:
+//! low with every pass holding `min(wave, samples) × rows per search` rows
+//! (at most `max_rows`: the wave's searches in lock-step throughout), high
+//! with passes of one search's rows alone (rows per search: 1 for greedy,
+//! `N` for best-of-N, `parallel_rollouts` (× `r`) for the trees). Real runs
+//! fall between: searches of a wave end at different times and tree
+//! searches have single-row phases, so passes narrow as a wave goes on.
+
 //! A model that cannot be loaded without downloading (a hub model not in
 //! the local cache) or at all is not estimated: its runs are listed with
 //! the reason and the totals cover the others (a prompt cannot be counted
@@ -252,11 +254,19 @@ pub struct RunEstimate {
     pub answer_tokens: u64,
     /// Upper bound on the tokens generated (see the module docs).
     pub generated_tokens: u64,
-    /// Rows per forward pass assumed.
+    /// Rows per forward pass when the wave's searches decode in
+    /// lock-step throughout.
     pub rows: usize,
+    /// Rows per forward pass of one search alone.
+    pub rows_alone: usize,
     pub prefill_seconds: f64,
-    pub decode_seconds: f64,
-    pub seconds: f64,
+    /// Time at the token bound with every pass `rows` wide: the wave's
+    /// searches never out of step (optimistic: searches end at different
+    /// times, and tree searches have single-row phases).
+    pub seconds_low: f64,
+    /// Time at the token bound with every pass `rows_alone` wide: no gain
+    /// from searching samples at once (pessimistic).
+    pub seconds_high: f64,
 }
 
 /// Sums over runs.
@@ -266,7 +276,8 @@ pub struct Totals {
     pub samples: usize,
     pub prefill_tokens: u64,
     pub generated_tokens: u64,
-    pub seconds: f64,
+    pub seconds_low: f64,
+    pub seconds_high: f64,
 }
 
 impl Totals {
@@ -275,7 +286,8 @@ impl Totals {
         self.samples += r.samples;
         self.prefill_tokens += r.prefill_tokens;
         self.generated_tokens += r.generated_tokens;
-        self.seconds += r.seconds;
+        self.seconds_low += r.seconds_low;
+        self.seconds_high += r.seconds_high;
     }
 }
 
@@ -622,8 +634,9 @@ fn model_runs(
                 method: run.method.name.clone(),
                 message: e.to_string(),
             })?;
+            let alone = rows_per_search(&cfg).clamp(1, opts.max_rows.max(1));
             let rows = (opts.wave.max(1).min(samples.len().max(1)) * rows_per_search(&cfg)).clamp(1, opts.max_rows.max(1));
-            configs.push((run, cfg, rows));
+            configs.push((run, cfg, rows, alone));
         }
         let widest = configs.iter().map(|c| c.2).max().unwrap_or(1);
         let median = by_budget.values().next().map(|p| p.median.clone()).unwrap_or_default();
@@ -654,8 +667,8 @@ fn model_runs(
         // Runs without a token-budget peer first: a matched run needs its
         // peer's per-sample bounds.
         let mut per_sample: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-        configs.sort_by_key(|(run, _, _)| run.method.params.token_budget_from.is_some());
-        for (run, cfg, rows) in configs {
+        configs.sort_by_key(|(run, _, _, _)| run.method.params.token_budget_from.is_some());
+        for (run, cfg, rows, alone) in configs {
             let run_err = |message: String| EstimateError::Run { run: run.run_id.0.clone(), method: run.method.name.clone(), message };
             let p = by_budget.get(&run.method.params.max_new_tokens).ok_or_else(|| run_err("no prompts for its budget".into()))?;
             let peer_bounds = match peer::peer_of(run, all).map_err(|e| run_err(e.to_string()))? {
@@ -671,7 +684,8 @@ fn model_runs(
             let prefill_tokens: u64 = p.prompt_tokens.iter().map(|&n| n as u64).sum();
             let generated: u64 = bounds.iter().sum();
             let prefill_seconds: f64 = p.prompt_tokens.iter().map(|&n| cal.prefill_seconds(n)).sum();
-            let decode_seconds = generated as f64 * cal.seconds_per_token(rows);
+            let decode_low = generated as f64 * cal.seconds_per_token(rows);
+            let decode_high = generated as f64 * cal.seconds_per_token(alone);
             per_sample.insert(run.run_id.0.clone(), bounds);
             estimated.insert(
                 run.run_id.0.clone(),
@@ -689,9 +703,10 @@ fn model_runs(
                     answer_tokens: p.answer.iter().sum(),
                     generated_tokens: generated,
                     rows,
+                    rows_alone: alone,
                     prefill_seconds,
-                    decode_seconds,
-                    seconds: prefill_seconds + decode_seconds,
+                    seconds_low: prefill_seconds + decode_low,
+                    seconds_high: prefill_seconds + decode_high,
                 },
             );
         }

