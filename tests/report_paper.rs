@@ -1,13 +1,13 @@
 //! `runner table --layout paper`: methods by rollout budgets per model and
 //! dataset, each cell the block's primary metric, equal to the long
-//! table's value of the same group; pooling of other parameters refused.
+//! table's value of the same group; other swept parameters never pooled.
 
 mod report_fixture;
 
 use polars::prelude::Column;
 use report_fixture::{activity, forecast, frame, source, Rec};
 use runner::report::frame::Level;
-use runner::report::{paper, render_paper, table, Format, ReportError, TableOptions};
+use runner::report::{paper, render_paper, table, Format, TableOptions};
 
 /// Forecasts (OWA applies) on `m3` and labels on `har`, for greedy (no
 /// budget), best_of_n at 4 and mcts at 4 and 16.
@@ -91,12 +91,21 @@ fn markdown_and_latex_show_blocks_budgets_and_the_best_per_column() {
 }
 
 #[test]
-fn runs_differing_in_another_parameter_are_not_pooled() {
+fn runs_differing_in_another_parameter_get_their_own_rows() {
     let mut df = frame(&recs());
-    let lambda: Vec<Option<f64>> = (0..df.height()).map(|i| Some(if i == 5 { 1.0 } else { f64::INFINITY })).collect();
+    // mcts at 4 on m3: sample s1 with λ 1, s2 with λ inf.
+    let lambda: Vec<Option<f64>> = (0..df.height()).map(|i| Some(if i == 4 { 1.0 } else { f64::INFINITY })).collect();
     df.with_column(Column::new("lambda".into(), lambda)).unwrap();
-    let e = paper::build(&df, source("a"), None).unwrap_err();
-    assert!(matches!(e, ReportError::Layout(_)), "{e:?}");
-    assert!(e.to_string().contains("`lambda`") && e.to_string().contains("methods[].name"), "{e}");
-    assert_eq!(e.exit_code(), 2);
+    let p = paper::build(&df, source("a"), Some(&["smape".to_owned()])).unwrap();
+    let m3 = &p.blocks[1];
+    let labels: Vec<String> = m3.rows.iter().map(|r| r.label()).collect();
+    // Only mcts has two λ values; the other entries keep their plain names.
+    assert_eq!(labels, ["best_of_n", "greedy", "mcts (lambda=1)", "mcts (lambda=inf)"]);
+    let one = &m3.rows[2];
+    assert_eq!(one.cells[1].map(|e| (e.mean, e.n)), Some((16.0, 1)));
+    let inf = &m3.rows[3];
+    assert_eq!(inf.cells[1].map(|e| (e.mean, e.n)), Some((14.0, 1)));
+    assert_eq!(inf.cells[2].map(|e| (e.mean, e.n)), Some((9.0, 2)), "budget 16 has λ inf only");
+    let md = render_paper(&df, source("a"), Some(&["smape".to_owned()]), Format::Md).unwrap();
+    assert!(md.contains("| mcts (lambda=1) |"), "{md}");
 }

@@ -31,7 +31,8 @@ pub struct TableArgs {
     /// dataset first where they vary).
     #[arg(long, value_delimiter = ',', value_name = "COLUMNS", conflicts_with = "layout")]
     pub by: Option<Vec<String>>,
-    /// `paper`: a block per model and dataset, a row per method entry, a
+    /// `paper`: a block per model and dataset, a row per method entry (and
+    /// value of any other swept parameter, such as lambda), a
     /// column per num_rollouts, one metric (OWA, else accuracy, else
     /// reward; or the one --metrics names). Formats md and latex.
     #[arg(long, value_enum)]

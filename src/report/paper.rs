@@ -3,8 +3,8 @@
 //! rollout budget (`num_rollouts`; methods without one, such as greedy,
 //! under `-`), each cell the block's primary metric as mean ± half its
 //! 95% interval. Seeds of a method entry are pooled, as in the long table;
-//! runs that differ in any other swept parameter are never pooled into one
-//! cell (that is an error naming the parameter).
+//! runs that differ in any other swept parameter (λ, `expansion_k`, ...)
+//! are never pooled: each value gets its own row, labelled with it.
 
 use polars::prelude::DataFrame;
 
@@ -42,8 +42,22 @@ pub struct Block {
 #[derive(Debug, Clone)]
 pub struct PaperRow {
     pub method: Level,
+    /// The swept parameters (other than the budget) that tell this row
+    /// from others of its method entry, where they apply.
+    pub params: Vec<(String, Level)>,
     /// One per budget: the estimate, or `None` where the method has no run.
     pub cells: Vec<Option<Estimate>>,
+}
+
+impl PaperRow {
+    /// `method` or `method (name=value, ...)`.
+    pub fn label(&self) -> String {
+        if self.params.is_empty() {
+            return self.method.to_string();
+        }
+        let params: Vec<String> = self.params.iter().map(|(n, v)| format!("{n}={v}")).collect();
+        format!("{} ({})", self.method, params.join(", "))
+    }
 }
 
 impl Block {
@@ -80,19 +94,23 @@ pub fn build(df: &DataFrame, source: Source, metrics: Option<&[String]>) -> Resu
             all.into_iter().filter(|m| present.contains(m)).collect()
         }
     };
-    let by: Vec<String> = [columns::MODEL, columns::DATASET, columns::METHOD_NAME, columns::NUM_ROLLOUTS].map(String::from).to_vec();
-    for b in &by {
+    let base: Vec<String> = [columns::MODEL, columns::DATASET, columns::METHOD_NAME, columns::NUM_ROLLOUTS].map(String::from).to_vec();
+    for b in &base {
         if !frame::has(df, b) {
             return Err(ReportError::column(b, "missing from the samples (the paper layout needs it)"));
         }
     }
+    let varying = varying_params(df, &base)?;
+    let budget_at = 3 + varying.len();
+    let mut by = base[..3].to_vec();
+    by.extend(varying.iter().cloned());
+    by.push(columns::NUM_ROLLOUTS.to_owned());
     let grouping = Grouping::of(df, &by)?;
-    refuse_pooling(df, &by, grouping.len())?;
     let cells = estimates(df, &grouping, &candidates)?;
     let provenance = Provenance::of(df, source)?;
     let mut blocks: Vec<Block> = Vec::new();
     for key in &grouping.keys {
-        let (model, dataset, budget) = (&key[0], &key[1], &key[3]);
+        let (model, dataset, budget) = (&key[0], &key[1], &key[budget_at]);
         let same = |b: &Block| b.model == *model && b.dataset == *dataset;
         if !blocks.last().is_some_and(same) {
             blocks.push(Block { model: model.clone(), dataset: dataset.clone(), metric: candidates[0], budgets: Vec::new(), rows: Vec::new() });
@@ -112,34 +130,52 @@ pub fn build(df: &DataFrame, source: Source, metrics: Option<&[String]>) -> Resu
             .unwrap_or(0);
         block.metric = candidates[metric_index];
         for (key, c) in grouping.keys.iter().zip(&cells).filter(|(k, _)| in_block(k)) {
-            let b = block.budgets.iter().position(|x| *x == key[3]).unwrap_or(0);
-            let row = match block.rows.iter().position(|r| r.method == key[2]) {
+            let b = block.budgets.iter().position(|x| *x == key[budget_at]).unwrap_or(0);
+            let params: Vec<(String, Level)> =
+                varying.iter().zip(&key[3..budget_at]).filter(|(_, v)| **v != Level::Null).map(|(n, v)| (n.clone(), v.clone())).collect();
+            let row = match block.rows.iter().position(|r| r.method == key[2] && r.params == params) {
                 Some(i) => &mut block.rows[i],
                 None => {
-                    block.rows.push(PaperRow { method: key[2].clone(), cells: vec![None; block.budgets.len()] });
+                    block.rows.push(PaperRow { method: key[2].clone(), params, cells: vec![None; block.budgets.len()] });
                     let last = block.rows.len() - 1;
                     &mut block.rows[last]
                 }
             };
             row.cells[b] = c[metric_index];
         }
+        // A label names only what tells a method entry's rows apart.
+        let methods: Vec<Level> = block.rows.iter().map(|r| r.method.clone()).collect();
+        for m in &methods {
+            let same: Vec<&PaperRow> = block.rows.iter().filter(|r| r.method == *m).collect();
+            let constant: Vec<String> = varying
+                .iter()
+                .filter(|p| {
+                    let value = |r: &PaperRow| r.params.iter().find(|(n, _)| n == *p).map(|(_, v)| v.clone());
+                    same.iter().all(|r| value(r) == value(same[0]))
+                })
+                .cloned()
+                .collect();
+            for r in block.rows.iter_mut().filter(|r| r.method == *m) {
+                r.params.retain(|(n, _)| !constant.contains(n));
+            }
+        }
     }
     Ok(PaperTable { provenance, blocks })
 }
 
-/// An error when a cell of the paper grouping would pool runs that differ
-/// in a swept parameter other than the rollout budget (seeds pool).
-fn refuse_pooling(df: &DataFrame, by: &[String], groups: usize) -> Result<(), ReportError> {
+/// The swept parameters, other than the budget, that take more than one
+/// value within some group of `base` (model, dataset, method entry,
+/// budget): each becomes part of the row key, so no cell pools them.
+fn varying_params(df: &DataFrame, base: &[String]) -> Result<Vec<String>, ReportError> {
+    let groups = Grouping::of(df, base)?.len();
     let params = columns::INT_PARAMS.iter().chain(columns::FLOAT_PARAMS).filter(|p| **p != columns::NUM_ROLLOUTS);
+    let mut out = Vec::new();
     for p in params.filter(|p| frame::has(df, p)) {
-        let mut finer = by.to_vec();
+        let mut finer = base.to_vec();
         finer.push((*p).to_owned());
         if Grouping::of(df, &finer)?.len() > groups {
-            return Err(ReportError::Layout(format!(
-                "would pool runs that differ in `{p}` into one cell (same model, dataset, method entry and num_rollouts); \
-                 give each value its own method entry (`methods[].name`), or use the long layout with --by including {p}"
-            )));
+            out.push((*p).to_owned());
         }
     }
-    Ok(())
+    Ok(out)
 }

@@ -107,7 +107,7 @@ impl Exporter for Latex {
             let _ = writeln!(out, "{} \\\\", head.join(" & "));
             out.push_str("\\midrule\n");
             for r in &block.rows {
-                let mut cells = vec![escape(&r.method.to_string())];
+                let mut cells = vec![escape(&r.label())];
                 for (b, c) in r.cells.iter().enumerate() {
                     cells.push(match c {
                         None => String::new(),

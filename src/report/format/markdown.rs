@@ -89,7 +89,7 @@ impl Exporter for Markdown {
             let align: Vec<String> = std::iter::once("---".to_owned()).chain(std::iter::repeat_n("---:".to_owned(), block.budgets.len())).collect();
             row(&mut out, &align);
             for r in &block.rows {
-                let mut cells = vec![cell_text(&r.method.to_string())];
+                let mut cells = vec![cell_text(&r.label())];
                 for (b, c) in r.cells.iter().enumerate() {
                     cells.push(match c {
                         None => "".into(),
@@ -110,7 +110,7 @@ impl Exporter for Markdown {
             }
             out.push('\n');
         }
-        out.push_str("Mean ± half the width of its 95% interval over the samples of all seeds of a method entry; columns are `num_rollouts` (`-`: methods without a rollout budget); best per column in bold.\n");
+        out.push_str("Mean ± half the width of its 95% interval over the samples of all seeds of a row; columns are `num_rollouts` (`-`: methods without a rollout budget); best per column in bold.\n");
         Ok(out)
     }
 
