@@ -18,7 +18,7 @@ demo: build
 	./target/release/runner run experiments/quickstart.yaml
 	./target/release/runner table experiments/quickstart.yaml
 	./target/release/runner plot experiments/quickstart.yaml > /dev/null
-	@echo "figure: $$(ls -d results/quickstart/$$(git rev-parse --short=12 HEAD)*/figures/reward_vs_tokens_generated.png | head -n 1)"
+	@echo "figure: $$(ls -d results/quickstart/$$(git rev-parse --short=12 HEAD)*/figures/owa_vs_tokens_generated.png | head -n 1)"
 
 test: build
 	$(CARGO) test $(PROFILE) --locked --workspace

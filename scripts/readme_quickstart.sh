@@ -11,9 +11,9 @@ start=$(date +%s)
 "$runner" run experiments/quickstart.yaml --quiet "$@"
 took=$(( $(date +%s) - start ))
 table=$("$runner" table experiments/quickstart.yaml)
-figure=$("$runner" plot experiments/quickstart.yaml | grep 'reward_vs_tokens_generated.png$')
+figure=$("$runner" plot experiments/quickstart.yaml | grep 'owa_vs_tokens_generated.png$')
 mkdir -p docs/quickstart
-cp "$figure" docs/quickstart/reward_vs_tokens_generated.png
+cp "$figure" docs/quickstart/owa_vs_tokens_generated.png
 commit=$(git rev-parse --short=12 HEAD)
 block=$(printf '%s\n' \
   "Produced by \`scripts/readme_quickstart.sh\` at commit \`$commit\` ($took s for \`runner run\` on this machine):" \
@@ -28,7 +28,7 @@ block=$(printf '%s\n' \
   '' \
   "The figure \`runner plot\` drew (\`${figure#"$PWD/"}\`, copied to \`docs/quickstart/\`):" \
   '' \
-  '![reward against generated tokens, per method and dataset](docs/quickstart/reward_vs_tokens_generated.png)')
+  '![OWA against generated tokens, per method (M3)](docs/quickstart/owa_vs_tokens_generated.png)')
 BLOCK="$block" python3 - <<'PY'
 import os, re
 path = "README.md"
