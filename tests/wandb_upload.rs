@@ -183,3 +183,131 @@ fn a_torn_outbox_tail_is_cut_and_the_rest_kept() {
     assert_eq!(entries.len(), 7);
     assert_eq!(entries[6].seq, 6);
 }
+
+#[test]
+fn the_sweep_files_never_touch_the_outbox_of_a_run_another_process_holds() {
+    let root = tempfile::tempdir().unwrap();
+    let run_dir = root.path().join("runs").join("r1");
+    let dir = Outbox::dir_of(&run_dir);
+    fill(&dir, 2);
+    // The run's owner is mid-write: its last line is not finished yet.
+    let path = dir.join("outbox.jsonl");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend_from_slice(br#"{"seq":6,"op":{"kind":"hist"#);
+    std::fs::write(&path, &bytes).unwrap();
+    let owner = runner::store::lock::Lock::acquire(&run_dir.join(".lock"), "run r1", Default::default()).unwrap();
+    let table = root.path().join("summary.parquet");
+    std::fs::write(&table, b"PAR1 summary").unwrap();
+    let files = vec![("summary.parquet".to_owned(), table)];
+    let attached = runner::track::sweep_files::attach(std::slice::from_ref(&dir), &files).unwrap();
+    assert_eq!((attached.added, attached.busy.len()), (0, 1), "{attached:?}");
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "the owner's line in progress is untouched");
+    // The owner finishes its line and lets go; now the files are attached.
+    let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+    std::io::Write::write_all(&mut file, br#"ory","line":{"_step":2}}}"#.as_slice()).unwrap();
+    std::io::Write::write_all(&mut file, b"\n").unwrap();
+    drop(owner);
+    let attached = runner::track::sweep_files::attach(std::slice::from_ref(&dir), &files).unwrap();
+    assert_eq!((attached.added, attached.busy.len()), (1, 0));
+    let entries = Outbox::entries(&dir).unwrap();
+    assert_eq!(entries.len(), 8, "the owner's line kept, the file added after it");
+    assert!(matches!(&entries[7].op, Op::File { name, .. } if name == "summary.parquet"));
+}
+
+#[test]
+fn one_sender_at_a_time_per_outbox() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    fill(dir.path(), 3);
+    let other = runner::store::lock::Lock::acquire(&dir.path().join(runner::track::upload::SEND_LOCK), "sending", Default::default()).unwrap();
+    let client = Client::new(settings(&server.url)).unwrap();
+    match drain(&client, dir.path(), &quick(), &AtomicBool::new(false)).unwrap() {
+        Drained::Pending { sent: 0, reason } => assert!(reason.contains("being sent by"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(server.state.lock().unwrap().runs.is_empty(), "nothing sent while another sender holds it");
+    drop(other);
+    assert_eq!(drain(&client, dir.path(), &quick(), &AtomicBool::new(false)).unwrap(), Drained::Done { sent: 7 });
+}
+
+#[test]
+fn a_2xx_that_is_not_json_is_retried_not_taken_for_an_acknowledgement() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    fill(dir.path(), 3);
+    // The upsert and the history post each first meet a proxy's page.
+    server.fail_next(&[Fault::NotJson, Fault::NotJson]);
+    let client = Client::new(settings(&server.url)).unwrap();
+    assert_eq!(drain(&client, dir.path(), &quick(), &AtomicBool::new(false)).unwrap(), Drained::Done { sent: 7 });
+    check_complete(&server, 3);
+}
+
+#[test]
+fn retry_after_is_honoured() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    fill(dir.path(), 1);
+    server.fail_next(&[Fault::RetryAfter(1)]);
+    let client = Client::new(settings(&server.url)).unwrap();
+    let start = std::time::Instant::now();
+    assert_eq!(drain(&client, dir.path(), &quick(), &AtomicBool::new(false)).unwrap(), Drained::Done { sent: 5 });
+    // The backoff alone would have retried after 2.5-7.5 ms.
+    assert!(start.elapsed() >= Duration::from_millis(950), "{:?}", start.elapsed());
+}
+
+#[test]
+fn a_refusal_is_cleared_by_a_sync_by_hand() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    fill(dir.path(), 2);
+    let mut state = Outbox::state(dir.path()).unwrap();
+    state.refused = Some("HTTP 401: bad key".into());
+    Outbox::save_state(dir.path(), &state).unwrap();
+    let client = Client::new(settings(&server.url)).unwrap();
+    assert!(matches!(drain(&client, dir.path(), &quick(), &AtomicBool::new(false)).unwrap(), Drained::Refused { .. }), "the sweep's uploads stay stopped");
+    let report = runner::track::sync::sync(settings(&server.url), &[dir.path().to_path_buf()], quick()).unwrap();
+    assert_eq!(report.cleared.len(), 1, "{report:?}");
+    assert_eq!((report.done, report.sent), (1, 6), "{report:?}");
+    check_complete(&server, 2);
+}
+
+#[test]
+fn files_are_found_after_the_results_directory_moved() {
+    let server = Server::start();
+    let root = tempfile::tempdir().unwrap();
+    let run_dir = root.path().join("a").join("runs").join("r1");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let samples = run_dir.join("samples.parquet");
+    std::fs::write(&samples, b"PAR1 samples").unwrap();
+    let summary = root.path().join("a").join("summary.parquet");
+    std::fs::write(&summary, b"PAR1 summary").unwrap();
+    assert_eq!(runner::track::outbox::file_path(&run_dir, &samples), Path::new("samples.parquet"));
+    assert_eq!(runner::track::outbox::file_path(&run_dir, &summary), Path::new("../../summary.parquet"));
+    let dir = Outbox::dir_of(&run_dir);
+    let mut o = Outbox::open(&dir).unwrap();
+    o.push(Op::Upsert {
+        run: RunMeta {
+            name: "moved".into(),
+            display_name: "m".into(),
+            group: "g".into(),
+            tags: vec![],
+            config: json!({}),
+            commit: None,
+            project: "proj".into(),
+            entity: None,
+        },
+    })
+    .unwrap();
+    for (name, path) in [("samples.parquet", &samples), ("summary.parquet", &summary)] {
+        o.push(Op::File { name: name.into(), path: runner::track::outbox::file_path(&run_dir, path), sha256: None }).unwrap();
+    }
+    drop(o);
+    std::fs::rename(root.path().join("a"), root.path().join("b")).unwrap();
+    let client = Client::new(settings(&server.url)).unwrap();
+    let moved = Outbox::dir_of(&root.path().join("b").join("runs").join("r1"));
+    assert_eq!(drain(&client, &moved, &quick(), &AtomicBool::new(false)).unwrap(), Drained::Done { sent: 3 });
+    let st = server.state.lock().unwrap();
+    let files = &st.runs["moved"].files;
+    assert_eq!(files.get("samples.parquet").map(Vec::as_slice), Some(&b"PAR1 samples"[..]));
+    assert_eq!(files.get("summary.parquet").map(Vec::as_slice), Some(&b"PAR1 summary"[..]));
+}

@@ -79,7 +79,36 @@ impl LockFile {
                 why: format!("version {} is not one this runner reads (it reads {VERSION})", lock.version),
             });
         }
+        lock.check().map_err(|why| FetchError::Lock { path: path.to_path_buf(), why })?;
         Ok(lock)
+    }
+
+    /// Every commit 40 hex digits, every digest 64, every file a relative
+    /// path that stays inside its folder: a lock file comes from a
+    /// repository and its names are joined into cache paths.
+    fn check(&self) -> Result<(), String> {
+        let hex = |s: &str, n: usize| s.len() == n && s.chars().all(|c| c.is_ascii_hexdigit());
+        for (key, d) in &self.data {
+            if let Some(c) = d.commit.as_deref().filter(|c| !hex(c, 40)) {
+                return Err(format!("data `{key}`: commit `{}` is not 40 hex digits", c.escape_debug()));
+            }
+            for (name, digest) in &d.files {
+                let inside = !name.is_empty()
+                    && std::path::Path::new(name).components().all(|c| matches!(c, std::path::Component::Normal(_)));
+                if !inside {
+                    return Err(format!("data `{key}`: file `{}` is not a relative path inside the dataset's folder", name.escape_debug()));
+                }
+                if !hex(digest, 64) {
+                    return Err(format!("data `{key}`: file `{name}`: `{}` is not a sha256 (64 hex digits)", digest.escape_debug()));
+                }
+            }
+        }
+        for (key, m) in &self.models {
+            if !hex(&m.commit, 40) {
+                return Err(format!("model `{key}`: commit `{}` is not 40 hex digits", m.commit.escape_debug()));
+            }
+        }
+        Ok(())
     }
 
     /// Writes the lock whole, then renames it over `path`.
@@ -111,5 +140,21 @@ mod tests {
         std::fs::write(&path, "version: 9\n").expect("write");
         let err = LockFile::read(&path).expect_err("version 9").to_string();
         assert!(err.contains("x.lock") && err.contains("version 9"), "{err}");
+    }
+
+    #[test]
+    fn a_hostile_lock_is_refused_naming_the_entry() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("x.lock");
+        for (body, needle) in [
+            ("version: 1\ndata:\n  u:\n    files: {'../../etc/passwd': 'aa'}\nmodels: {}\n", "../../etc/passwd"),
+            ("version: 1\ndata:\n  u:\n    files: {'a.csv': 'zz'}\nmodels: {}\n", "sha256"),
+            ("version: 1\ndata:\n  u:\n    commit: ../main\n    files: {}\nmodels: {}\n", "../main"),
+            ("version: 1\ndata: {}\nmodels:\n  o/m@main: {commit: 'main/../../x'}\n", "o/m@main"),
+        ] {
+            std::fs::write(&path, body).expect("write");
+            let e = LockFile::read(&path).expect_err(body).to_string();
+            assert!(e.contains(needle) && e.contains("x.lock"), "{e}");
+        }
     }
 }

@@ -24,7 +24,7 @@ pub struct PlanArgs {
     pub estimate: bool,
     /// With --estimate: samples searched at once within a run, as
     /// `runner run --wave` (their searches share forward passes).
-    #[arg(long, default_value_t = crate::schedule::sweep::DEFAULT_WAVE, requires = "estimate")]
+    #[arg(long, default_value_t = crate::schedule::sweep::DEFAULT_WAVE, value_parser = crate::schedule::sweep::parse_wave, requires = "estimate")]
     pub wave: usize,
 }
 

@@ -41,7 +41,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub fail_fast: bool,
     /// Samples searched at once within a run (consecutive sample indices).
-    #[arg(long, default_value_t = crate::schedule::sweep::DEFAULT_WAVE)]
+    #[arg(long, default_value_t = crate::schedule::sweep::DEFAULT_WAVE, value_parser = crate::schedule::sweep::parse_wave)]
     pub wave: usize,
     /// Plain log lines even on a terminal.
     #[arg(long)]

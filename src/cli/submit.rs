@@ -65,7 +65,7 @@ pub struct SubmitArgs {
     #[arg(long, value_name = "DIR")]
     pub results_dir: Option<PathBuf>,
     /// Samples searched at once within a run.
-    #[arg(long, default_value_t = crate::schedule::sweep::DEFAULT_WAVE)]
+    #[arg(long, default_value_t = crate::schedule::sweep::DEFAULT_WAVE, value_parser = crate::schedule::sweep::parse_wave)]
     pub wave: usize,
 }
 

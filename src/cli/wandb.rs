@@ -47,10 +47,16 @@ pub fn wandb(cmd: WandbCommand) -> Result<(), CliError> {
     };
     for dir in &dirs {
         let files = sweep_files(dir, &settings);
-        attach(&outboxes(std::slice::from_ref(dir)), &files)?;
+        let attached = attach(&outboxes(std::slice::from_ref(dir)), &files)?;
+        for busy in &attached.busy {
+            println!("  {}: its run is held by another process; the sweep's files are attached by it or a later sync", busy.display());
+        }
     }
     let boxes = outboxes(&dirs);
     let report = sync(settings, &boxes, Backoff::default()).map_err(|e| CliError::Io { context: e, source: std::io::Error::other("wandb") })?;
+    for (dir, was) in &report.cleared {
+        println!("  {}: trying again after an earlier refusal ({was})", dir.display());
+    }
     println!("wandb sync: {} outboxes, {} operations sent, {} complete, {} waiting, {} refused", report.outboxes, report.sent, report.done, report.pending.len(), report.refused.len());
     for (dir, why) in report.pending.iter().chain(&report.refused) {
         println!("  {}: {why}", dir.display());

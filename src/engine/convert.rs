@@ -64,6 +64,7 @@ pub fn convert_gguf(src: &Path, dst: &Path, q: Option<Quantization>) -> Result<(
     }
     let gguf = Gguf::open(src)?;
     let config = gguf.config()?;
+    config.validate()?;
     let tokenizer = TextTokenizer::from_gguf(&gguf)?;
     let mut weights = gguf.weights(&config, Some(Dtype::Float32))?;
     if config.tie_word_embeddings {

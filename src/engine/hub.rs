@@ -47,10 +47,36 @@ pub fn is_repo_id(s: &str) -> bool {
         && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
 }
 
+/// Whether `s` can name a revision: a branch or tag (letters, digits and
+/// `- _ . /`, no `..`, not starting with `/`, `.` or `-`, at most 128
+/// characters) or a commit. Revisions are joined into cache paths
+/// (`refs/<revision>`), so nothing else may pass.
+pub fn is_revision(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && !s.starts_with(['/', '.', '-'])
+        && !s.ends_with('/')
+        && !s.contains("..")
+        && !s.contains("//")
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+}
+
+fn check_revision(repo: &str, revision: &str) -> Result<(), EngineError> {
+    if is_revision(revision) {
+        Ok(())
+    } else {
+        Err(EngineError::BadInput(format!(
+            "{repo}@{}: not a branch, tag or commit name (letters, digits, '-', '_', '.', '/'; no '..')",
+            revision.escape_debug()
+        )))
+    }
+}
+
 /// Resolves `repo` at `revision` (default `main`): from the cache alone when
 /// `HF_HUB_OFFLINE` is set, else through the hub, downloading what the
 /// cache lacks.
 pub fn resolve(repo: &str, revision: Option<&str>) -> Result<Snapshot, EngineError> {
+    check_revision(repo, revision.unwrap_or("main"))?;
     if crate::assets::hf_offline() {
         return resolve_cached(repo, revision);
     }
@@ -217,6 +243,7 @@ fn write_ref(folder: &Path, revision: &str, commit: &str) -> Result<(), EngineEr
 pub fn resolve_cached(repo: &str, revision: Option<&str>) -> Result<Snapshot, EngineError> {
     let folder = repo_folder(repo);
     let revision = revision.unwrap_or("main");
+    check_revision(repo, revision)?;
     let missing = |what: &str| {
         EngineError::ModelNotFound(format!(
             "{repo}@{revision} is not in the Hugging Face cache at {} ({what}); download it first \

@@ -15,6 +15,7 @@ pub mod kv_cache;
 pub mod model;
 pub mod models;
 pub mod runtime;
+pub mod safetensors_header;
 pub mod sampling;
 pub mod service;
 pub mod tokenizer;

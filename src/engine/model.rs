@@ -79,6 +79,7 @@ fn compute_name(dtype: Option<Dtype>) -> String {
 pub fn load_gguf(path: &Path, dtype: Option<Dtype>) -> Result<LoadedModel, EngineError> {
     let gguf = Gguf::open(path)?;
     let config = gguf.config()?;
+    config.validate().map_err(|e| EngineError::BadInput(format!("{}: {e}", path.display())))?;
     let tokenizer = TextTokenizer::from_gguf(&gguf)?;
     let weights = gguf.weights(&config, dtype)?;
     // Materialise now, so dequantisation is paid at load, not in the first forward.
@@ -134,6 +135,7 @@ pub fn load_dir(dir: &Path, dtype: Option<Dtype>) -> Result<LoadedModel, EngineE
     if extra.model_type == "qwen2" {
         config.attention_bias = true;
     }
+    config.validate().map_err(|e| bad(format!("config.json: {e}")))?;
     let files: Vec<PathBuf> = if dir.join("model.safetensors").is_file() {
         vec![dir.join("model.safetensors")]
     } else {
@@ -154,6 +156,7 @@ pub fn load_dir(dir: &Path, dtype: Option<Dtype>) -> Result<LoadedModel, EngineE
     let mut raw: HashMap<String, Array> = HashMap::new();
     let mut digest = String::new();
     for file in &files {
+        super::safetensors_header::check(file).map_err(|e| bad(format!("{}: {e}", file.display())))?;
         let arrays = Array::load_safetensors(file).map_err(|e| bad(format!("{}: {e}", file.display())))?;
         raw.extend(arrays);
         let sum = crate::assets::sha256_file(file).map_err(|e| bad(format!("{}: {e}", file.display())))?;
@@ -202,11 +205,37 @@ pub fn load_dir(dir: &Path, dtype: Option<Dtype>) -> Result<LoadedModel, EngineE
     };
     let group = extra.quantization.as_ref().map_or(64, |q| q.group_size);
     let model = Llama::from_weights(config, weights, group)?;
-    let revision = {
-        use sha2::Digest;
-        crate::assets::hex(&sha2::Sha256::digest(digest.as_bytes()))
-    };
+    let revision = dir_revision(dir, &digest)?;
     Ok(LoadedModel { model, tokenizer, path: dir.to_owned(), revision, compute: compute_name(dtype), format })
+}
+
+/// The files of a model directory besides its weights that its revision
+/// covers.
+pub const REVISION_FILES: &[&str] = &[
+    "config.json",
+    "generation_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "chat_template.json",
+    "chat_template.jinja",
+];
+
+/// The revision of a model directory: the sha256 over its weight files'
+/// digests (`weights`, concatenated) and those of the [`REVISION_FILES`] it
+/// has, which decide the outputs too (architecture, tokenizer, chat
+/// template).
+pub fn dir_revision(dir: &Path, weights: &str) -> Result<String, EngineError> {
+    use sha2::Digest;
+    let mut digest = weights.to_owned();
+    for name in REVISION_FILES {
+        let file = dir.join(name);
+        if file.is_file() {
+            let sum = crate::assets::sha256_file(&file).map_err(|e| EngineError::BadInput(format!("{}: {e}", file.display())))?;
+            digest.push_str(&format!("{name}:{sum}"));
+        }
+    }
+    Ok(crate::assets::hex(&sha2::Sha256::digest(digest.as_bytes())))
 }
 
 /// A model argument that names something on disk: the path itself, or a
@@ -251,4 +280,25 @@ pub fn load(reference: &str, dtype: impl Into<ComputeDtype>) -> Result<LoadedMod
         model.revision = c;
     }
     Ok(model)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_directory_revision_covers_config_tokenizer_and_template() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).expect("write");
+        write("config.json", r#"{"hidden_size": 64}"#);
+        write("tokenizer_config.json", r#"{"chat_template": "{{ messages }}"}"#);
+        let first = dir_revision(dir.path(), "weights").expect("revision");
+        assert_eq!(dir_revision(dir.path(), "weights").expect("revision"), first, "deterministic");
+        write("tokenizer_config.json", r#"{"chat_template": "{{ messages | reverse }}"}"#);
+        let template = dir_revision(dir.path(), "weights").expect("revision");
+        assert_ne!(template, first, "a new chat template is a new revision");
+        write("chat_template.jinja", "{{ x }}");
+        assert_ne!(dir_revision(dir.path(), "weights").expect("revision"), template);
+        assert_ne!(dir_revision(dir.path(), "other weights").expect("revision"), dir_revision(dir.path(), "weights").expect("revision"));
+    }
 }

@@ -233,22 +233,50 @@ impl TextTokenizer {
     /// Renders the chat template for `messages`.
     pub fn apply_chat_template(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String, EngineError> {
         let template = self.chat_template.as_deref().ok_or_else(|| tk_err("the model has no chat template"))?;
-        let mut env = Environment::new();
-        minijinja_contrib::add_to_environment(&mut env);
-        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
-        env.add_function("raise_exception", |msg: String| -> Result<String, minijinja::Error> {
-            Err(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, msg))
-        });
-        env.add_template("chat", template).map_err(|e| tk_err(format!("chat template: {e}")))?;
-        let tmpl = env.get_template("chat").map_err(tk_err)?;
-        let extra: BTreeMap<&str, String> = BTreeMap::new();
-        tmpl.render(context! {
-            messages => messages,
-            add_generation_prompt => add_generation_prompt,
-            bos_token => self.bos_token.clone().unwrap_or_default(),
-            eos_token => self.eos_token.clone().unwrap_or_default(),
-            ..minijinja::Value::from_serialize(&extra)
-        })
-        .map_err(|e| tk_err(format!("chat template: {e}")))
+        let tokens = (self.bos_token.clone().unwrap_or_default(), self.eos_token.clone().unwrap_or_default());
+        render_chat_template(template, messages, add_generation_prompt, &tokens)
+    }
+}
+
+/// Instructions a chat template may execute per rendering: real templates
+/// take a few thousand; a template from a hostile model file stops here
+/// with an error instead of running without end.
+pub const CHAT_TEMPLATE_FUEL: u64 = 2_000_000;
+
+/// Renders `template` (a model's Jinja chat template) for `messages`, with
+/// `(bos, eos)` as its `bos_token` and `eos_token`.
+pub fn render_chat_template(template: &str, messages: &[Message], add_generation_prompt: bool, (bos, eos): &(String, String)) -> Result<String, EngineError> {
+    let mut env = Environment::new();
+    env.set_fuel(Some(CHAT_TEMPLATE_FUEL));
+    minijinja_contrib::add_to_environment(&mut env);
+    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    env.add_function("raise_exception", |msg: String| -> Result<String, minijinja::Error> {
+        Err(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, msg))
+    });
+    env.add_template("chat", template).map_err(|e| tk_err(format!("chat template: {e}")))?;
+    let tmpl = env.get_template("chat").map_err(tk_err)?;
+    let extra: BTreeMap<&str, String> = BTreeMap::new();
+    tmpl.render(context! {
+        messages => messages,
+        add_generation_prompt => add_generation_prompt,
+        bos_token => bos,
+        eos_token => eos,
+        ..minijinja::Value::from_serialize(&extra)
+    })
+    .map_err(|e| tk_err(format!("chat template: {e}")))
+}
+
+#[cfg(test)]
+mod chat_template_tests {
+    use super::*;
+
+    #[test]
+    fn a_template_that_would_run_without_end_stops_with_an_error() {
+        let tokens = (String::from("<s>"), String::from("</s>"));
+        let fine = render_chat_template("{{ bos_token }}{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}", &[Message::new("user", "hi")], true, &tokens);
+        assert_eq!(fine.expect("renders"), "<s>user: hi\n");
+        let endless = "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}";
+        let e = render_chat_template(endless, &[Message::new("user", "hi")], true, &tokens).expect_err("stopped");
+        assert!(e.to_string().contains("chat template") && e.to_string().to_lowercase().contains("fuel"), "{e}");
     }
 }

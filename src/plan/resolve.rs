@@ -41,8 +41,19 @@ impl<'a> Resolver<'a> {
         if spec.name.trim().is_empty() {
             return Err(self.err("name", "the experiment name must not be empty"));
         }
-        if !spec.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-            return Err(self.err("name", "the experiment name names a results folder: use letters, digits, '-', '_' and '.'"));
+        if let Err(why) = label_text(&spec.name) {
+            return Err(self.err("name", format!("the experiment name names a results folder: {why}")));
+        }
+        for (section, names) in [
+            ("models", spec.models.keys().collect::<Vec<_>>()),
+            ("datasets", spec.datasets.keys().collect()),
+            ("methods", spec.methods.keys().collect()),
+        ] {
+            for name in names {
+                if let Err(why) = label_text(name) {
+                    return Err(self.err(&format!("{section}.{}", name.escape_debug()), format!("`{}` is not a valid label: {why}", name.escape_debug())));
+                }
+            }
         }
         for (key, empty) in [
             ("models", spec.models.is_empty()),
@@ -66,21 +77,17 @@ impl<'a> Resolver<'a> {
             .iter()
             .map(|(name, d)| self.dataset(name, d))
             .collect::<Result<Vec<_>, _>>()?;
-        let methods = spec
-            .methods
-            .iter()
-            .map(|(name, m)| self.method(name, m))
-            .collect::<Result<Vec<_>, _>>()?;
-
-        let per_pair: u64 = methods
-            .iter()
-            .map(|m| m.params.len() as u64 * if m.kind.is_stochastic() { seeds.len() as u64 } else { 1 })
-            .sum();
-        let total = per_pair
-            .checked_mul(models.len() as u64)
-            .and_then(|n| n.checked_mul(datasets.len() as u64));
-        if total.is_none_or(|n| n > MAX_RUNS) {
-            return Err(self.err("", format!("the sweep expands to more than {MAX_RUNS} runs; narrow it")));
+        // The run limit is enforced while each entry expands: an entry may
+        // build only as many parameter combinations as the runs left allow.
+        let pairs = (models.len() as u64).saturating_mul(datasets.len() as u64);
+        let mut left = MAX_RUNS;
+        let mut methods = Vec::new();
+        for (name, m) in &spec.methods {
+            let kind = self.method_kind(name, m)?;
+            let per_combo = pairs.saturating_mul(if kind.is_stochastic() { seeds.len().max(1) as u64 } else { 1 }).max(1);
+            let entry = self.method(name, m, left / per_combo)?;
+            left = left.saturating_sub((entry.params.len() as u64).saturating_mul(per_combo));
+            methods.push(entry);
         }
         if seeds.is_empty() && methods.iter().any(|m| m.kind.is_stochastic()) {
             return Err(PlanError::EmptySweep(Box::new(
@@ -116,6 +123,9 @@ impl<'a> Resolver<'a> {
             let key = format!("sweep.include.{i}");
             let include: BTreeMap<String, Value> = include.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect();
             runs.extend(self.include(&key, &include, &models, &datasets, &seeds)?);
+            if runs.len() as u64 > MAX_RUNS {
+                return Err(self.err(&key, too_many()));
+            }
         }
 
         let mut seen = BTreeSet::new();
@@ -151,8 +161,11 @@ impl<'a> Resolver<'a> {
             if !valid {
                 return Err(self.err(&format!("{key}.hf"), format!("`{repo}` is not a Hugging Face repo id (expected `org/name`)")));
             }
-            if m.revision.as_deref().is_some_and(|r| r.trim().is_empty()) {
-                return Err(self.err(&format!("{key}.revision"), "`revision` must not be empty"));
+            if let Some(rev) = m.revision.as_deref().filter(|r| !crate::engine::hub::is_revision(r)) {
+                return Err(self.err(
+                    &format!("{key}.revision"),
+                    format!("`{}` is not a branch, tag or commit name (letters, digits, '-', '_', '.', '/'; no '..')", rev.escape_debug()),
+                ));
             }
             ModelSource::Hf { repo: repo.clone(), revision: m.revision.clone() }
         } else if let Some(path) = &m.path {
@@ -248,8 +261,8 @@ impl<'a> Resolver<'a> {
             return Err(self.err(&format!("{key}.hf"), format!("`{repo}` is not a repository id (`org/name`)")));
         }
         if let Some(rev) = &d.revision {
-            if rev.is_empty() || rev.starts_with(['/', '.', '-']) || rev.contains("..") || !rev.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c)) {
-                return Err(self.err(&format!("{key}.revision"), format!("`{rev}` is not a branch, tag or commit name")));
+            if !crate::engine::hub::is_revision(rev) {
+                return Err(self.err(&format!("{key}.revision"), format!("`{}` is not a branch, tag or commit name", rev.escape_debug())));
             }
         }
         let files = list("files", &d.files)?;
@@ -380,7 +393,8 @@ impl<'a> Resolver<'a> {
         })
     }
 
-    fn method(&self, name: &str, m: &MethodSpec) -> Result<MethodRuns, PlanError> {
+    /// The parameter combinations of entry `name`, at most `cap` of them.
+    fn method(&self, name: &str, m: &MethodSpec, cap: u64) -> Result<MethodRuns, PlanError> {
         let kind = self.method_kind(name, m)?;
         let key = format!("methods.{name}");
         let own: Vec<(&'static str, Vec<Value>)> = m.axes();
@@ -489,7 +503,8 @@ impl<'a> Resolver<'a> {
             }
             let zip_names: Vec<Vec<String>> = zips.iter().map(|(z, _)| z.clone()).collect();
             let groups = sweep::group(&list, &zip_names).map_err(|e| self.sweep_error(&zips, &key, e))?;
-            let combos = sweep::product(&groups, MAX_RUNS).map_err(|e| self.sweep_error(&zips, &key, e))?;
+            let room = cap.saturating_sub(params.len() as u64);
+            let combos = sweep::product(&groups, room).map_err(|e| self.sweep_error(&zips, &key, e))?;
             for mut combo in combos {
                 for s in STRUCTURAL {
                     if let Some(v) = structure.get(s) {
@@ -534,7 +549,7 @@ impl<'a> Resolver<'a> {
                 self.err(&zkey, format!("zipped lists must have equal lengths: {}", lens.join(", ")))
             }
             SweepError::ZipOverlap(name) => self.err(key, format!("`{name}` is in two zip groups")),
-            SweepError::TooLarge { limit } => self.err(key, format!("the sweep expands to more than {limit} runs; narrow it")),
+            SweepError::TooLarge { .. } => self.err(key, too_many()),
         }
     }
 
@@ -701,6 +716,18 @@ fn infer_format(file: &str) -> Option<DataFormat> {
 }
 
 /// The valid range of each numeric parameter.
+/// Largest values of the count parameters.
+pub const UPPER_BOUNDS: &[(&str, f64)] = &[
+    ("max_new_tokens", 32_768.0),
+    ("num_rollouts", 100_000.0),
+    ("parallel_rollouts", 4_096.0),
+    ("expansion_k", 4_096.0),
+    ("rollout_top_k", 4_096.0),
+    ("output_samples", 100_000.0),
+    ("max_tokens_generated", 1e9),
+    ("top_k", 1e7),
+];
+
 fn check_range(name: &str, value: &Value) -> Result<(), String> {
     const NUMERIC: &[&str] = &[
         "num_rollouts", "expansion_k", "max_new_tokens", "parallel_rollouts", "output_samples",
@@ -711,6 +738,11 @@ fn check_range(name: &str, value: &Value) -> Result<(), String> {
         // Non-finite floats (YAML .nan, .inf) do not survive as JSON numbers.
         return if NUMERIC.contains(&name) { Err(format!("must be a finite number, got {value}")) } else { Ok(()) };
     };
+    if let Some((_, most)) = UPPER_BOUNDS.iter().find(|(n, _)| *n == name) {
+        if x > *most {
+            return Err(format!("must be at most {most} (a larger value could not finish or would overflow the memory estimate), got {value}"));
+        }
+    }
     let (ok, what) = match name {
         "num_rollouts" | "expansion_k" | "max_new_tokens" | "parallel_rollouts" | "output_samples"
         | "max_tokens_generated" | "rollout_top_k" => (x >= 1.0, "must be at least 1"),
@@ -741,4 +773,29 @@ fn matches_filter(run: &RunConfig, filter: &BTreeMap<String, Value>) -> bool {
         "seed" => run.seed.is_some_and(|s| admits(wanted, &json!(s))),
         param => params.get(param).is_some_and(|actual| admits(wanted, actual)),
     })
+}
+
+/// Most characters in a label (an experiment name, or a model, dataset or
+/// method entry's name).
+pub const MAX_LABEL: usize = 64;
+
+/// Checks a label: labels name folders, log lines, table rows, W&B runs and
+/// Slurm job names, so they are plain words: letters, digits, `-`, `_` and
+/// `.`, not starting with `.` or `-`, at most [`MAX_LABEL`] characters.
+pub fn label_text(name: &str) -> Result<(), String> {
+    let valid = "use letters, digits, '-', '_' and '.', not starting with '.' or '-'";
+    if name.is_empty() {
+        return Err("it is empty".into());
+    }
+    if name.chars().count() > MAX_LABEL {
+        return Err(format!("it is longer than {MAX_LABEL} characters"));
+    }
+    if name.starts_with(['.', '-']) || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        return Err(valid.into());
+    }
+    Ok(())
+}
+
+fn too_many() -> String {
+    format!("the sweep expands to more than {MAX_RUNS} runs (models × datasets × parameter combinations × seeds, plus includes); narrow it")
 }

@@ -13,6 +13,14 @@ pub struct RuntimeIdentity {
     pub data_sha256: String,
     /// The selected sample ids, in evaluation order.
     pub sample_ids: Vec<String>,
+    /// How the model computes: dtype and MLX backend (`float32 on cpu`).
+    /// Empty in records written before it was kept (not compared then).
+    #[serde(default)]
+    pub compute: String,
+    /// The runner build: version and the sha256 of its executable (16 hex).
+    /// Empty in older records (not compared then).
+    #[serde(default)]
+    pub runner: String,
 }
 
 /// What differs between the identity recorded at a run's start and now.
@@ -45,6 +53,11 @@ impl RuntimeIdentity {
                 now.sample_ids.len()
             ));
         }
+        for (what, was, is) in [("compute", &self.compute, &now.compute), ("runner build", &self.runner, &now.runner)] {
+            if !was.is_empty() && was != is {
+                changes.push(format!("{what} was {was}, is now {is}"));
+            }
+        }
         if changes.is_empty() {
             Ok(())
         } else {
@@ -62,6 +75,8 @@ mod tests {
             model_revision: "b179c952".into(),
             data_sha256: "8244026f".into(),
             sample_ids: vec!["N0001".into(), "N0417".into()],
+            compute: "float32 on cpu".into(),
+            runner: "0.1.0 0123456789abcdef".into(),
         }
     }
 
@@ -81,5 +96,16 @@ mod tests {
         assert!(text.contains("model revision was b179c952, is now 0000"), "{text}");
         assert!(text.contains("from position 1"), "{text}");
         assert!(!text.contains("data sha256"), "{text}");
+    }
+
+    #[test]
+    fn compute_and_build_changes_are_named_and_older_records_still_resume() {
+        let mut now = identity();
+        now.compute = "float16 on metal".into();
+        now.runner = "0.1.0 fedcba9876543210".into();
+        let text = identity().check_resume(&now).unwrap_err().to_string();
+        assert!(text.contains("compute was float32 on cpu, is now float16 on metal") && text.contains("runner build was 0.1.0 0123456789abcdef"), "{text}");
+        let old = RuntimeIdentity { compute: String::new(), runner: String::new(), ..identity() };
+        assert_eq!(old.check_resume(&now), Ok(()), "a record without them compares the rest");
     }
 }

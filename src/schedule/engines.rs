@@ -19,6 +19,8 @@ pub struct LoadedEngine {
     pub revision: String,
     /// Positions the model supports, when its config says.
     pub context: Option<usize>,
+    /// Compute dtype and MLX backend (`float32 on cpu`).
+    pub compute: String,
     /// The text of every token (for answer constraints).
     pub texts: Arc<TokenTexts>,
 }
@@ -28,9 +30,13 @@ pub fn model_key(run: &RunConfig) -> String {
     run.model.source.to_string()
 }
 
+/// One slot per model: loading fills it while only callers of that model
+/// wait (a slow download of one model holds no other run up).
+type Slot = Arc<Mutex<Option<Arc<LoadedEngine>>>>;
+
 pub struct Engines {
     max_rows: usize,
-    loaded: Mutex<HashMap<String, Arc<LoadedEngine>>>,
+    loaded: Mutex<HashMap<String, Slot>>,
 }
 
 impl Engines {
@@ -40,27 +46,37 @@ impl Engines {
 
     /// The engine of `key`, loading `reference` on first use.
     pub fn get(&self, key: &str, reference: &str) -> Result<Arc<LoadedEngine>, EngineError> {
-        let mut map = self.loaded.lock().map_err(|_| EngineError::Mlx("engine table poisoned".into()))?;
-        if let Some(e) = map.get(key) {
+        let slot: Slot = {
+            let mut map = self.loaded.lock().map_err(|_| EngineError::Mlx("engine table poisoned".into()))?;
+            map.entry(key.to_owned()).or_default().clone()
+        };
+        let mut slot = slot.lock().map_err(|_| EngineError::Mlx(format!("the engine of {key} panicked while loading")))?;
+        if let Some(e) = slot.as_ref() {
             return Ok(e.clone());
         }
+        let engine = Arc::new(self.load(reference)?);
+        *slot = Some(engine.clone());
+        Ok(engine)
+    }
+
+    fn load(&self, reference: &str) -> Result<LoadedEngine, EngineError> {
         let (rev_tx, rev_rx) = std::sync::mpsc::channel();
         let reference = reference.to_owned();
         let service = EngineService::start(
             move || {
                 let m = load(&reference, ComputeDtype::Auto)?;
                 let context = m.model.config.max_position_embeddings.and_then(|c| usize::try_from(c).ok()).filter(|&c| c > 0);
-                let _ = rev_tx.send((m.revision.clone(), context));
+                let _ = rev_tx.send((m.revision.clone(), context, m.compute.clone()));
                 Ok(m)
             },
             self.max_rows,
         )?;
-        let (revision, context) = rev_rx.recv().map_err(|_| EngineError::Mlx("the engine did not report the model's revision".into()))?;
+        let (revision, context, dtype) = rev_rx.recv().map_err(|_| EngineError::Mlx("the engine did not report the model's revision".into()))?;
         let tokenizer = service.tokenizer()?;
         let texts = Arc::new(crate::evaluate::token_texts(&tokenizer).map_err(|e| EngineError::Mlx(e.to_string()))?);
-        let engine = Arc::new(LoadedEngine { service, tokenizer, revision, context, texts });
-        map.insert(key.to_owned(), engine.clone());
-        Ok(engine)
+        let backend = crate::engine::mlx_info().map(|i| format!("{:?}", i.backend).to_lowercase()).unwrap_or_else(|_| "unknown".into());
+        let compute = format!("{dtype} on {backend}");
+        Ok(LoadedEngine { service, tokenizer, revision, context, compute, texts })
     }
 
     /// Forgets the engine of `key`; it stops when its last user drops it.

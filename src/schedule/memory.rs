@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::plan::RunConfig;
+use super::sources::Sources;
+use crate::plan::{ModelSource, RunConfig};
 
 /// KV bytes per token per sequence assumed when the model's shape is not
 /// read (a 135M Llama: 30 layers x 3 KV heads x 64 dims x K and V x f32 is
@@ -18,14 +19,18 @@ pub const PROMPT_TOKENS: u64 = 512;
 
 /// Weights in memory: file size, times the expansion when quantized
 /// weights are computed dequantized (GGUF is dequantized to the compute
-/// dtype at load).
+/// dtype at load; an MLX-quantized directory is on the CPU backend, where
+/// `--dtype auto` computes in f32: 32 / bits times its size).
 pub fn weights_bytes(path: &Path) -> u64 {
     let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
     if path.is_dir() {
         let total: u64 = std::fs::read_dir(path)
             .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "safetensors")).map(|p| size(&p)).sum())
             .unwrap_or(0);
-        total
+        match quantized_bits(path) {
+            Some(bits) if dequantized_here() => total.saturating_mul(u64::from(32 / bits.clamp(1, 32))),
+            _ => total,
+        }
     } else if path.extension().is_some_and(|x| x == "gguf") {
         size(path).saturating_mul(6)
     } else {
@@ -33,13 +38,39 @@ pub fn weights_bytes(path: &Path) -> u64 {
     }
 }
 
+/// The bits of an MLX-quantized model directory (`quantization.bits` of
+/// its config.json), if it is one.
+fn quantized_bits(dir: &Path) -> Option<u32> {
+    let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
+    let config: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let q = config.get("quantization").or_else(|| config.get("quantization_config"))?;
+    q.get("bits").and_then(serde_json::Value::as_u64).and_then(|b| u32::try_from(b).ok()).filter(|b| *b > 0)
+}
+
+/// Whether `--dtype auto` computes quantized weights dequantized here.
+fn dequantized_here() -> bool {
+    matches!(crate::engine::model::ComputeDtype::Auto.resolve(), Ok(Some(_)))
+}
+
+/// The weights in memory of a run's model: a hub model from its snapshot
+/// in the local cache at the commit `sources` pins (0 when it is not
+/// there yet: `runner fetch` first makes it count).
+pub fn model_bytes(source: &ModelSource, sources: &Sources) -> u64 {
+    match source {
+        ModelSource::Hf { repo, revision } => crate::engine::hub::resolve_cached(repo, sources.model_revision(repo, revision.as_deref()).as_deref())
+            .map(|snap| weights_bytes(&snap.dir))
+            .unwrap_or(0),
+        other => weights_bytes(Path::new(&sources.model_reference(other))),
+    }
+}
+
 /// The KV budget of one wave of `run`: every search keeps at most its
 /// cache cap of sequences of prompt + `max_new_tokens` tokens.
 pub fn kv_bytes(run: &RunConfig, wave: usize) -> u64 {
     let p = &run.method.params;
-    let seqs_per_search = u64::from(p.parallel_rollouts.unwrap_or(4).max(1)) * 4;
-    let tokens = PROMPT_TOKENS + u64::from(p.max_new_tokens);
-    (wave as u64) * seqs_per_search * tokens * KV_BYTES_PER_TOKEN
+    let seqs_per_search = u64::from(p.parallel_rollouts.unwrap_or(4).max(1)).saturating_mul(4);
+    let tokens = PROMPT_TOKENS.saturating_add(u64::from(p.max_new_tokens));
+    (wave as u64).saturating_mul(seqs_per_search).saturating_mul(tokens).saturating_mul(KV_BYTES_PER_TOKEN)
 }
 
 /// Memory held by running runs and loaded models.
@@ -56,7 +87,7 @@ impl Budget {
     }
 
     pub fn used(&self) -> u64 {
-        self.kv + self.weights.values().map(|(b, _)| b).sum::<u64>()
+        self.weights.values().fold(self.kv, |sum, (b, _)| sum.saturating_add(*b))
     }
 
     /// Whether a run of `model` with `kv` bytes may start now.
@@ -66,18 +97,18 @@ impl Budget {
             return true;
         }
         let extra = if self.weights.contains_key(model) { 0 } else { weights };
-        self.used() + extra + kv <= limit
+        self.used().saturating_add(extra).saturating_add(kv) <= limit
     }
 
     pub fn take(&mut self, model: &str, weights: u64, kv: u64) {
-        self.kv += kv;
+        self.kv = self.kv.saturating_add(kv);
         self.weights.entry(model.to_owned()).or_insert((weights, 0)).1 += 1;
     }
 
     pub fn give(&mut self, model: &str, kv: u64) {
         self.kv = self.kv.saturating_sub(kv);
         if let Some(e) = self.weights.get_mut(model) {
-            e.1 -= 1;
+            e.1 = e.1.saturating_sub(1);
             if e.1 == 0 {
                 self.weights.remove(model);
             }
@@ -102,5 +133,24 @@ mod tests {
         b.give("a", 30);
         assert_eq!(b.used(), 0);
         assert!(b.fits("b", 60, 10));
+    }
+
+    #[test]
+    fn huge_estimates_saturate_instead_of_wrapping() {
+        let mut b = Budget::new(Some(u64::MAX - 1));
+        b.take("a", u64::MAX, u64::MAX);
+        assert_eq!(b.used(), u64::MAX);
+        assert!(!b.fits("b", 1, 1), "a full budget admits nothing more");
+    }
+
+    #[test]
+    fn an_mlx_quantized_directory_counts_dequantized_on_the_cpu() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("model.safetensors"), vec![0u8; 1000]).expect("write");
+        std::fs::write(dir.path().join("config.json"), r#"{"quantization": {"group_size": 64, "bits": 4}}"#).expect("write");
+        let expected = if dequantized_here() { 8000 } else { 1000 };
+        assert_eq!(weights_bytes(dir.path()), expected);
+        std::fs::write(dir.path().join("config.json"), "{}").expect("write");
+        assert_eq!(weights_bytes(dir.path()), 1000);
     }
 }

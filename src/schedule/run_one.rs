@@ -70,7 +70,7 @@ fn reproducible(mut v: Value) -> Value {
 /// Runs `run` to completion (or to its first error), with its lock held.
 pub fn execute(env: &RunEnv<'_>, run: &RunConfig) -> Result<RunDone, ScheduleError> {
     let dir = run_dir(env.commit_dir, &run.run_id.0);
-    let _lock = Lock::acquire(&dir.join(RUN_LOCK), &format!("run {}", run.run_id), env.lock_timing)?;
+    let lock = Lock::acquire(&dir.join(RUN_LOCK), &format!("run {}", run.run_id), env.lock_timing)?;
     let run_json = dir.join(RUN_JSON);
     let previous = RunFile::read(&run_json)?;
     let started = Instant::now();
@@ -92,7 +92,7 @@ pub fn execute(env: &RunEnv<'_>, run: &RunConfig) -> Result<RunDone, ScheduleErr
     file.attempts += 1;
     file.status = RunStatus::Running;
     file.error = None;
-    let result = attempt(env, run, &dir, &mut file);
+    let result = attempt(env, run, &dir, &lock, &mut file);
     file.wall_seconds += started.elapsed().as_secs_f64();
     match &result {
         Ok(_) => {
@@ -104,6 +104,9 @@ pub fn execute(env: &RunEnv<'_>, run: &RunConfig) -> Result<RunDone, ScheduleErr
             file.error = Some(e.to_string());
         }
     }
+    // A lock lost meanwhile belongs to another process now: its run.json
+    // is not ours to write.
+    lock.check()?;
     file.write(&run_json)?;
     if let (Some(t), Err(e)) = (env.tracker, &result) {
         t.run_finished(&run.run_id.0, serde_json::json!({"status": "failed", "error": e.to_string()}), None, 1);
@@ -155,7 +158,13 @@ fn inputs(env: &RunEnv<'_>, run: &RunConfig) -> Result<Inputs, ScheduleError> {
     let path = env.sources.data_path(&run.dataset.source)?;
     let (task, selection, samples) = dataset_task(&run.dataset, &path, &engine.tokenizer)?;
     check_constraints(run, &path, &task, &samples, &engine.texts)?;
-    let identity = RuntimeIdentity { model_revision: engine.revision.clone(), data_sha256: task.dataset.sha256.clone(), sample_ids: selection.ids.clone() };
+    let identity = RuntimeIdentity {
+        model_revision: engine.revision.clone(),
+        data_sha256: task.dataset.sha256.clone(),
+        sample_ids: selection.ids.clone(),
+        compute: engine.compute.clone(),
+        runner: crate::store::provenance::runner_build(),
+    };
     Ok(Inputs { engine, task, samples, identity })
 }
 
@@ -187,7 +196,7 @@ pub fn check_constraints(
     Ok(())
 }
 
-fn attempt(env: &RunEnv<'_>, run: &RunConfig, dir: &Path, file: &mut RunFile) -> Result<RunDone, ScheduleError> {
+fn attempt(env: &RunEnv<'_>, run: &RunConfig, dir: &Path, lock: &Lock, file: &mut RunFile) -> Result<RunDone, ScheduleError> {
     let inp = inputs(env, run)?;
     match &file.identity {
         Some(recorded) => recorded.check_resume(&inp.identity).map_err(|e| ScheduleError::Run(e.to_string()))?,
@@ -195,6 +204,7 @@ fn attempt(env: &RunEnv<'_>, run: &RunConfig, dir: &Path, file: &mut RunFile) ->
     }
     file.samples_total = inp.samples.len();
     file.run.clone_from(run);
+    lock.check()?;
     file.write(&dir.join(RUN_JSON))?;
 
     let jsonl_path = dir.join(SAMPLES_JSONL);
@@ -248,6 +258,7 @@ fn attempt(env: &RunEnv<'_>, run: &RunConfig, dir: &Path, file: &mut RunFile) ->
                 }
                 None => {
                     let _gate = WRITE_GATE.lock();
+                    lock.check()?;
                     appender.append(&record)?;
                     env.progress.sample_done(&run.run_id.0, reward, tokens);
                     if let Some(t) = env.tracker {
@@ -265,6 +276,7 @@ fn attempt(env: &RunEnv<'_>, run: &RunConfig, dir: &Path, file: &mut RunFile) ->
     file.mean_batch = if passes == 0 { 0.0 } else { rows as f64 / passes as f64 };
     let columns = RunColumns::of(run);
     let rows: Vec<SampleRow> = recorded.values().map(|v| SampleRow::from_record(v, &columns)).collect();
+    lock.check()?;
     write_samples_parquet(&dir.join(SAMPLES_PARQUET), &rows)?;
     file.samples_done = rows.len();
     if let Some(t) = env.tracker {
@@ -310,7 +322,10 @@ fn run_wave(
         for (session, &index) in sessions.into_iter().zip(indices) {
             let tx = tx.clone();
             scope.spawn(move || {
-                let result = one_sample(job, &session, index);
+                // A panic (a defect) fails this sample's run with its
+                // message instead of taking the sweep down.
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| one_sample(job, &session, index)))
+                    .unwrap_or_else(|payload| Err(ScheduleError::Run(format!("sample {index}: internal error: {}", panic_text(payload.as_ref())))));
                 drop(session);
                 let _ = tx.send((index, result));
             });
@@ -329,7 +344,26 @@ fn run_wave(
     })
 }
 
+/// The message a panic carried.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
+/// `RUNNER_FAILPOINT=sample-panic:<run id prefix>` makes the sample
+/// searches of matching runs panic: how a defect inside a search is
+/// rehearsed (it must fail only its run).
+fn failpoint_panics(run_id: &str) -> bool {
+    std::env::var("RUNNER_FAILPOINT").ok().and_then(|f| f.strip_prefix("sample-panic:").map(str::to_owned)).is_some_and(|p| !p.is_empty() && run_id.starts_with(&p))
+}
+
 fn one_sample(job: &WaveJob<'_>, session: &crate::engine::service::Session, index: usize) -> Result<(Value, f64, u64), ScheduleError> {
+    if failpoint_panics(&job.run.run_id.0) {
+        panic!("failpoint sample-panic reached in run {} sample {index}", job.run.run_id);
+    }
     let sample = job.inp.samples.get(index).ok_or_else(|| ScheduleError::Run(format!("no sample at index {index}")))?;
     let token_budget = match job.budgets {
         None => None,

@@ -5,12 +5,12 @@
 //! sweep with the holder named.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Condvar, Mutex};
 
 use super::engines::{model_key, Engines};
 use super::sources::Sources;
-use super::memory::{kv_bytes, weights_bytes, Budget};
+use super::memory::{kv_bytes, model_bytes, Budget};
 use super::progress::Progress;
 use super::run_one::{execute, RunEnv};
 use super::{peer, RunFilter, ScheduleError};
@@ -21,6 +21,16 @@ use crate::store::StoreError;
 
 /// Samples searched at once within a run, unless `--wave` says otherwise.
 pub const DEFAULT_WAVE: usize = 16;
+/// Most samples searched at once within a run.
+pub const MAX_WAVE: usize = 1024;
+
+/// Parses `--wave`: 1 to [`MAX_WAVE`].
+pub fn parse_wave(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=MAX_WAVE).contains(&n) => Ok(n),
+        _ => Err(format!("`{s}` is not a wave size: give a whole number from 1 to {MAX_WAVE}")),
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct SweepOptions {
@@ -217,7 +227,7 @@ pub fn execute_sweep(
         .iter()
         .map(|r| {
             let key = model_key(r);
-            let w = *weights_cache.entry(key.clone()).or_insert_with(|| weights_bytes(&PathBuf::from(sources.model_reference(&r.model.source))));
+            let w = *weights_cache.entry(key.clone()).or_insert_with(|| model_bytes(&r.model.source, sources));
             (key, w, kv_bytes(r, options.wave))
         })
         .collect();

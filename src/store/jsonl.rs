@@ -4,7 +4,7 @@
 //! appending, so only whole records remain.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::StoreError;
@@ -61,15 +61,18 @@ pub struct Appender {
 
 impl Appender {
     /// Opens `path` for appending, first cutting off a torn tail (a record
-    /// that was never completed, hence never counted).
+    /// that was never completed, hence never counted). Only the holder of
+    /// the lock that guards `path` may open it: a torn tail may be another
+    /// writer's line in progress.
     pub fn open(path: &Path) -> Result<(Appender, u64), StoreError> {
         let lines = read(path)?;
-        let mut file = OpenOptions::new().create(true).truncate(false).read(true).write(true).open(path).map_err(StoreError::io(path))?;
+        // O_APPEND: every line goes to the end of the file as it is at the
+        // time of the write, never to a position learnt earlier.
+        let file = OpenOptions::new().create(true).append(true).open(path).map_err(StoreError::io(path))?;
         if lines.torn_bytes > 0 {
             file.set_len(lines.whole_bytes).map_err(StoreError::io(path))?;
             file.sync_all().map_err(StoreError::io(path))?;
         }
-        file.seek(SeekFrom::End(0)).map_err(StoreError::io(path))?;
         Ok((Appender { path: path.into(), file }, lines.torn_bytes))
     }
 

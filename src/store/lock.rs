@@ -1,11 +1,17 @@
 //! Lock files: one per run, so two processes never write one run, and a
 //! short one around the experiment's shared files. A lock file holds its
 //! holder's host, pid, a token and a heartbeat time; a holder that is gone
-//! (same host and dead pid, or a heartbeat older than the stale limit) is
-//! taken over: the stale file is renamed away (only one contender can) and
-//! the lock is created anew.
+//! (same host and dead pid, or, elsewhere, no heartbeat for the stale limit
+//! by both its own clock and the file system's) is taken over. Takeovers
+//! are exclusive: a contender holds an advisory `flock` on a sibling
+//! `.takeover` file while it re-reads the lock, checks it is still the
+//! stale one and replaces it, so two contenders can never both win. A
+//! holder re-checks that the lock is still its own before every write of
+//! the run's files ([`Lock::check`]); a heartbeat that cannot be written
+//! marks the lock lost, which the next check reports.
 
 use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -108,22 +114,65 @@ fn token() -> String {
     format!("{}-{}-{nanos:x}-{n}", hostname(), std::process::id())
 }
 
-/// Why a lock file's holder counts as gone, if it does.
+/// Why a lock file's holder counts as gone, if it does. On another host
+/// both clocks must agree: the heartbeat (the holder's clock against ours)
+/// and the file's modification time against a file written now in the
+/// same folder (both the file system's clock), so skew between two hosts
+/// alone never makes a live holder stale.
 fn stale_reason(info: Option<&LockInfo>, path: &Path, timing: LockTiming) -> Option<String> {
+    let limit = timing.stale_after.as_secs();
     match info {
         Some(i) if i.host == hostname() && i.pid != std::process::id() && !pid_alive(i.pid) => {
             Some(format!("its holder, pid {} on this host, is gone", i.pid))
         }
-        Some(i) if now().saturating_sub(i.heartbeat) > timing.stale_after.as_secs() => {
-            Some(format!("its heartbeat is {} s old", now().saturating_sub(i.heartbeat)))
+        Some(i) if i.host == hostname() && i.pid == std::process::id() => None,
+        Some(i) if now().saturating_sub(i.heartbeat) > limit => {
+            let age = fs_age(path)?;
+            (age > timing.stale_after).then(|| format!("its heartbeat is {} s old (the file unchanged for {} s)", now().saturating_sub(i.heartbeat), age.as_secs()))
         }
         Some(_) => None,
         None => {
             // Unreadable: a holder died between create and write, or the
             // file is foreign. Judge by its age.
-            let age = std::fs::metadata(path).ok()?.modified().ok()?.elapsed().ok()?;
+            let age = fs_age(path)?;
             (age > timing.stale_after).then(|| format!("it is unreadable and {} s old", age.as_secs()))
         }
+    }
+}
+
+/// How long ago `path` was last modified, by the file system's clock: the
+/// modification time of a file created now beside it, minus `path`'s.
+fn fs_age(path: &Path) -> Option<Duration> {
+    let modified = std::fs::metadata(path).ok()?.modified().ok()?;
+    let probe = path.with_file_name(format!(".clock-{}", token()));
+    let written = std::fs::File::create(&probe).and_then(|f| f.metadata()).and_then(|m| m.modified());
+    let _ = std::fs::remove_file(&probe);
+    written.ok()?.duration_since(modified).ok()
+}
+
+/// An exclusive advisory lock on `path`'s `.takeover` sibling, held while
+/// the guard lives (released by the kernel if the process dies).
+struct TakeoverGuard(std::fs::File);
+
+impl TakeoverGuard {
+    fn acquire(path: &Path) -> std::io::Result<TakeoverGuard> {
+        let guard = path.with_file_name(format!("{}.takeover", file_name(path)));
+        let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(guard)?;
+        // SAFETY: flock on a descriptor this process owns for the call.
+        while unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+        Ok(TakeoverGuard(f))
+    }
+}
+
+impl Drop for TakeoverGuard {
+    fn drop(&mut self) {
+        // SAFETY: as above; closing the file would release it too.
+        unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_UN) };
     }
 }
 
@@ -132,6 +181,9 @@ pub struct Lock {
     path: PathBuf,
     info: Arc<Mutex<LockInfo>>,
     stop: Arc<AtomicBool>,
+    /// Set by the heartbeat when the lock is no longer this holder's or
+    /// its heartbeat could not be written: why.
+    lost: Arc<Mutex<Option<String>>>,
     beat: Option<JoinHandle<()>>,
     /// Set when a stale lock was taken over: why.
     pub took_over: Option<String>,
@@ -159,22 +211,33 @@ impl Lock {
             std::fs::create_dir_all(dir).map_err(StoreError::io(dir))?;
         }
         let info = LockInfo { host: hostname(), pid: std::process::id(), token: token(), heartbeat: now(), purpose: purpose.into() };
-        let mut took_over = None;
-        for _ in 0..3 {
+        for _ in 0..8 {
             match write_info(path, &info, true) {
-                Ok(()) => return Ok(Lock::held(path, info, timing, took_over)),
+                Ok(()) => return Ok(Lock::held(path, info, timing, None)),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     let existing = read_info(path);
-                    let Some(reason) = stale_reason(existing.as_ref(), path, timing) else {
+                    let Some(_) = stale_reason(existing.as_ref(), path, timing) else {
                         let holder = existing.map_or_else(|| "another process (lock file being written)".to_owned(), |i| i.describe());
                         return Err(StoreError::Locked { path: path.into(), holder });
                     };
-                    // Only one contender's rename succeeds; the others retry
-                    // and find the new holder's lock.
-                    let aside = path.with_file_name(format!("{}.stale-{}", file_name(path), info.token));
-                    if std::fs::rename(path, &aside).is_ok() {
-                        let _ = std::fs::remove_file(&aside);
-                        took_over = Some(reason);
+                    // One contender at a time: under the guard, the lock
+                    // must still be the stale one seen (same content and
+                    // still stale) before it is replaced.
+                    let _guard = TakeoverGuard::acquire(path).map_err(StoreError::io(path))?;
+                    let now_there = read_info(path);
+                    if now_there != existing {
+                        continue;
+                    }
+                    let Some(reason) = stale_reason(now_there.as_ref(), path, timing) else { continue };
+                    match std::fs::remove_file(path) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(StoreError::Io { path: path.into(), source: e }),
+                    }
+                    match write_info(path, &info, true) {
+                        Ok(()) => return Ok(Lock::held(path, info, timing, Some(reason))),
+                        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                        Err(e) => return Err(StoreError::Io { path: path.into(), source: e }),
                     }
                 }
                 Err(e) => return Err(StoreError::Io { path: path.into(), source: e }),
@@ -202,18 +265,37 @@ impl Lock {
         }
         let info = Arc::new(Mutex::new(info));
         let stop = Arc::new(AtomicBool::new(false));
+        let lost = Arc::new(Mutex::new(None));
         let beat = {
-            let (path, info, stop) = (path.to_path_buf(), info.clone(), stop.clone());
+            let (path, info, stop, lost) = (path.to_path_buf(), info.clone(), stop.clone(), lost.clone());
             std::thread::Builder::new()
                 .name("lock-heartbeat".into())
-                .spawn(move || heartbeat(&path, &info, &stop, timing.heartbeat))
+                .spawn(move || heartbeat(&path, &info, &stop, &lost, timing.heartbeat))
                 .ok()
         };
-        Lock { path: path.to_path_buf(), info, stop, beat, took_over }
+        Lock { path: path.to_path_buf(), info, stop, lost, beat, took_over }
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether the lock is still this holder's: on disk with its token, and
+    /// its heartbeat written. Called before every write of what it guards.
+    pub fn check(&self) -> Result<(), StoreError> {
+        if let Some(why) = self.lost.lock().ok().and_then(|l| l.clone()) {
+            return Err(StoreError::LockLost { path: self.path.clone(), why });
+        }
+        // Holding `info` keeps the heartbeat from rewriting the file while
+        // it is read here.
+        let Ok(ours) = self.info.lock() else {
+            return Err(StoreError::LockLost { path: self.path.clone(), why: "its heartbeat thread panicked".into() });
+        };
+        match read_info(&self.path) {
+            Some(i) if i.token == ours.token => Ok(()),
+            Some(i) => Err(StoreError::LockLost { path: self.path.clone(), why: format!("it is now held by {}", i.describe()) }),
+            None => Err(StoreError::LockLost { path: self.path.clone(), why: "the lock file is gone or unreadable".into() }),
+        }
     }
 }
 
@@ -221,9 +303,14 @@ fn file_name(path: &Path) -> String {
     path.file_name().and_then(|n| n.to_str()).unwrap_or("lock").to_owned()
 }
 
-fn heartbeat(path: &Path, info: &Mutex<LockInfo>, stop: &AtomicBool, every: Duration) {
+fn heartbeat(path: &Path, info: &Mutex<LockInfo>, stop: &AtomicBool, lost: &Mutex<Option<String>>, every: Duration) {
     let tick = Duration::from_millis(100).min(every);
     let mut waited = Duration::ZERO;
+    let mark = |why: String| {
+        if let Ok(mut l) = lost.lock() {
+            l.get_or_insert(why);
+        }
+    };
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(tick);
         waited += tick;
@@ -232,9 +319,22 @@ fn heartbeat(path: &Path, info: &Mutex<LockInfo>, stop: &AtomicBool, every: Dura
         }
         waited = Duration::ZERO;
         let Ok(mut i) = info.lock() else { return };
-        if read_info(path).is_some_and(|on_disk| on_disk.token == i.token) {
-            i.heartbeat = now();
-            let _ = write_info(path, &i, false);
+        match read_info(path) {
+            Some(on_disk) if on_disk.token == i.token => {
+                i.heartbeat = now();
+                if let Err(e) = write_info(path, &i, false) {
+                    mark(format!("its heartbeat could not be written: {e}"));
+                    return;
+                }
+            }
+            Some(other) => {
+                mark(format!("it was taken over by {}", other.describe()));
+                return;
+            }
+            None => {
+                mark("the lock file is gone or unreadable".into());
+                return;
+            }
         }
     }
 }

@@ -41,6 +41,9 @@ pub enum StoreError {
     NoResults { dir: PathBuf, what: String },
     #[error("{}: held by {holder}; wait for it to finish, stop it, or remove the lock file if that process is gone", path.display())]
     Locked { path: PathBuf, holder: String },
+    /// A held lock stopped being this process's: nothing more is written.
+    #[error("{}: this process no longer holds the lock ({why}); it stopped writing", path.display())]
+    LockLost { path: PathBuf, why: String },
     #[error("{}: {message}", path.display())]
     Parquet { path: PathBuf, message: String },
 }

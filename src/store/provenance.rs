@@ -88,3 +88,16 @@ impl Provenance {
         }
     }
 }
+
+/// This runner's build: its version and the first 16 hex digits of the
+/// sha256 of its executable (computed once per process).
+pub fn runner_build() -> String {
+    static BUILD: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BUILD
+        .get_or_init(|| {
+            let exe = std::env::current_exe().ok().and_then(|p| crate::assets::sha256_file(&p).ok());
+            let digest = exe.as_deref().map_or("unknown", |d| &d[..16.min(d.len())]).to_owned();
+            format!("{} {digest}", env!("CARGO_PKG_VERSION"))
+        })
+        .clone()
+}

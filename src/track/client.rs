@@ -1,7 +1,9 @@
 //! Sending one request to W&B and classifying the outcome: acknowledged,
-//! worth retrying (network errors, 429, 5xx), or refused for good (400,
-//! 401, 403, 404, 409 and other client errors). Messages never hold the
-//! API key: it travels only in the Authorization header.
+//! worth retrying (network errors, 429, 5xx, a `Retry-After` the server
+//! asks for, or a 2xx whose body is not the JSON expected, as a proxy or a
+//! captive portal answers), or refused for good (400, 401, 403, 404, 409
+//! and other client errors). Messages never hold the API key: it travels
+//! only in the Authorization header.
 
 use std::time::Duration;
 
@@ -11,16 +13,32 @@ use super::settings::WandbSettings;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum SendError {
-    /// Try again later.
-    Retry(String),
+    /// Try again later (not before `after` when the server said so).
+    Retry { message: String, after: Option<Duration> },
     /// The server refused; retrying cannot help.
     Refused { status: u16, message: String },
+}
+
+impl SendError {
+    pub fn retry(message: impl Into<String>) -> SendError {
+        SendError::Retry { message: message.into(), after: None }
+    }
+}
+
+/// Most seconds of a `Retry-After` honoured.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
+
+/// The delay a `Retry-After` header asks for (seconds; an HTTP date is
+/// not followed: the backoff applies).
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let secs: u64 = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
+    Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER))
 }
 
 impl std::fmt::Display for SendError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SendError::Retry(m) => write!(f, "{m}"),
+            SendError::Retry { message, .. } => write!(f, "{message}"),
             SendError::Refused { status, message } => write!(f, "HTTP {status}: {message}"),
         }
     }
@@ -69,12 +87,19 @@ impl Client {
         if let Some(k) = self.key() {
             req = req.basic_auth("api", Some(k));
         }
-        let resp = req.send().map_err(|e| SendError::Retry(format!("{}: {}", url, e.without_url())))?;
+        let resp = req.send().map_err(|e| SendError::retry(format!("{}: {}", url, e.without_url())))?;
         let status = resp.status().as_u16();
+        let after = retry_after(resp.headers());
         let text = resp.text().unwrap_or_default();
         match status {
-            200..=299 => Ok(serde_json::from_str(&text).unwrap_or(Value::Null)),
-            429 | 500..=599 => Err(SendError::Retry(format!("{url}: HTTP {status}"))),
+            200..=299 => match serde_json::from_str::<Value>(&text) {
+                Ok(v) if v.is_object() => Ok(v),
+                _ => Err(SendError::Retry {
+                    message: format!("{url}: HTTP {status} with a body that is not a JSON object ({:?}); a proxy in the way?", excerpt(&text, self.key())),
+                    after,
+                }),
+            },
+            429 | 500..=599 => Err(SendError::Retry { message: format!("{url}: HTTP {status}"), after }),
             _ => Err(SendError::Refused { status, message: format!("{url}: {}", excerpt(&text, self.key())) }),
         }
     }
@@ -101,10 +126,11 @@ impl Client {
                 req = req.header(k.trim(), v.trim());
             }
         }
-        let resp = req.send().map_err(|e| SendError::Retry(format!("upload: {}", e.without_url())))?;
+        let resp = req.send().map_err(|e| SendError::retry(format!("upload: {}", e.without_url())))?;
+        let after = retry_after(resp.headers());
         match resp.status().as_u16() {
             200..=299 => Ok(()),
-            s @ (429 | 500..=599) => Err(SendError::Retry(format!("upload: HTTP {s}"))),
+            s @ (429 | 500..=599) => Err(SendError::Retry { message: format!("upload: HTTP {s}"), after }),
             s => Err(SendError::Refused { status: s, message: "upload refused".into() }),
         }
     }

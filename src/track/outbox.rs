@@ -42,7 +42,9 @@ pub enum Op {
     /// The whole summary (last write wins).
     Summary { summary: Value },
     /// A file to upload: its name in the run and its path on disk (read
-    /// when sent); for sweep files, the sha256 it had when attached.
+    /// when sent), relative to the run's directory when it is under the
+    /// results directory (so a moved results directory still uploads);
+    /// for sweep files, the sha256 it had when attached.
     File {
         name: String,
         path: PathBuf,
@@ -80,6 +82,19 @@ pub struct Outbox {
 
 fn corrupt(path: &Path, message: String) -> StoreError {
     StoreError::Corrupt { path: path.into(), line: 0, message }
+}
+
+/// `path` as an outbox stores it: relative to `run_dir` (a run folder,
+/// `<commit dir>/runs/<id>`) when it is in the run folder or its commit
+/// directory, else as given.
+pub fn file_path(run_dir: &Path, path: &Path) -> PathBuf {
+    if let Ok(rest) = path.strip_prefix(run_dir) {
+        return rest.to_path_buf();
+    }
+    match run_dir.parent().and_then(Path::parent).map(|commit| path.strip_prefix(commit)) {
+        Some(Ok(rest)) => Path::new("..").join("..").join(rest),
+        _ => path.to_path_buf(),
+    }
 }
 
 impl Outbox {

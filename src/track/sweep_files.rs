@@ -9,7 +9,8 @@ use sha2::{Digest, Sha256};
 
 use super::outbox::{Op, Outbox};
 use super::settings::WandbSettings;
-use crate::store::layout::SUMMARY_PARQUET;
+use crate::store::layout::{RUN_LOCK, SUMMARY_PARQUET};
+use crate::store::lock::{Lock, LockTiming};
 use crate::store::StoreError;
 
 /// The figures directory `runner plot` writes by default.
@@ -45,17 +46,41 @@ fn sha256_of(path: &Path) -> Result<String, StoreError> {
     Ok(crate::assets::hex(&Sha256::digest(&bytes)))
 }
 
+/// What [`attach`] did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Attached {
+    /// Operations added.
+    pub added: usize,
+    /// Outboxes it could write (their run's lock was free).
+    pub written: Vec<PathBuf>,
+    /// Outboxes of runs another process holds: their owner, or the next
+    /// `runner wandb sync`, attaches the files.
+    pub busy: Vec<PathBuf>,
+}
+
 /// Adds each of `files` to every outbox in `outboxes` (runs that were
-/// upserted) whose last attachment of that name had other content;
-/// returns how many operations were added.
-pub fn attach(outboxes: &[PathBuf], files: &[(String, PathBuf)]) -> Result<usize, StoreError> {
+/// upserted) whose last attachment of that name had other content. Only
+/// the holder of a run's lock writes its outbox, so each outbox is written
+/// under its run's lock, and the outbox of a run another process holds is
+/// left to it.
+pub fn attach(outboxes: &[PathBuf], files: &[(String, PathBuf)]) -> Result<Attached, StoreError> {
     let digests: Vec<String> = files.iter().map(|(_, p)| sha256_of(p)).collect::<Result<_, _>>()?;
-    let mut added = 0;
+    let mut done = Attached::default();
     for dir in outboxes {
+        let Some(run_dir) = dir.parent() else { continue };
+        let _lock = match Lock::acquire(&run_dir.join(RUN_LOCK), "attaching the sweep's files to the W&B outbox", LockTiming::default()) {
+            Ok(l) => l,
+            Err(StoreError::Locked { .. }) => {
+                done.busy.push(dir.clone());
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let entries = Outbox::entries(dir)?;
         if !entries.iter().any(|e| matches!(e.op, Op::Upsert { .. })) {
             continue;
         }
+        done.written.push(dir.clone());
         let mut outbox = None;
         for ((name, path), sha) in files.iter().zip(&digests) {
             let last = entries.iter().rev().find_map(|e| match &e.op {
@@ -69,10 +94,10 @@ pub fn attach(outboxes: &[PathBuf], files: &[(String, PathBuf)]) -> Result<usize
                 outbox = Some(Outbox::open(dir)?);
             }
             if let Some(o) = outbox.as_mut() {
-                o.push(Op::File { name: name.clone(), path: path.clone(), sha256: Some(sha.clone()) })?;
-                added += 1;
+                o.push(Op::File { name: name.clone(), path: super::outbox::file_path(run_dir, path), sha256: Some(sha.clone()) })?;
+                done.added += 1;
             }
         }
     }
-    Ok(added)
+    Ok(done)
 }

@@ -17,6 +17,8 @@ pub struct SyncReport {
     pub done: usize,
     pub pending: Vec<(PathBuf, String)>,
     pub refused: Vec<(PathBuf, String)>,
+    /// Earlier refusals cleared to try again.
+    pub cleared: Vec<(PathBuf, String)>,
 }
 
 /// The outbox directories of every run under `commit_dirs`, sorted.
@@ -40,6 +42,13 @@ pub fn sync(settings: WandbSettings, dirs: &[PathBuf], backoff: Backoff) -> Resu
     let stop = AtomicBool::new(false);
     let mut report = SyncReport { outboxes: dirs.len(), ..SyncReport::default() };
     for dir in dirs {
+        // A refusal stops a sweep's uploads for good; syncing by hand is
+        // the user's word that its cause (a key, a project) is fixed.
+        let mut state = Outbox::state(dir).map_err(|e| e.to_string())?;
+        if let Some(was) = state.refused.take() {
+            report.cleared.push((dir.clone(), was));
+            Outbox::save_state(dir, &state).map_err(|e| e.to_string())?;
+        }
         match drain(&client, dir, &backoff, &stop).map_err(|e: StoreError| e.to_string())? {
             Drained::Done { sent } => {
                 report.sent += sent;

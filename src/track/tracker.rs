@@ -286,7 +286,8 @@ impl Tracker {
         }
         self.push(run_id, Op::Summary { summary });
         if let (Some(path), true) = (samples_file, self.settings.upload_summary) {
-            self.push(run_id, Op::File { name: "samples.parquet".into(), path: path.to_path_buf(), sha256: None });
+            let stored = path.parent().map_or_else(|| path.to_path_buf(), |run_dir| super::outbox::file_path(run_dir, path));
+            self.push(run_id, Op::File { name: "samples.parquet".into(), path: stored, sha256: None });
         }
         self.push(run_id, Op::Complete { exit_code });
         if let Ok(mut live) = self.live.lock() {
@@ -299,11 +300,19 @@ impl Tracker {
     pub fn attach_sweep_files(&self, commit_dir: &Path) {
         let files = super::sweep_files::sweep_files(commit_dir, &self.settings);
         let boxes = super::sync::outboxes(&[commit_dir.to_path_buf()]);
-        if let Err(e) = super::sweep_files::attach(&boxes, &files) {
-            return self.warn(&e.to_string());
+        let attached = match super::sweep_files::attach(&boxes, &files) {
+            Ok(a) => a,
+            Err(e) => return self.warn(&e.to_string()),
+        };
+        if !attached.busy.is_empty() {
+            self.warn(&format!(
+                "{} runs of {} are held by another process; their owner or `runner wandb sync` attaches the sweep's files to them",
+                attached.busy.len(),
+                commit_dir.display()
+            ));
         }
         if let Ok(mut known) = self.known.lock() {
-            known.extend(boxes);
+            known.extend(attached.written);
         }
     }
 

@@ -12,7 +12,11 @@ use serde_json::Value;
 use super::client::{Client, SendError};
 use super::outbox::{Entry, Op, Outbox, RunMeta, State};
 use super::protocol as p;
+use crate::store::lock::{Lock, LockTiming};
 use crate::store::StoreError;
+
+/// The lock a sender holds on an outbox folder.
+pub const SEND_LOCK: &str = ".send.lock";
 
 /// Most history lines per file_stream request.
 pub const HISTORY_BATCH: usize = 256;
@@ -55,21 +59,36 @@ fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) -> bool {
     !stop.load(Ordering::Relaxed)
 }
 
+/// `d` scaled by a factor in [0.5, 1.5): processes that failed together
+/// do not retry in step.
+fn jittered(d: Duration) -> Duration {
+    use rand::Rng;
+    d.mul_f64(rand::rng().random_range(0.5..1.5))
+}
+
 fn with_retry<T>(backoff: &Backoff, stop: &AtomicBool, mut f: impl FnMut() -> Result<T, SendError>) -> Result<T, SendError> {
     let mut wait = backoff.first;
     let mut last = String::new();
+    let mut asked: Option<Duration> = None;
     for attempt in 0..backoff.attempts.max(1) {
-        if attempt > 0 && !sleep_unless_stopped(wait, stop) {
-            break;
+        if attempt > 0 {
+            // The server's Retry-After wins over a shorter backoff.
+            let pause = jittered(wait).max(asked.unwrap_or_default());
+            if !sleep_unless_stopped(pause, stop) {
+                break;
+            }
         }
         match f() {
             Ok(v) => return Ok(v),
-            Err(SendError::Retry(m)) => last = m,
+            Err(SendError::Retry { message, after }) => {
+                last = message;
+                asked = after;
+            }
             Err(refused) => return Err(refused),
         }
         wait = (wait * 2).min(backoff.max);
     }
-    Err(SendError::Retry(last))
+    Err(SendError::Retry { message: last, after: asked })
 }
 
 fn entity_of(meta: &RunMeta, state: &State) -> String {
@@ -88,6 +107,7 @@ fn send(
     i: usize,
     backoff: &Backoff,
     stop: &AtomicBool,
+    run_dir: &Path,
 ) -> Result<(usize, u64), SendError> {
     let base = client.settings().base_url.clone();
     let stream_url = || p::file_stream_url(&base, &entity_of(meta, state), &meta.project, &meta.name);
@@ -125,6 +145,7 @@ fn send(
             Ok((1, 0))
         }
         Op::File { name, path, .. } => {
+            let path = &run_dir.join(path);
             let bytes = std::fs::read(path).map_err(|e| SendError::Refused { status: 0, message: format!("{}: {e}", path.display()) })?;
             let vars = p::create_files_variables(meta, &entity_of(meta, state), std::slice::from_ref(name));
             let data = with_retry(backoff, stop, || client.graphql(p::CREATE_RUN_FILES, vars.clone()))?;
@@ -160,6 +181,13 @@ fn send(
 
 /// Sends what the outbox in `dir` holds beyond its acknowledged count.
 pub fn drain(client: &Client, dir: &Path, backoff: &Backoff, stop: &AtomicBool) -> Result<Drained, StoreError> {
+    // One sender per outbox at a time: two would send operations twice and
+    // race on the acknowledged count.
+    let _sending = match Lock::acquire(&dir.join(SEND_LOCK), "sending the W&B outbox", LockTiming::default()) {
+        Ok(l) => l,
+        Err(StoreError::Locked { holder, .. }) => return Ok(Drained::Pending { sent: 0, reason: format!("being sent by {holder}") }),
+        Err(e) => return Err(e),
+    };
     let entries = Outbox::entries(dir)?;
     let mut state = Outbox::state(dir)?;
     if let Some(message) = &state.refused {
@@ -180,7 +208,7 @@ pub fn drain(client: &Client, dir: &Path, backoff: &Backoff, stop: &AtomicBool) 
         let vars = p::resume_variables(&meta, state.entity.as_deref().or(meta.entity.as_deref()));
         match with_retry(backoff, stop, || client.graphql(p::RUN_RESUME_STATUS, vars.clone())) {
             Ok(data) => server_lines = data.pointer("/model/bucket/historyLineCount").and_then(Value::as_u64).unwrap_or(0),
-            Err(SendError::Retry(reason)) => return Ok(Drained::Pending { sent, reason }),
+            Err(SendError::Retry { message: reason, .. }) => return Ok(Drained::Pending { sent, reason }),
             Err(SendError::Refused { status, message }) => {
                 state.refused = Some(format!("HTTP {status}: {message}"));
                 Outbox::save_state(dir, &state)?;
@@ -192,7 +220,7 @@ pub fn drain(client: &Client, dir: &Path, backoff: &Backoff, stop: &AtomicBool) 
         if stop.load(Ordering::Relaxed) {
             return Ok(Drained::Pending { sent, reason: "stopped".into() });
         }
-        match send(client, &meta, &mut state, server_lines, &entries, i, backoff, stop) {
+        match send(client, &meta, &mut state, server_lines, &entries, i, backoff, stop, dir.parent().unwrap_or(dir)) {
             Ok((n, lines)) => {
                 i += n;
                 sent += n;
@@ -200,7 +228,7 @@ pub fn drain(client: &Client, dir: &Path, backoff: &Backoff, stop: &AtomicBool) 
                 state.history_lines += lines;
                 Outbox::save_state(dir, &state)?;
             }
-            Err(SendError::Retry(reason)) => return Ok(Drained::Pending { sent, reason }),
+            Err(SendError::Retry { message: reason, .. }) => return Ok(Drained::Pending { sent, reason }),
             Err(SendError::Refused { status, message }) => {
                 state.refused = Some(format!("HTTP {status}: {message}"));
                 Outbox::save_state(dir, &state)?;

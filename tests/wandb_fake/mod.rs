@@ -16,6 +16,10 @@ use serde_json::{json, Value};
 pub enum Fault {
     Status(u16),
     Drop,
+    /// 200 with an HTML page (a proxy's), not JSON.
+    NotJson,
+    /// 429 with `Retry-After: <seconds>`.
+    RetryAfter(u64),
 }
 
 #[derive(Debug, Clone)]
@@ -209,6 +213,20 @@ fn handle(stream: TcpStream, state: Arc<Mutex<State>>, base: String) {
             Some(Fault::Status(code)) => {
                 drop(st);
                 respond(&mut writer, code, &json!({"error": "injected"}));
+                continue;
+            }
+            Some(Fault::NotJson) => {
+                drop(st);
+                let page = "<html>sign in to the network</html>";
+                let _ = write!(writer, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{page}", page.len());
+                let _ = writer.flush();
+                continue;
+            }
+            Some(Fault::RetryAfter(secs)) => {
+                drop(st);
+                let text = json!({"error": "slow down"}).to_string();
+                let _ = write!(writer, "HTTP/1.1 429 Too Many Requests\r\nRetry-After: {secs}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}", text.len());
+                let _ = writer.flush();
                 continue;
             }
             None => {}

@@ -74,12 +74,62 @@ pub struct LlamaConfig {
 }
 
 impl LlamaConfig {
+    /// Checks every size and constant before anything is shaped by them: a
+    /// hostile or broken config (zero heads, negative or huge counts) is an
+    /// error naming the field and the valid range, never a panic or an
+    /// allocation of its choosing.
+    pub fn validate(&self) -> Result<(), EngineError> {
+        let range = |name: &str, v: i64, lo: i64, hi: i64| {
+            if (lo..=hi).contains(&v) {
+                Ok(())
+            } else {
+                Err(EngineError::BadInput(format!("model config: {name} is {v}; expected {lo} to {hi}")))
+            }
+        };
+        range("hidden_size", self.hidden_size.into(), 1, 1 << 16)?;
+        range("intermediate_size", self.intermediate_size.into(), 1, 1 << 18)?;
+        range("num_hidden_layers", self.num_hidden_layers.into(), 1, 1024)?;
+        range("num_attention_heads", self.num_attention_heads.into(), 1, 1024)?;
+        range("num_key_value_heads", self.kv_heads().into(), 1, self.num_attention_heads.into())?;
+        if self.num_attention_heads % self.kv_heads() != 0 {
+            return Err(EngineError::BadInput(format!(
+                "model config: num_attention_heads {} is not a multiple of num_key_value_heads {}",
+                self.num_attention_heads,
+                self.kv_heads()
+            )));
+        }
+        range("head_dim", self.head_dim().into(), 1, 4096)?;
+        range("vocab_size", self.vocab_size.into(), 1, 1 << 24)?;
+        if let Some(n) = self.max_position_embeddings {
+            range("max_position_embeddings", n.into(), 1, 1 << 24)?;
+        }
+        let positive = |name: &str, v: f32| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(EngineError::BadInput(format!("model config: {name} is {v}; expected a finite number above 0")))
+            }
+        };
+        positive("rms_norm_eps", self.rms_norm_eps)?;
+        positive("rope_theta", self.rope_theta)?;
+        if let Some(r) = &self.rope_scaling {
+            positive("rope_scaling.factor", r.factor)?;
+            positive("rope_scaling.low_freq_factor", r.low_freq_factor)?;
+            positive("rope_scaling.high_freq_factor", r.high_freq_factor)?;
+            positive("rope_scaling.original_max_position_embeddings", r.original_max_position_embeddings)?;
+            if r.rope_type == "llama3" && r.high_freq_factor == r.low_freq_factor {
+                return Err(EngineError::BadInput("model config: rope_scaling high_freq_factor equals low_freq_factor".into()));
+            }
+        }
+        Ok(())
+    }
+
     pub fn kv_heads(&self) -> i32 {
         self.num_key_value_heads.unwrap_or(self.num_attention_heads)
     }
 
     pub fn head_dim(&self) -> i32 {
-        self.head_dim.unwrap_or(self.hidden_size / self.num_attention_heads)
+        self.head_dim.unwrap_or(self.hidden_size / self.num_attention_heads.max(1))
     }
 
     /// Per-dimension RoPE frequencies for `llama3` scaling (None: plain RoPE).

@@ -56,9 +56,41 @@ fn mem(value: &str) -> Result<String, ExecuteError> {
     Ok(value.to_owned())
 }
 
-fn extra(value: &str) -> Result<String, ExecuteError> {
+/// sbatch options an experiment file may carry in `executor.slurm.extra_sbatch`.
+/// A spec travels between people, so it may only choose where and how big
+/// a job runs: nothing that sets the environment (`--export`, whose
+/// `BASH_ENV` runs code), moves output (`--output`, `--error`, `--chdir`),
+/// or changes identity or dependencies. Any other option only from the
+/// command line (`runner submit --extra-sbatch`).
+pub const SPEC_SBATCH_OPTIONS: &[&str] = &[
+    "--qos", "--constraint", "--exclude", "--nodelist", "--reservation", "--nodes", "--ntasks", "--ntasks-per-node", "--gpus",
+    "--gpus-per-node", "--gpus-per-task", "--cpus-per-gpu", "--mem-per-cpu", "--mem-per-gpu", "--exclusive", "--mail-type",
+    "--mail-user", "--licenses", "--tmp", "--hint", "--time-min", "--nice", "--priority", "--comment", "--begin", "--deadline",
+    "--signal", "--switches", "--distribution", "--clusters", "-q", "-C", "-x", "-w", "-N", "-n", "-G", "-L",
+];
+
+/// The option name of an sbatch argument: `--name` of `--name=value`, or
+/// the two characters of a short option.
+fn option_name(value: &str) -> &str {
+    match value.strip_prefix("--") {
+        Some(rest) => &value[..2 + rest.find('=').unwrap_or(rest.len())],
+        None => value.get(..2).unwrap_or(value),
+    }
+}
+
+fn extra(value: &str, from_spec: bool) -> Result<String, ExecuteError> {
     if !value.starts_with('-') {
         return Err(bad("extra_sbatch", format!("`{value}` is not an sbatch option (it must start with `-`, e.g. `--qos=high`)")));
+    }
+    if from_spec && !SPEC_SBATCH_OPTIONS.contains(&option_name(value)) {
+        return Err(bad(
+            "extra_sbatch",
+            format!(
+                "`{}` may not come from an experiment file (it could run code or move output on the cluster); give it on the command line with `runner submit --extra-sbatch`, or use one of {}",
+                option_name(value),
+                SPEC_SBATCH_OPTIONS.join(", ")
+            ),
+        ));
     }
     token("extra_sbatch", value)
 }
@@ -82,7 +114,7 @@ impl SlurmOptions {
         if cpus_per_task == Some(0) {
             return Err(bad("cpus_per_task", "must be at least 1".into()));
         }
-        let extras = if flags.extra_sbatch.is_empty() { &file.extra_sbatch } else { &flags.extra_sbatch };
+        let (extras, from_spec) = if flags.extra_sbatch.is_empty() { (&file.extra_sbatch, true) } else { (&flags.extra_sbatch, false) };
         Ok(SlurmOptions {
             partition: opt("partition", pick(&flags.partition, &file.partition))?,
             array_parallelism,
@@ -91,7 +123,7 @@ impl SlurmOptions {
             cpus_per_task,
             gres: opt("gres", pick(&flags.gres, &file.gres))?,
             account: opt("account", pick(&flags.account, &file.account))?,
-            extra_sbatch: extras.iter().map(|e| extra(e)).collect::<Result<_, _>>()?,
+            extra_sbatch: extras.iter().map(|e| extra(e, from_spec)).collect::<Result<_, _>>()?,
             group_size,
             requeue: flags.requeue.or(file.requeue).unwrap_or(true),
         })
@@ -139,6 +171,27 @@ mod tests {
         }
         for t in ["30", "10:00", "2:00:00", "1-00", "1-12:30:00", "UNLIMITED"] {
             assert!(SlurmOptions::resolve(None, &flags(|s| s.time = Some(t.into()))).is_ok(), "{t}");
+        }
+    }
+
+    #[test]
+    fn a_spec_may_carry_only_allowlisted_sbatch_options() {
+        let spec = |extra: &str| flags(|s| s.extra_sbatch = vec![extra.into()]);
+        for hostile in ["--export=ALL,BASH_ENV=/tmp/x.sh", "--output=/home/other/x", "--error=/tmp/e", "--chdir=/", "-D/tmp", "--wrap=id", "--uid=0", "--get-user-env"] {
+            match SlurmOptions::resolve(Some(&spec(hostile)), &SlurmSpec::default()) {
+                Err(ExecuteError::Option { key, message }) => {
+                    assert_eq!(key, "extra_sbatch");
+                    assert!(message.contains("command line") && message.contains(option_name(hostile)), "{message}");
+                }
+                other => panic!("{hostile}: {other:?}"),
+            }
+            // The same option typed on the command line is the user's own choice.
+            let typed = SlurmOptions::resolve(Some(&SlurmSpec::default()), &spec(hostile));
+            assert!(typed.is_ok() || hostile.contains(' '), "{hostile}: {typed:?}");
+        }
+        for fine in ["--qos=high", "--constraint=a100", "--exclusive", "-qhigh", "--gpus-per-node=1"] {
+            let o = SlurmOptions::resolve(Some(&spec(fine)), &SlurmSpec::default()).unwrap();
+            assert_eq!(o.extra_sbatch, [fine]);
         }
     }
 }
