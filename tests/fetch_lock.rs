@@ -144,6 +144,8 @@ impl Fixture {
             .env("RUNNER_ASSETS_DIR", &self.assets)
             .env("HF_ENDPOINT", &self.hub.url)
             .env("HF_HUB_CACHE", self.assets.join("hub"))
+            // A stalled connection is given up after 1 s (60 s by default).
+            .env("RUNNER_HTTP_READ_TIMEOUT", "1")
             .env_remove("HF_TOKEN");
         if offline {
             cmd.env("HF_HUB_OFFLINE", "1");
@@ -237,10 +239,17 @@ fn fetch_lock_run_refetch_and_tamper() {
     // Cache deleted: fetched again, the same digests.
     std::fs::remove_dir_all(&f.assets).unwrap();
     f.hub.cut_next("/files/uci/UCI%20HAR%20Dataset.zip");
+    let stalled = "/datasets/org/m4-yearly/resolve/0123456789abcdef0123456789abcdef01234567/Train/Yearly-train.csv";
+    f.hub.stall_next(stalled);
+    let start = std::time::Instant::now();
     ok(&f.runner(&["fetch"], false));
+    assert!(start.elapsed() < std::time::Duration::from_secs(50), "a stalled hub download is given up and resumed, not waited out");
     assert_eq!(f.lock(), lock_text);
     let uci = f.hub.requests_with("/files/uci/");
     assert!(uci.iter().any(|r| r.contains("[bytes=")), "the cut download resumed with a Range request: {uci:?}");
+    // The first fetch's request, the stalled one, then the rest asked for.
+    let hubbed = f.hub.requests_with(stalled);
+    assert!(hubbed.len() == 3 && !hubbed[1].contains("[bytes=") && hubbed[2].contains("[bytes="), "the stalled hub download resumed with a Range request: {hubbed:?}");
 
     // A tampered cache file: named, with both digests; nothing runs.
     let labels = f.fetched_file("activity_labels.txt");

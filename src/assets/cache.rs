@@ -54,7 +54,7 @@ fn home() -> PathBuf {
     std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."))
 }
 
-fn cache_home() -> PathBuf {
+pub(crate) fn cache_home() -> PathBuf {
     std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from).unwrap_or_else(|| home().join(".cache"))
 }
 
@@ -83,22 +83,6 @@ pub fn hf_cache_dir() -> PathBuf {
 /// The hub's base URL: `$HF_ENDPOINT`, else `https://huggingface.co`.
 pub fn hub_endpoint() -> String {
     std::env::var("HF_ENDPOINT").ok().filter(|e| !e.is_empty()).unwrap_or_else(|| "https://huggingface.co".to_owned())
-}
-
-/// A hub client on [`hub_endpoint`] and [`hf_cache_dir`], with `HF_TOKEN`
-/// when it is set.
-pub fn hub_api() -> Result<hf_hub::api::sync::Api, hf_hub::api::sync::ApiError> {
-    let mut builder = hf_hub::api::sync::ApiBuilder::from_env()
-        .with_endpoint(hub_endpoint().trim_end_matches('/').to_owned())
-        .with_cache_dir(hf_cache_dir())
-        .with_progress(false)
-        .with_retries(2);
-    if let Ok(token) = std::env::var("HF_TOKEN") {
-        if !token.is_empty() {
-            builder = builder.with_token(Some(token));
-        }
-    }
-    builder.build()
 }
 
 /// Whether `HF_HUB_OFFLINE` asks for no network.

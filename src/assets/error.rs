@@ -7,6 +7,9 @@ use std::path::PathBuf;
 pub enum FetchError {
     #[error("{url}: {why}")]
     Http { url: String, why: String },
+    /// The server answered with a status that retrying cannot change.
+    #[error("{url}: HTTP {code} {reason}")]
+    Status { url: String, code: u16, reason: String },
     #[error("{path}: {why}")]
     Io { path: PathBuf, why: String },
     #[error("{archive}: {why}")]

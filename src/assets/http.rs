@@ -15,13 +15,18 @@ use super::FetchError;
 /// Attempts per file before giving up.
 const ATTEMPTS: u32 = 4;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-/// A connection that delivers no byte for this long is dropped and retried.
+/// A connection that delivers no byte for this long is dropped and retried
+/// (`RUNNER_HTTP_READ_TIMEOUT`, seconds, changes it).
 const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
-fn agent() -> ureq::Agent {
+fn read_timeout() -> Duration {
+    std::env::var("RUNNER_HTTP_READ_TIMEOUT").ok().and_then(|s| s.parse::<f64>().ok()).filter(|s| *s > 0.0 && s.is_finite()).map_or(READ_TIMEOUT, Duration::from_secs_f64)
+}
+
+pub(crate) fn agent() -> ureq::Agent {
     ureq::AgentBuilder::new()
         .timeout_connect(CONNECT_TIMEOUT)
-        .timeout_read(READ_TIMEOUT)
+        .timeout_read(read_timeout())
         .try_proxy_from_env(true)
         .redirects(8)
         .user_agent(concat!("runner/", env!("CARGO_PKG_VERSION")))
@@ -38,6 +43,13 @@ pub fn partial(dest: &Path) -> PathBuf {
 /// Downloads `url` to `dest` (its parent must exist), resuming a `.part`
 /// left by an earlier attempt. Returns the bytes written in all.
 pub fn download(url: &str, dest: &Path) -> Result<u64, FetchError> {
+    download_with(url, dest, &[])
+}
+
+/// [`download`] with extra request headers (`name`, `value`); ureq drops
+/// them on a redirect to another host, so a token never leaves the host it
+/// is meant for.
+pub fn download_with(url: &str, dest: &Path, headers: &[(&str, String)]) -> Result<u64, FetchError> {
     let part = partial(dest);
     let agent = agent();
     let mut last = String::new();
@@ -45,7 +57,7 @@ pub fn download(url: &str, dest: &Path) -> Result<u64, FetchError> {
         if attempt > 0 {
             std::thread::sleep(Duration::from_millis(500 << attempt));
         }
-        match attempt_once(&agent, url, &part) {
+        match attempt_once(&agent, url, &part, headers) {
             Ok(Step::Done(total)) => {
                 std::fs::rename(&part, dest).map_err(|e| FetchError::io(dest, e))?;
                 return Ok(total);
@@ -63,9 +75,12 @@ enum Step {
     Retry(String),
 }
 
-fn attempt_once(agent: &ureq::Agent, url: &str, part: &Path) -> Result<Step, FetchError> {
+fn attempt_once(agent: &ureq::Agent, url: &str, part: &Path, headers: &[(&str, String)]) -> Result<Step, FetchError> {
     let have = std::fs::metadata(part).map(|m| m.len()).unwrap_or(0);
     let mut request = agent.get(url);
+    for (name, value) in headers {
+        request = request.set(name, value);
+    }
     if have > 0 {
         request = request.set("Range", &format!("bytes={have}-"));
     }
@@ -76,9 +91,7 @@ fn attempt_once(agent: &ureq::Agent, url: &str, part: &Path) -> Result<Step, Fet
         Err(ureq::Error::Status(code, r)) if code == 429 || code >= 500 => {
             return Ok(Step::Retry(format!("HTTP {code} {}", r.status_text())))
         }
-        Err(ureq::Error::Status(code, r)) => {
-            return Err(FetchError::Http { url: url.to_owned(), why: format!("HTTP {code} {}", r.status_text()) })
-        }
+        Err(ureq::Error::Status(code, r)) => return Err(FetchError::Status { url: url.to_owned(), code, reason: r.status_text().to_owned() }),
         Err(ureq::Error::Transport(t)) => return Ok(Step::Retry(t.to_string())),
     };
     let resumed = response.status() == 206 && have > 0;

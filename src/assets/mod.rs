@@ -6,12 +6,15 @@
 //!   into the asset cache and verified on every use;
 //! - [`lockfile`]: the lock file beside a spec that pins the bytes of every
 //!   fetched data file and the commit of every hub model;
+//! - [`hub`]: the Hugging Face hub's revision info and file downloads into
+//!   its standard cache layout, for models and dataset repositories;
 //! - [`http`] and [`archive`]: resumable downloads and zip unpacking.
 
 pub mod archive;
 pub mod cache;
 pub mod error;
 pub mod http;
+pub mod hub;
 pub mod lockfile;
 pub mod remote;
 

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use hf_hub::{Repo, RepoType};
 
+use super::hub::{is_commit, RepoKind};
 use super::lockfile::LockedData;
 use super::{archive, http, FetchError};
 use crate::store::lock::{Lock, LockTiming};
@@ -293,7 +293,7 @@ fn fetch_hub(
 ) -> Result<Fetched, FetchError> {
     let source = RemoteData::Hf { repo: repo.to_owned(), revision: revision.map(str::to_owned), files: files.to_vec() }.key();
     let hub_err = |why: String| FetchError::Hub { source_name: source.clone(), why };
-    let folder = super::hf_cache_dir().join(format!("datasets--{}", repo.replace('/', "--")));
+    let folder = super::hub::cache_folder(RepoKind::Dataset, repo);
     let want_rev = locked.and_then(|l| l.commit.clone()).unwrap_or_else(|| revision.unwrap_or("main").to_owned());
     // A locked commit whose files are all in the cache needs no network
     // (the hub client's cache knows branches, not commits, and would
@@ -323,21 +323,15 @@ fn fetch_hub(
         };
         (commit, names)
     } else {
-        let api = super::hub_api().map_err(|e| hub_err(e.to_string()))?;
-        let handle = api.repo(Repo::with_revision(repo.to_owned(), RepoType::Dataset, want_rev.clone()));
-        let info = handle.info().map_err(|e| hub_err(format!("the hub at {} answered: {e}", super::hub_endpoint())))?;
-        if !is_commit(&info.sha) {
-            return Err(hub_err(format!("the hub named `{}` as the commit, not a 40-hex sha", info.sha)));
-        }
-        let listed: Vec<String> = info.siblings.iter().map(|s| s.rfilename.clone()).filter(|f| f != ".gitattributes").collect();
-        let names = if files.is_empty() { listed } else { files.to_vec() };
+        let info = super::hub::revision_info(RepoKind::Dataset, repo, &want_rev).map_err(|e| hub_err(format!("the hub at {} answered: {e}", super::hub_endpoint())))?;
+        let names = if files.is_empty() { info.files.clone() } else { files.to_vec() };
         for name in &names {
-            let got = handle.download(name).map_err(|e| hub_err(format!("{name}: {e}")))?;
-            if !got.starts_with(folder.join("snapshots").join(&info.sha)) {
-                return Err(hub_err(format!("{name} came from another commit than {}; run again", info.sha)));
-            }
+            super::hub::fetch_file(RepoKind::Dataset, repo, &info.commit, name).map_err(|e| hub_err(format!("{name}: {e}")))?;
         }
-        (info.sha, names)
+        if want_rev != info.commit {
+            super::hub::write_ref(RepoKind::Dataset, repo, &want_rev, &info.commit).map_err(|e| hub_err(e.to_string()))?;
+        }
+        (info.commit, names)
     };
     let dir = folder.join("snapshots").join(&commit);
     let found = digest_listed(&dir, names.iter())?;
@@ -356,9 +350,6 @@ fn fetch_hub(
     Ok(Fetched { dir, files: found, commit: Some(commit) })
 }
 
-fn is_commit(s: &str) -> bool {
-    s.len() == 40 && s.chars().all(|c| c.is_ascii_hexdigit())
-}
 
 #[cfg(test)]
 mod tests {

@@ -124,8 +124,12 @@ pub fn check(path: &Path) -> Result<(), HeaderError> {
     }
     let tensors = r.u64()?;
     let kvs = r.u64()?;
-    if tensors > len || kvs > len {
-        return Err(HeaderError::Corrupt(format!("implausible counts: {tensors} tensors, {kvs} metadata entries")));
+    // Each metadata entry takes at least 13 bytes (key length, one byte of
+    // key, type, one byte of value) and each tensor entry at least 33
+    // (name length, one byte of name, dimension count, one dimension, type,
+    // offset): counts the file cannot hold are refused before any loop.
+    if kvs.saturating_mul(13).saturating_add(tensors.saturating_mul(33)) > len {
+        return Err(HeaderError::Corrupt(format!("implausible counts for a file of {len} bytes: {tensors} tensors, {kvs} metadata entries")));
     }
     let mut alignment = 32u64;
     for _ in 0..kvs {

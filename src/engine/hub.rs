@@ -7,14 +7,14 @@
 //!
 //! Online (the default), the hub API at `$HF_ENDPOINT` (default
 //! `https://huggingface.co`) names the revision's commit and files, and the
-//! files a model directory needs are downloaded into that cache with
-//! `hf-hub`. With `HF_HUB_OFFLINE=1` nothing touches the network; a
-//! repository that cannot be reached falls back to what the cache holds.
+//! files a model directory needs are downloaded into that cache
+//! ([`crate::assets::hub`]: timeouts, resumed downloads). With
+//! `HF_HUB_OFFLINE=1` nothing touches the network; a repository that
+//! cannot be reached falls back to what the cache holds.
 
 use std::path::{Path, PathBuf};
 
-use hf_hub::api::sync::{Api, ApiError};
-use hf_hub::{Repo, RepoType};
+use crate::assets::hub::{self as remote, HubError, RepoKind};
 
 use super::EngineError;
 
@@ -106,63 +106,34 @@ enum Online {
     Refused(EngineError),
 }
 
-fn api() -> Result<Api, ApiError> {
-    crate::assets::hub_api()
-}
-
-/// Classifies a hub error: transport failures leave the cache to answer;
-/// an HTTP status (404: no such repo or revision, 401/403: gated) does not.
-fn classify(repo: &str, revision: &str, what: &str, e: ApiError) -> Online {
-    if let ApiError::RequestError(inner) = &e {
-        if let ureq::Error::Status(code, _) = inner.as_ref() {
-            let hint = match code {
-                401 | 403 => " (a gated or private repository needs HF_TOKEN)",
-                404 => " (no such repository, revision or file)",
-                _ => "",
-            };
-            return Online::Refused(EngineError::ModelNotFound(format!(
-                "{repo}@{revision}: the hub at {} answered HTTP {code} for {what}{hint}; cache {}",
-                endpoint(),
-                crate::assets::hf_cache_dir().display()
-            )));
-        }
-        return Online::Unreachable(e.to_string());
+/// Classifies a hub failure: no connection leaves the cache to answer; an
+/// HTTP status (404: no such repo or revision, 401/403: gated) does not.
+fn classify(repo: &str, revision: &str, what: &str, e: HubError) -> Online {
+    match e {
+        HubError::Unreachable(why) => Online::Unreachable(why),
+        other => Online::Refused(EngineError::ModelNotFound(format!(
+            "{repo}@{revision}: fetching {what} from the hub at {} into {} failed: {other}",
+            endpoint(),
+            crate::assets::hf_cache_dir().display()
+        ))),
     }
-    Online::Refused(EngineError::ModelNotFound(format!(
-        "{repo}@{revision}: fetching {what} from the hub at {} into {} failed: {e}",
-        endpoint(),
-        crate::assets::hf_cache_dir().display()
-    )))
 }
 
 /// Downloads the files of `repo` at `revision` that the cache lacks, all
 /// from the one commit the hub names for it.
 fn download(repo: &str, revision: &str) -> Result<Snapshot, Online> {
-    let api = api().map_err(|e| Online::Unreachable(e.to_string()))?;
-    let handle = api.repo(Repo::with_revision(repo.to_owned(), RepoType::Model, revision.to_owned()));
-    let info = handle.info().map_err(|e| classify(repo, revision, "the repository info", e))?;
-    let files: Vec<String> = info.siblings.iter().map(|s| s.rfilename.clone()).collect();
-    let commit = info.sha;
-    if commit.len() != 40 || !commit.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(Online::Refused(EngineError::ModelNotFound(format!(
-            "{repo}@{revision}: the hub at {} named `{commit}` as the commit, not a 40-hex sha",
-            endpoint()
-        ))));
-    }
+    let info = remote::revision_info(RepoKind::Model, repo, revision).map_err(|e| classify(repo, revision, "the repository info", e))?;
+    let commit = info.commit;
+    let files = info.files;
     let folder = repo_folder(repo);
     let dir = folder.join("snapshots").join(&commit);
     let fetch = |name: &str| -> Result<PathBuf, Online> {
-        let have = dir.join(name);
-        if have.is_file() {
-            return Ok(have);
-        }
-        let got = handle.download(name).map_err(|e| classify(repo, revision, name, e))?;
-        if got != have {
-            return Err(Online::Refused(EngineError::ModelNotFound(format!(
-                "{repo}@{revision} moved to another commit while downloading {name} (expected {commit}); run again"
-            ))));
-        }
-        Ok(got)
+        remote::fetch_file(RepoKind::Model, repo, &commit, name).map_err(|e| match e {
+            // The hub answered the revision: a file it cannot serve now is
+            // not a reason to fall back to another cached commit.
+            HubError::Unreachable(why) => Online::Refused(EngineError::ModelNotFound(format!("{repo}@{revision}: {name}: {why}"))),
+            other => classify(repo, revision, name, other),
+        })
     };
     for name in weight_files(repo, &files, |index| fetch(index))? {
         fetch(&name)?;
@@ -171,7 +142,7 @@ fn download(repo: &str, revision: &str) -> Result<Snapshot, Online> {
         fetch(name)?;
     }
     if revision != commit {
-        write_ref(&folder, revision, &commit).map_err(Online::Refused)?;
+        remote::write_ref(RepoKind::Model, repo, revision, &commit).map_err(|e| Online::Refused(EngineError::ModelNotFound(e.to_string())))?;
     }
     Ok(Snapshot { dir, commit })
 }
@@ -223,19 +194,7 @@ fn shard_names(index: &Path) -> Result<Vec<String>, EngineError> {
 
 /// The cache folder of a model repo: `models--ORG--NAME`.
 fn repo_folder(repo: &str) -> PathBuf {
-    crate::assets::hf_cache_dir().join(format!("models--{}", repo.replace('/', "--")))
-}
-
-/// Points `refs/<revision>` at `commit` (written whole, then renamed).
-fn write_ref(folder: &Path, revision: &str, commit: &str) -> Result<(), EngineError> {
-    let path = folder.join("refs").join(revision);
-    let io = |e: std::io::Error| EngineError::ModelNotFound(format!("{}: {e}", path.display()));
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(io)?;
-    }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, commit).map_err(io)?;
-    std::fs::rename(&tmp, &path).map_err(io)
+    remote::cache_folder(RepoKind::Model, repo)
 }
 
 /// Finds `repo` at `revision` (default `main`; a 40-hex commit is taken as is)

@@ -42,6 +42,9 @@ pub struct State {
     pub mounts: BTreeMap<String, PathBuf>,
     /// Paths whose next full answer sends half the body, then closes.
     pub cut_once: Vec<String>,
+    /// Paths whose next full answer sends half the body, then stalls
+    /// (the connection stays open and silent for a minute).
+    pub stall_once: Vec<String>,
 }
 
 pub struct Hub {
@@ -80,6 +83,11 @@ impl Hub {
     /// The next full answer for `path` sends half its body and closes.
     pub fn cut_next(&self, path: &str) {
         self.state.lock().unwrap().cut_once.push(path.to_owned());
+    }
+
+    /// The next full answer for `path` sends half its body and stalls.
+    pub fn stall_next(&self, path: &str) {
+        self.state.lock().unwrap().stall_once.push(path.to_owned());
     }
 
     /// Paths requested so far whose path contains `part`.
@@ -133,11 +141,17 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
     let mut out = stream;
     let (status, headers, mut body) = answer(state, &path, range.as_deref());
     let length = body.len();
+    let mut stall = false;
     {
         let mut st = state.lock().unwrap();
         if let Some(i) = st.cut_once.iter().position(|p| *p == path).filter(|_| status == 200) {
             st.cut_once.remove(i);
             body.truncate(length / 2);
+        }
+        if let Some(i) = st.stall_once.iter().position(|p| *p == path).filter(|_| status == 200) {
+            st.stall_once.remove(i);
+            body.truncate(length / 2);
+            stall = true;
         }
     }
     let reason = match status {
@@ -153,6 +167,9 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
     let _ = out.write_all(head.as_bytes());
     let _ = out.write_all(&body);
     let _ = out.flush();
+    if stall {
+        std::thread::sleep(std::time::Duration::from_secs(60));
+    }
 }
 
 type Answer = (u16, Vec<(String, String)>, Vec<u8>);

@@ -613,3 +613,39 @@ impl SharedPrefix {
 pub(crate) fn cat_seq(a: &Array, b: &Array) -> Result<Array, EngineError> {
     Ok(concatenate(&[a, b], 2)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(edit: &str) -> LlamaConfig {
+        let mut v: serde_json::Value = serde_json::json!({
+            "model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+            "num_attention_heads": 4, "num_key_value_heads": 2, "rms_norm_eps": 1e-5, "vocab_size": 100
+        });
+        let patch: serde_json::Value = serde_json::from_str(edit).expect("patch");
+        for (k, x) in patch.as_object().expect("object") {
+            v[k] = x.clone();
+        }
+        serde_json::from_value(v).expect("config")
+    }
+
+    #[test]
+    fn hostile_sizes_are_named_and_sane_ones_pass() {
+        assert!(config("{}").validate().is_ok());
+        for (edit, needle) in [
+            (r#"{"num_attention_heads": 0}"#, "num_attention_heads is 0"),
+            (r#"{"num_hidden_layers": -1}"#, "num_hidden_layers is -1"),
+            (r#"{"num_hidden_layers": 2000000000}"#, "num_hidden_layers is 2000000000"),
+            (r#"{"num_key_value_heads": 3}"#, "not a multiple"),
+            (r#"{"num_key_value_heads": 0}"#, "num_key_value_heads is 0"),
+            (r#"{"vocab_size": 0}"#, "vocab_size is 0"),
+            (r#"{"head_dim": 100000}"#, "head_dim is 100000"),
+            (r#"{"rms_norm_eps": -1.0}"#, "rms_norm_eps"),
+            (r#"{"max_position_embeddings": 0}"#, "max_position_embeddings is 0"),
+        ] {
+            let e = config(edit).validate().expect_err(edit).to_string();
+            assert!(e.contains(needle), "{edit}: {e}");
+        }
+    }
+}
