@@ -8,6 +8,16 @@ use clap::Parser;
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// jemalloc's options, read at its start: freed pages stay with the process
+/// instead of going back to the kernel after 10 s (MLX frees and
+/// reallocates each op's output buffer; returning those pages and faulting
+/// them in again cost most of the system time of a prefill). `MALLOC_CONF`
+/// in the environment still overrides it.
+#[cfg(all(target_os = "linux", not(target_env = "msvc")))]
+#[allow(non_upper_case_globals)]
+#[no_mangle]
+pub static malloc_conf: &[u8; 36] = b"dirty_decay_ms:-1,muzzy_decay_ms:-1\0";
+
 fn main() -> ExitCode {
     let cli = runner::cli::Cli::parse();
     match runner::cli::run(cli) {
