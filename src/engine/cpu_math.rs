@@ -143,6 +143,34 @@ pub fn softmax_last(x: &Array) -> Result<Array, EngineError> {
 /// with the softmax above. Query heads that share a kv head attend as one
 /// matrix per kv head; returns `[rows, heads, len, head_dim]`.
 pub fn attention(q: &Array, k: &Array, v: &Array, scale: f32) -> Result<Array, EngineError> {
+    use mlx_rs::ops::indexing::IndexOp;
+    let (len, total) = (q.shape()[2], k.shape()[2]);
+    if len <= QUERY_BLOCK {
+        return attention_block(q, k, v, scale);
+    }
+    // A long prompt attends a block of queries at a time, each over the
+    // keys up to its last position, evaluated before the next block's
+    // scores are built: the scores of the whole prompt never exist at once.
+    let offset = total - len;
+    let mut blocks = Vec::with_capacity(((len + QUERY_BLOCK - 1) / QUERY_BLOCK) as usize);
+    for start in (0..len).step_by(QUERY_BLOCK as usize) {
+        let end = (start + QUERY_BLOCK).min(len);
+        let seen = offset + end;
+        let out = attention_block(&q.index((.., .., start..end, ..)), &k.index((.., .., ..seen, ..)), &v.index((.., .., ..seen, ..)), scale)?;
+        out.eval()?;
+        blocks.push(out);
+    }
+    Ok(mlx_rs::ops::concatenate(&blocks, 2)?)
+}
+
+/// Queries per block of prompt attention on the CPU: a block's scores are
+/// `[rows, kv_heads, group × block, keys]` (a 4,248-token prompt's whole
+/// scores would be 650 MB per layer in f32 for SmolLM2).
+pub const QUERY_BLOCK: i32 = 512;
+
+/// [`attention`] of one block of queries: the last `len` positions of the
+/// keys `k`, `v`.
+fn attention_block(q: &Array, k: &Array, v: &Array, scale: f32) -> Result<Array, EngineError> {
     let (qs, ks) = (q.shape(), k.shape());
     let (rows, heads, len, hd) = (qs[0], qs[1], qs[2], qs[3]);
     let (kv, total) = (ks[1], ks[2]);
@@ -221,5 +249,25 @@ mod tests {
         let theirs = scaled_dot_product_attention(&one, &k, &v, scale, None, None).unwrap();
         let diff = largest_gap(&ours, &theirs);
         assert!(diff < 1e-5, "largest difference {diff} for one query");
+    }
+
+    #[test]
+    fn a_long_prompt_attends_in_blocks_as_one_piece_would() {
+        use mlx_rs::fast::{scaled_dot_product_attention, ScaledDotProductAttentionMask};
+        mlx_rs::random::seed(11).unwrap();
+        // 1,300 new positions after 40 cached ones: three blocks, the last partial.
+        let len = 2 * QUERY_BLOCK + 276;
+        let q = mlx_rs::random::normal::<f32>(&[1, 4, len, 8], None, None, None).unwrap();
+        let k = mlx_rs::random::normal::<f32>(&[1, 2, len + 40, 8], None, None, None).unwrap();
+        let v = mlx_rs::random::normal::<f32>(&[1, 2, len + 40, 8], None, None, None).unwrap();
+        let ours = attention(&q, &k, &v, 0.3).unwrap();
+        assert_eq!(ours.shape(), &[1, 4, len, 8]);
+        let theirs = scaled_dot_product_attention(&q, &k, &v, 0.3, Some(ScaledDotProductAttentionMask::Causal), None).unwrap();
+        let diff = largest_gap(&ours, &theirs);
+        assert!(diff < 1e-5, "largest difference {diff}");
+        // Each block equals the same queries attended on their own.
+        let last = q.index((.., .., 2 * QUERY_BLOCK..len, ..));
+        let alone = attention_block(&last, &k, &v, 0.3).unwrap();
+        assert_eq!(largest_gap(&ours.index((.., .., 2 * QUERY_BLOCK..len, ..)), &alone), 0.0);
     }
 }
