@@ -4,6 +4,11 @@ same libmlx and the same OpenBLAS: interleaved repetitions, medians with
 their spread (min-max), and the ratios runner / mlx-lm.
 
   .venv/bin/python scripts/bench/engine_vs_mlx_lm.py [--reps 5] [--tokens 128]
+      [--prompt-tokens 12,400,1900,3400]
+
+With --prompt-tokens, each length is measured on its own numeric prompt
+(3-digit values separated by ", ", as the tasks' prompts read; the same
+tokens for both) in separate processes, so each peak memory is its own.
 """
 import argparse
 import json
@@ -28,15 +33,35 @@ def summary(values):
     return statistics.median(values), min(values), max(values)
 
 
+def length_table(args, converted):
+    lengths = [int(n) for n in args.prompt_tokens.split(",") if n.strip()]
+    print(f"{'prompt':>6} {'metric':<16} {'runner':>10} {'mlx-lm':>10} ratio")
+    for n in lengths:
+        ours, peer = [], []
+        for _ in range(args.reps):
+            ours.append(run_json([str(RUNNER), "bench", "engine", "--model", str(converted), "--prompt-tokens", str(n),
+                                  "--tokens", str(args.tokens), "--rows", "1"]))
+            peer.append(run_json([sys.executable, str(PEER), str(converted), "", str(args.tokens), "1", str(n)]))
+        assert ours[0]["prompt_tokens"] == peer[0]["prompt_tokens"] == n, (ours[0]["prompt_tokens"], peer[0]["prompt_tokens"], n)
+        for name, key, scale in [("prefill tok/s", "prefill_tokens_per_s", 1), ("decode tok/s", "decode_tokens_per_s", 1),
+                                 ("peak MiB", "peak_memory_bytes", 2**20)]:
+            a = statistics.median(r[key] / scale for r in ours)
+            b = statistics.median(r[key] / scale for r in peer)
+            print(f"{n:>6} {name:<16} {a:>10.1f} {b:>10.1f} {a / b:.2f}x", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--tokens", type=int, default=128)
     ap.add_argument("--model", default="models/SmolLM2-135M-Instruct.Q4_1.gguf")
+    ap.add_argument("--prompt-tokens", default=None, help="comma-separated prompt lengths, e.g. 12,400,1900,3400")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp())
     converted = tmp / "smollm2"
     subprocess.run([str(RUNNER), "model", "convert", args.model, str(converted)], check=True, capture_output=True)
+    if args.prompt_tokens:
+        return length_table(args, converted)
     ours, peer = [], []
     for i in range(args.reps):
         ours.append(run_json([str(RUNNER), "bench", "engine", "--model", str(converted), "--prompt", PROMPT,

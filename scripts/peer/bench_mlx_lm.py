@@ -1,6 +1,9 @@
 """mlx-lm's side of the engine benchmark: one repetition, JSON on stdout.
 
-  bench_mlx_lm.py MODEL_DIR PROMPT TOKENS ROWS
+  bench_mlx_lm.py MODEL_DIR PROMPT TOKENS ROWS [PROMPT_TOKENS]
+
+With PROMPT_TOKENS, the prompt is the first PROMPT_TOKENS tokens of the
+numeric text `runner bench engine --prompt-tokens` uses (PROMPT ignored).
 """
 import json
 import sys
@@ -14,7 +17,18 @@ from mlx_lm.models.cache import make_prompt_cache
 def main():
     path, prompt, tokens, rows = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     model, tok = load(path)
-    ids = tok.encode(prompt)
+    if len(sys.argv) > 5:
+        n = int(sys.argv[5])
+        values = n // 2 + 8
+        while True:
+            text = ", ".join(str((i * 7919 + 13) % 900 + 100) for i in range(values))
+            ids = tok.encode(text)
+            if len(ids) >= n:
+                ids = ids[:n]
+                break
+            values *= 2
+    else:
+        ids = tok.encode(prompt)
 
     # Prefill, then greedy decode of exactly `tokens` steps (no early stop).
     cache = make_prompt_cache(model)

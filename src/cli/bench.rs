@@ -12,6 +12,10 @@ pub enum BenchCommand {
         model: String,
         #[arg(long, default_value = "Write a long story about a dragon and a knight who")]
         prompt: String,
+        /// Prefill a numeric prompt of exactly this many tokens instead
+        /// (3-digit values separated by ", ", as forecasting prompts read).
+        #[arg(long, value_name = "N")]
+        prompt_tokens: Option<usize>,
         #[arg(long, default_value_t = 128)]
         tokens: usize,
         /// Numbers of concurrent callers for batched decode.
@@ -77,7 +81,11 @@ pub fn bench(cmd: BenchCommand) -> Result<(), CliError> {
     }
     crate::engine::init()?;
     match cmd {
-        BenchCommand::Engine { model, prompt, tokens, rows } => {
+        BenchCommand::Engine { model, prompt, prompt_tokens, tokens, rows } => {
+            let prompt = match prompt_tokens {
+                Some(n) => crate::engine::bench::BenchPrompt::Tokens(n),
+                None => crate::engine::bench::BenchPrompt::Text(prompt),
+            };
             let b = crate::engine::bench::run(&model, &prompt, tokens, &rows)?;
             println!("{}", serde_json::to_string(&b).unwrap_or_default());
             Ok(())

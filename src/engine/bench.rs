@@ -86,9 +86,40 @@ fn batched(engine: &EngineService, prompt: &[u32], rows: usize, tokens: usize) -
     Ok((rows * tokens) as f64 / start.elapsed().as_secs_f64())
 }
 
-pub fn run(model: &str, prompt_text: &str, tokens: usize, rows: &[usize]) -> Result<EngineBench, EngineError> {
+/// The text of a numeric prompt: 3-digit values from a fixed sequence,
+/// separated by `", "`, as a forecasting prompt's history reads
+/// (`scripts/peer/bench_mlx_lm.py` builds the same text).
+pub fn numeric_text(values: usize) -> String {
+    (0..values).map(|i| ((i * 7919 + 13) % 900 + 100).to_string()).collect::<Vec<_>>().join(", ")
+}
+
+/// The first `n` tokens of a numeric text long enough to give them.
+fn numeric_prompt(m: &LoadedModel, n: usize) -> Result<Vec<u32>, EngineError> {
+    let mut values = n / 2 + 8;
+    loop {
+        let ids = m.tokenizer.encode(&numeric_text(values))?;
+        if ids.len() >= n {
+            return Ok(ids[..n].to_vec());
+        }
+        values *= 2;
+    }
+}
+
+/// What the benchmark prefills: a text, or a numeric prompt of exactly
+/// this many tokens.
+#[derive(Debug, Clone)]
+pub enum BenchPrompt {
+    Text(String),
+    Tokens(usize),
+}
+
+pub fn run(model: &str, prompt: &BenchPrompt, tokens: usize, rows: &[usize]) -> Result<EngineBench, EngineError> {
     let m = load(model, Dtype::Float32)?;
-    let prompt = m.tokenizer.encode(prompt_text)?;
+    let prompt = match prompt {
+        BenchPrompt::Text(text) => m.tokenizer.encode(text)?,
+        BenchPrompt::Tokens(0) => return Err(EngineError::BadInput("--prompt-tokens must be at least 1".into())),
+        BenchPrompt::Tokens(n) => numeric_prompt(&m, *n)?,
+    };
     let (prefill, dec) = decode(&m, &prompt, tokens)?;
     let weight_bytes = m.model.parameter_count() as u64 * 4;
     drop(m);
