@@ -204,23 +204,8 @@ fn inexpressible_datasets_are_errors_naming_the_file_and_key() {
     assert!(err.contains("Tiny_TEST.ts") && err.contains("read as the same answer") && err.contains("label set"), "{err}");
     assert!(err.contains("`datasets.tiny.constrain: false`"), "{err}");
     // Nothing was recorded for either run.
-    let records: Vec<_> = walk(&results).into_iter().filter(|p| p.ends_with("samples.jsonl")).collect();
+    let records: Vec<_> = common::files_under(&results).into_iter().filter(|p| p.ends_with("samples.jsonl")).collect();
     assert!(records.iter().all(|p| std::fs::metadata(p).map(|m| m.len() == 0).unwrap_or(true)), "{records:?}");
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }
 
 /// A tokenizer that writes digits in groups of up to three (as Llama 3's

@@ -164,23 +164,10 @@ impl Fixture {
     }
 
     fn fetched_file(&self, name: &str) -> PathBuf {
-        let hits: Vec<PathBuf> = walk(&self.assets.join("fetched")).into_iter().filter(|p| p.ends_with(name)).collect();
+        let hits: Vec<PathBuf> = common::files_under(&self.assets.join("fetched")).into_iter().filter(|p| p.ends_with(name)).collect();
         assert_eq!(hits.len(), 1, "{name}: {hits:?}");
         hits[0].clone()
     }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 fn ok(out: &Output) -> String {
@@ -213,7 +200,7 @@ fn fetch_lock_run_refetch_and_tamper() {
     let hubbed = data.iter().find(|(k, _)| k.as_str().unwrap().starts_with("hf:org/m4-yearly")).unwrap().1;
     assert_eq!(hubbed["commit"].as_str(), Some("0123456789abcdef0123456789abcdef01234567"));
     assert_eq!(hubbed["files"].as_mapping().unwrap().len(), 3);
-    assert!(walk(&f.assets.join("fetched")).iter().all(|p| !p.to_string_lossy().contains("/train/")), "unselected members stay packed");
+    assert!(common::files_under(&f.assets.join("fetched")).iter().all(|p| !p.to_string_lossy().contains("/train/")), "unselected members stay packed");
 
     // A second fetch is served from the cache: no request, the lock unchanged.
     let before = f.hub.request_count();
@@ -224,7 +211,7 @@ fn fetch_lock_run_refetch_and_tamper() {
 
     // A small sweep from the fetched files, offline.
     ok(&f.runner(&["run", "--quiet"], true));
-    let runs = walk(&f.spec.parent().unwrap().join("results")).into_iter().filter(|p| p.ends_with("samples.jsonl")).collect::<Vec<_>>();
+    let runs = common::files_under(&f.spec.parent().unwrap().join("results")).into_iter().filter(|p| p.ends_with("samples.jsonl")).collect::<Vec<_>>();
     assert_eq!(runs.len(), 3, "{runs:?}");
     let mut ids: Vec<String> = Vec::new();
     for r in &runs {
@@ -278,7 +265,7 @@ fn fetch_lock_run_refetch_and_tamper() {
     let err = common::stderr(&out);
     assert!(err.contains("Yearly-test.csv") && err.contains(&sha(b"\"V1\",\"V2\"\n\"Y1\",\"1\"\n")), "{err}");
     assert!(err.contains(m4["files"]["Test/Yearly-test.csv"].as_str().unwrap()), "{err}");
-    assert!(!walk(&f.assets.join("fetched")).iter().any(|p| p.ends_with("Test/Yearly-test.csv")), "refused bytes are not kept");
+    assert!(!common::files_under(&f.assets.join("fetched")).iter().any(|p| p.ends_with("Test/Yearly-test.csv")), "refused bytes are not kept");
     assert_eq!(f.lock(), lock_text, "a refused fetch leaves the lock alone");
     let _ = f.served_zip;
 }

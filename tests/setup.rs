@@ -31,19 +31,6 @@ fn a_failed_download_leaves_no_file_behind() {
         .expect("bash runs");
     assert!(!out.status.success(), "setup must fail when PyPI cannot be reached");
     assert!(stderr(&out).contains("could not download"), "{}", stderr(&out));
-    let leftovers: Vec<_> = walk(assets.path());
+    let leftovers: Vec<_> = common::files_under(assets.path());
     assert!(leftovers.is_empty(), "files left behind: {leftovers:?}");
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }

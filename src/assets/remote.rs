@@ -304,15 +304,11 @@ fn fetch_hub(
         l.files.keys().all(|name| snap.join(name).is_file()).then_some(())
     });
     let (commit, names) = if mode.offline || cached.is_some() {
-        let commit = if is_commit(&want_rev) {
-            want_rev.clone()
-        } else {
-            std::fs::read_to_string(folder.join("refs").join(&want_rev)).map(|s| s.trim().to_owned()).map_err(|_| FetchError::Offline {
-                source_name: source.clone(),
-                cache: folder.clone(),
-                why: "HF_HUB_OFFLINE is set and the cache has no ref for the revision".into(),
-            })?
-        };
+        let commit = super::hub::cached_commit(RepoKind::Dataset, repo, &want_rev).ok_or_else(|| FetchError::Offline {
+            source_name: source.clone(),
+            cache: folder.clone(),
+            why: "HF_HUB_OFFLINE is set and the cache has no ref for the revision".into(),
+        })?;
         let names: Vec<String> = match (locked, files.is_empty()) {
             (Some(l), _) => l.files.keys().cloned().collect(),
             (None, false) => files.to_vec(),

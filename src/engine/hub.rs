@@ -210,12 +210,7 @@ pub fn resolve_cached(repo: &str, revision: Option<&str>) -> Result<Snapshot, En
             folder.display()
         ))
     };
-    let commit = if revision.len() == 40 && revision.chars().all(|c| c.is_ascii_hexdigit()) {
-        revision.to_owned()
-    } else {
-        let refs = folder.join("refs").join(revision);
-        std::fs::read_to_string(&refs).map(|s| s.trim().to_owned()).map_err(|_| missing("no ref"))?
-    };
+    let commit = remote::cached_commit(RepoKind::Model, repo, revision).ok_or_else(|| missing("no ref"))?;
     let dir = folder.join("snapshots").join(&commit);
     if !dir.join("config.json").is_file() {
         return Err(missing("no snapshot with a config.json"));
