@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use mlx_rs::Dtype;
 use runner::engine::model::{load, LoadedModel};
 use runner::engine::sampling::{Sampler, SamplingParams};
-use runner::engine::service::{EngineService, SeqId, Session};
+use runner::engine::service::{EngineOptions, EngineService, SeqId, Session};
 
 const SMOLLM2: &str = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
 
@@ -34,8 +34,8 @@ fn assert_fresh(direct: &LoadedModel, what: &str, got: &[f32], tokens: &[u32]) {
 }
 
 /// A loop of up to 8 rows per pass, whose one caller starts a sequence per
-/// row of `rows` and runs them all in one pass; each row's answer equals a
-/// fresh computation. Returns the loop, the caller and the sequences.
+/// row of `rows` and sends them all in one request (each prompt is computed
+/// in a pass of its own); each row's answer equals a fresh computation. Returns the loop, the caller and the sequences.
 fn first_pass_equals_fresh(rows: &[Vec<u32>]) -> (EngineService, Session, Vec<SeqId>) {
     let direct = load(SMOLLM2, Dtype::Float32).unwrap();
     let single: Vec<Vec<f32>> = rows.iter().map(|t| common::fresh_last_logprobs(&direct, t)).collect();
@@ -97,7 +97,10 @@ fn the_same_searches_give_the_same_bits_twice() {
         assert_eq!(bits(&a.1), bits(&b.1), "caller {i}: log-probs bitwise");
     }
     let stats = engine.stats().unwrap();
-    assert!(stats.mean_batch() > 8.0, "callers share passes: mean batch {}", stats.mean_batch());
+    // Each prompt has a pass of its own; the decode steps of the sixteen
+    // callers share theirs.
+    let decode_batch = (stats.rows - stats.prefills) as f64 / (stats.passes - stats.prefills) as f64;
+    assert!(decode_batch > 8.0, "callers share passes: mean decode batch {decode_batch}");
     assert!(stats.peak_cache_bytes > 0);
 }
 
@@ -114,32 +117,41 @@ fn batched_rows_of_different_lengths_equal_single_rows() {
     assert!(s.forward(fork, &[13]).is_ok());
     drop(s);
     let stats = engine.stats().unwrap();
-    assert_eq!(stats.passes, 3);
+    // One pass per prompt, then the continuation and the fork's step.
+    assert_eq!(stats.passes, 5);
 }
 
-/// Prompts that begin alike compute their common prefix once in a pass,
-/// and each continues from its keys and values as if it had computed them.
+/// A prompt served from the prompt cache gives the bits of computing it
+/// anew: the same sixteen searches (four distinct prompts) with the cache
+/// off and on, and again on the warm cache.
 #[test]
-fn prompts_sharing_a_prefix_compute_it_once() {
+fn cached_prompts_give_the_bits_of_computing_them_anew() {
     let _g = serial();
-    let prefix: Vec<u32> = (0..20u32).map(|i| 200 + 37 * i).collect();
-    let with = |tail: &[u32]| -> Vec<u32> { prefix.iter().chain(tail).copied().collect() };
-    // Three prompts share 20 tokens, one of them 22; a fourth starts differently.
-    let rows: Vec<Vec<u32>> = vec![with(&[504, 3575, 282]), with(&[9138]), vec![1, 31, 42, 43, 44], with(&[504, 3575, 11, 12])];
-    let (engine, s, seqs) = first_pass_equals_fresh(&rows);
-    let total: usize = rows.iter().map(Vec::len).sum();
-    assert_eq!(engine.stats().unwrap().tokens as usize, total - 2 * prefix.len(), "the 20 shared tokens are computed once, not three times");
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    let same = |a: &[(Vec<u32>, Vec<f32>)], b: &[(Vec<u32>, Vec<f32>)], what: &str| {
+        assert_eq!(a.len(), b.len());
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert_eq!(x.0, y.0, "{what}, caller {i}: tokens");
+            assert_eq!(bits(&x.1), bits(&y.1), "{what}, caller {i}: log-probs bitwise");
+        }
+    };
+    let off = service(16);
+    let reference = sixteen_searches(&off);
+    assert_eq!(off.stats().unwrap().prompt_cache.lookups, 0, "no cache, no lookups");
+    drop(off);
 
-    // The members' caches hold the whole prompt: a decode step after each
-    // equals a fresh computation of the longer sequence.
-    let next: Vec<(SeqId, Vec<u32>)> = seqs.iter().map(|&q| (q, vec![13])).collect();
-    let stepped = s.forward_rows(next).unwrap();
-    let direct = load(SMOLLM2, Dtype::Float32).unwrap();
-    for (i, (row, got)) in rows.iter().zip(&stepped).enumerate() {
-        let mut t = row.clone();
-        t.push(13);
-        assert_fresh(&direct, &format!("row {i} after a step"), got, &t);
-    }
+    let cached = EngineService::start_with(|| load(SMOLLM2, Dtype::Float32), EngineOptions { max_rows: 16, prompt_cache_bytes: 64 << 20 })
+        .expect("SmolLM2 from the asset cache");
+    same(&reference, &sixteen_searches(&cached), "cold cache");
+    let stats = cached.stats().unwrap();
+    // Four prompts (5, 5, 3 and 7 tokens), each asked for by four callers:
+    // computed once each, the other twelve served.
+    assert_eq!((stats.prompt_cache.lookups, stats.prompt_cache.hits), (16, 12));
+    assert_eq!(stats.prompt_cache.tokens_reused, 3 * (5 + 5 + 3 + 7));
+    assert!(stats.prompt_cache_bytes > 0);
+    same(&reference, &sixteen_searches(&cached), "warm cache");
+    let stats = cached.stats().unwrap();
+    assert_eq!((stats.prompt_cache.lookups, stats.prompt_cache.hits), (32, 28));
 }
 
 #[test]

@@ -186,6 +186,73 @@ fn killed_and_resumed_sweeps_end_with_the_tables_of_an_uninterrupted_one() {
     assert_eq!(std::fs::read(b[0].join("samples.jsonl")).unwrap(), before);
 }
 
+/// A run's records without their timing fields, as JSON texts in sample
+/// order (the samples of a wave are appended as they finish).
+fn records_without_timing(run: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(run.join("samples.jsonl")).unwrap();
+    let mut records: Vec<(u64, String)> = text
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            for c in TIMING_COLUMNS {
+                v.as_object_mut().unwrap().remove(*c);
+            }
+            (v["sample_index"].as_u64().unwrap(), v.to_string())
+        })
+        .collect();
+    records.sort();
+    records.into_iter().map(|r| r.1).collect()
+}
+
+/// With the prompt cache on (the default) and off, every record is the
+/// same; with it on, the runs after the first find all six prompts in it,
+/// and `run.json` says so.
+#[test]
+fn the_prompt_cache_changes_no_record_and_run_json_counts_its_hits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = write_spec(tmp.path());
+    let (on, off) = (tmp.path().join("on"), tmp.path().join("off"));
+    let (ok, log) = finish(start(&spec, &on));
+    assert!(ok, "run with the prompt cache failed:\n{log}");
+    assert!(log.contains("6 of 6 prompts from the prompt cache"), "{log}");
+    let child = common::runner()
+        .args(["run", "--quiet", "--wave", "2", "--prompt-cache", "0", "--results-dir"])
+        .arg(&off)
+        .arg(&spec)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (ok, log) = finish(child);
+    assert!(ok, "run without the prompt cache failed:\n{log}");
+    let (a, b) = (run_dirs(&on), run_dirs(&off));
+    assert_eq!(a.len(), 3);
+    for (x, y) in a.iter().zip(&b) {
+        let (rx, ry) = (records_without_timing(x), records_without_timing(y));
+        assert_eq!(rx.len(), 6);
+        assert_eq!(rx, ry, "{}: records differ with the prompt cache off", x.display());
+    }
+    let counters = |dirs: &[PathBuf]| -> Vec<(u64, u64, u64)> {
+        let mut c: Vec<_> = dirs
+            .iter()
+            .map(|d| runner::store::RunFile::read(&d.join("run.json")).unwrap().unwrap().prompt_cache)
+            .map(|p| (p.lookups, p.hits, p.tokens_reused))
+            .collect();
+        c.sort();
+        c
+    };
+    let with = counters(&a);
+    assert_eq!(with.iter().map(|c| (c.0, c.1)).collect::<Vec<_>>(), vec![(6, 0), (6, 6), (6, 6)], "{with:?}");
+    let prompt_tokens: u64 = std::fs::read_to_string(a[0].join("samples.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["prompt_tokens"].as_u64().unwrap())
+        .sum();
+    assert_eq!(with[0].2, 0);
+    assert!(with[1..].iter().all(|c| c.2 == prompt_tokens), "every prompt token of a run reused: {with:?}, {prompt_tokens}");
+    assert!(counters(&b).iter().all(|&c| c == (0, 0, 0)), "no cache, no lookups");
+}
+
 /// Lock files anywhere under a results directory.
 fn locks(results: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();

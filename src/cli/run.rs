@@ -46,6 +46,19 @@ pub struct RunArgs {
     /// Plain log lines even on a terminal.
     #[arg(long)]
     pub quiet: bool,
+    /// GB of computed prompts each model keeps for the runs that share
+    /// them (0 turns the prompt cache off; results are the same bits
+    /// either way).
+    #[arg(long, value_name = "GB", default_value_t = crate::schedule::sweep::DEFAULT_PROMPT_CACHE_BYTES as f64 / 1e9, value_parser = parse_gigabytes)]
+    pub prompt_cache: f64,
+}
+
+/// A size in GB: a finite number from 0 to 1,000,000.
+fn parse_gigabytes(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(gb) if gb.is_finite() && (0.0..=1e6).contains(&gb) => Ok(gb),
+        _ => Err(format!("`{s}` is not a size in GB: give a number from 0 to 1000000")),
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -150,6 +163,7 @@ pub fn run_scoped(args: &RunArgs, scope: Option<Scope>) -> Result<(), CliError> 
         only,
         fail_fast: args.fail_fast,
         wave: args.wave.max(1),
+        prompt_cache_bytes: (args.prompt_cache * 1e9) as u64,
         lock_timing: timing,
         ..SweepOptions::default()
     };

@@ -50,6 +50,11 @@ impl SeqCache {
         self.len == 0
     }
 
+    /// Nothing computed yet: the next tokens are a prompt.
+    pub fn is_fresh(&self) -> bool {
+        self.len == 0 && self.slot.is_none()
+    }
+
     /// Appends new keys/values of `layer` (`[rows, kv_heads, new, head_dim]`)
     /// and returns the whole keys/values to attend over.
     pub(crate) fn append(&mut self, layer: usize, k: Array, v: Array) -> Result<(Array, Array), EngineError> {
@@ -62,16 +67,18 @@ impl SeqCache {
         Ok((k, v))
     }
 
-    /// Sets the keys and values of `layer` (a prefix computed elsewhere).
-    pub(crate) fn set_layer(&mut self, layer: usize, kv: (Array, Array)) -> Result<(), EngineError> {
-        let slot = self.layers.get_mut(layer).ok_or_else(|| EngineError::Mlx(format!("no cache layer {layer}")))?;
-        *slot = Some(kv);
-        Ok(())
-    }
-
     /// Keys and values of `layer`, None before its first append.
     pub(crate) fn layer(&self, layer: usize) -> Option<&(Array, Array)> {
         self.layers.get(layer).and_then(Option::as_ref)
+    }
+
+    /// Every layer's keys and values, when every layer has them and the
+    /// sequence is not resident in a batch cache.
+    pub(crate) fn layers_if_complete(&self) -> Option<Vec<(Array, Array)>> {
+        if self.slot.is_some() {
+            return None;
+        }
+        self.layers.iter().cloned().collect()
     }
 
     pub(crate) fn advance(&mut self, n: usize) {

@@ -14,6 +14,7 @@ pub mod hub;
 pub mod kv_cache;
 pub mod model;
 pub mod models;
+pub mod prompt_cache;
 pub mod runtime;
 pub mod safetensors_header;
 pub mod sampling;

@@ -17,6 +17,7 @@ use std::thread::JoinHandle;
 use super::batch_cache::BatchCache;
 use super::kv_cache::SeqCache;
 use super::model::LoadedModel;
+use super::prompt_cache::{PromptCache, PromptCacheCounters};
 use super::sampling::log_softmax_in_place;
 use super::tokenizer::TextTokenizer;
 use super::EngineError;
@@ -32,6 +33,8 @@ pub struct ServiceStats {
     pub passes: u64,
     /// Rows over all passes.
     pub rows: u64,
+    /// Passes that computed a fresh prompt (alone, one row each).
+    pub prefills: u64,
     /// Tokens pushed through the model (a prompt prefix shared by several
     /// rows of a pass counts once).
     pub tokens: u64,
@@ -41,6 +44,11 @@ pub struct ServiceStats {
     pub live_sequences: u64,
     /// Bytes of the KV caches held now.
     pub cache_bytes: u64,
+    /// Prompt lookups over all callers.
+    pub prompt_cache: PromptCacheCounters,
+    /// Bytes the prompt cache holds now (arrays it shares with live
+    /// sequences are counted in `cache_bytes` too).
+    pub prompt_cache_bytes: u64,
 }
 
 impl ServiceStats {
@@ -61,6 +69,7 @@ enum Op {
     Forward { caller: u32, rows: Vec<(SeqId, Vec<u32>)>, reply: Reply<Vec<Vec<f32>>> },
     Trim { seq: SeqId, len: usize, reply: Reply<()> },
     Release { seq: SeqId },
+    PromptCounters { caller: u32, reply: Reply<PromptCacheCounters> },
     Finish { caller: u32 },
     Stats { reply: Reply<ServiceStats> },
     Vocab { reply: Reply<usize> },
@@ -90,9 +99,27 @@ fn ask<T>(tx: &Sender<Op>, make: impl FnOnce(Reply<T>) -> Op) -> Result<T, Engin
     rx.recv().map_err(|_| gone())?
 }
 
+/// How an engine loop batches and what it keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineOptions {
+    /// Most rows per forward pass.
+    pub max_rows: usize,
+    /// Bytes of computed prompts kept for reuse (0: none kept).
+    pub prompt_cache_bytes: usize,
+}
+
 impl EngineService {
-    /// Starts the loop; `load` runs on the loop's thread (MLX arrays stay there).
+    /// Starts the loop without a prompt cache; `load` runs on the loop's
+    /// thread (MLX arrays stay there).
     pub fn start<F>(load: F, max_rows: usize) -> Result<EngineService, EngineError>
+    where
+        F: FnOnce() -> Result<LoadedModel, EngineError> + Send + 'static,
+    {
+        EngineService::start_with(load, EngineOptions { max_rows, prompt_cache_bytes: 0 })
+    }
+
+    /// Starts the loop with `options`.
+    pub fn start_with<F>(load: F, options: EngineOptions) -> Result<EngineService, EngineError>
     where
         F: FnOnce() -> Result<LoadedModel, EngineError> + Send + 'static,
     {
@@ -106,7 +133,7 @@ impl EngineService {
                 match loaded {
                     Ok(model) => {
                         let _ = ready_tx.send(Ok(()));
-                        Loop::new(model, max_rows.max(1)).run(rx);
+                        Loop::new(model, options).run(rx);
                     }
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
@@ -193,6 +220,11 @@ impl Session {
         ask(&self.tx, |reply| Op::Trim { seq, len, reply })
     }
 
+    /// Prompt lookups of this caller so far.
+    pub fn prompt_counters(&self) -> Result<PromptCacheCounters, EngineError> {
+        ask(&self.tx, |reply| Op::PromptCounters { caller: self.id, reply })
+    }
+
     /// Frees `seq`'s cache.
     pub fn release(&self, seq: SeqId) {
         let _ = self.tx.send(Op::Release { seq });
@@ -223,15 +255,20 @@ struct Loop {
     /// First pass of the previous round of passes.
     previous_round: u64,
     stats: ServiceStats,
+    prompts: PromptCache,
+    /// Prompt lookups per active caller.
+    counters: HashMap<u32, PromptCacheCounters>,
 }
 
 impl Loop {
-    fn new(model: LoadedModel, max_rows: usize) -> Loop {
+    fn new(model: LoadedModel, options: EngineOptions) -> Loop {
         let batch = model.model.batch_cache();
         Loop {
             batch,
             model,
-            max_rows,
+            max_rows: options.max_rows.max(1),
+            prompts: PromptCache::new(options.prompt_cache_bytes),
+            counters: HashMap::new(),
             next_caller: 0,
             next_seq: 0,
             active: BTreeMap::new(),
@@ -294,13 +331,18 @@ impl Loop {
                     self.batch.free(slot);
                 }
             }
+            Op::PromptCounters { caller, reply } => {
+                let _ = reply.send(Ok(self.counters.get(&caller).copied().unwrap_or_default()));
+            }
             Op::Finish { caller } => {
                 self.active.remove(&caller);
                 self.pending.remove(&caller);
+                self.counters.remove(&caller);
             }
             Op::Stats { reply } => {
                 self.stats.live_sequences = self.seqs.len() as u64;
                 self.stats.cache_bytes = (self.seqs.values().map(SeqCache::nbytes).sum::<usize>() + self.batch.nbytes()) as u64;
+                self.stats.prompt_cache_bytes = self.prompts.bytes() as u64;
                 let _ = reply.send(Ok(self.stats.clone()));
             }
             Op::Vocab { reply } => {
@@ -313,14 +355,16 @@ impl Loop {
         }
     }
 
-    /// Runs every pending row, in caller order, in chunks of `max_rows`.
+    /// Runs every pending row, in caller order: each fresh prompt alone
+    /// (or from the prompt cache), then the other rows in chunks of
+    /// `max_rows`.
     fn run_batch(&mut self) {
         let pending = std::mem::take(&mut self.pending);
-        let mut work: Vec<(SeqId, Vec<u32>)> = Vec::new();
+        let mut work: Vec<(u32, SeqId, Vec<u32>)> = Vec::new();
         let mut owners: Vec<(Reply<Vec<Vec<f32>>>, usize)> = Vec::new();
-        for (_, p) in pending {
+        for (caller, p) in pending {
             owners.push((p.reply, p.rows.len()));
-            work.extend(p.rows);
+            work.extend(p.rows.into_iter().map(|(seq, tokens)| (caller, seq, tokens)));
         }
         let result = self.forward_all(&work);
         match result {
@@ -338,30 +382,35 @@ impl Loop {
         }
     }
 
-    fn forward_all(&mut self, work: &[(SeqId, Vec<u32>)]) -> Result<Vec<Vec<f32>>, EngineError> {
-        let mut answers = Vec::with_capacity(work.len());
+    fn forward_all(&mut self, work: &[(u32, SeqId, Vec<u32>)]) -> Result<Vec<Vec<f32>>, EngineError> {
+        let mut answers: Vec<Vec<f32>> = vec![Vec::new(); work.len()];
         let first_pass = self.stats.passes;
-        for chunk in work.chunks(self.max_rows) {
+        let mut others: Vec<usize> = Vec::with_capacity(work.len());
+        for (i, (caller, seq, tokens)) in work.iter().enumerate() {
+            let fresh = self.seqs.get(seq).ok_or_else(|| unknown(*seq))?.is_fresh();
+            if fresh {
+                answers[i] = self.prefill(*caller, *seq, tokens)?;
+            } else {
+                others.push(i);
+            }
+        }
+        for chunk in others.chunks(self.max_rows) {
             // Take the caches out so several can be borrowed mutably at once.
             let mut caches: Vec<SeqCache> = Vec::with_capacity(chunk.len());
-            for (seq, _) in chunk {
-                caches.push(self.seqs.remove(seq).ok_or_else(|| unknown(*seq))?);
+            for &i in chunk {
+                let seq = work[i].1;
+                caches.push(self.seqs.remove(&seq).ok_or_else(|| unknown(seq))?);
             }
-            let mut rows: Vec<(&[u32], &mut SeqCache)> =
-                chunk.iter().map(|(_, t)| t.as_slice()).zip(caches.iter_mut()).collect();
+            let mut rows: Vec<(&[u32], &mut SeqCache)> = chunk.iter().map(|&i| work[i].2.as_slice()).zip(caches.iter_mut()).collect();
             let out = self.model.model.forward_rows(&mut rows, &mut self.batch, self.stats.passes);
             drop(rows);
-            for ((seq, _), cache) in chunk.iter().zip(caches) {
-                self.seqs.insert(*seq, cache);
+            for (&i, cache) in chunk.iter().zip(caches) {
+                self.seqs.insert(work[i].1, cache);
             }
-            let super::models::llama::RowsOutput { logits, tokens } = out?;
-            logits.eval()?;
-            let vocab = *logits.shape().last().unwrap_or(&0) as usize;
-            let data = logits.as_slice::<f32>();
-            answers.extend(data.chunks(vocab.max(1)).map(<[f32]>::to_vec));
-            self.stats.passes += 1;
-            self.stats.rows += chunk.len() as u64;
-            self.stats.tokens += tokens as u64;
+            let rows = self.logits_of_pass(out?, chunk.len())?;
+            for (&i, row) in chunk.iter().zip(rows) {
+                answers[i] = row;
+            }
         }
         let bytes: usize = self.seqs.values().map(SeqCache::nbytes).sum::<usize>() + self.batch.nbytes();
         self.stats.peak_cache_bytes = self.stats.peak_cache_bytes.max(bytes as u64);
@@ -372,6 +421,45 @@ impl Loop {
         self.evict_idle(self.previous_round)?;
         self.previous_round = first_pass;
         Ok(answers)
+    }
+
+    /// The logits after a fresh sequence's prompt: from the prompt cache,
+    /// else computed in a pass of its own and kept there.
+    fn prefill(&mut self, caller: u32, seq: SeqId, tokens: &[u32]) -> Result<Vec<f32>, EngineError> {
+        let counters = self.counters.entry(caller).or_default();
+        if self.prompts.is_enabled() {
+            counters.lookups += 1;
+            self.stats.prompt_cache.lookups += 1;
+            if let Some(hit) = self.prompts.get(tokens) {
+                counters.hits += 1;
+                counters.tokens_reused += tokens.len() as u64;
+                self.stats.prompt_cache.hits += 1;
+                self.stats.prompt_cache.tokens_reused += tokens.len() as u64;
+                self.seqs.insert(seq, hit.cache);
+                return Ok(hit.logits);
+            }
+        }
+        let mut cache = self.seqs.remove(&seq).ok_or_else(|| unknown(seq))?;
+        let out = self.model.model.forward_rows(&mut [(tokens, &mut cache)], &mut self.batch, self.stats.passes);
+        let logits = out.and_then(|o| self.logits_of_pass(o, 1)).map(|mut rows| rows.pop().unwrap_or_default());
+        self.stats.prefills += 1;
+        if let Ok(l) = &logits {
+            self.prompts.insert(tokens, &cache, l);
+        }
+        self.seqs.insert(seq, cache);
+        logits
+    }
+
+    /// Evaluates one pass's logits into one vector per row and counts the pass.
+    fn logits_of_pass(&mut self, out: super::models::llama::RowsOutput, rows: usize) -> Result<Vec<Vec<f32>>, EngineError> {
+        let super::models::llama::RowsOutput { logits, tokens } = out;
+        logits.eval()?;
+        let vocab = *logits.shape().last().unwrap_or(&0) as usize;
+        let data = logits.as_slice::<f32>();
+        self.stats.passes += 1;
+        self.stats.rows += rows as u64;
+        self.stats.tokens += tokens as u64;
+        Ok(data.chunks(vocab.max(1)).map(<[f32]>::to_vec).collect())
     }
 
     /// Sequences that did not decode in the passes since `first_pass` leave

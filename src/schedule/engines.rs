@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::engine::model::{load, ComputeDtype};
-use crate::engine::service::EngineService;
+use crate::engine::service::{EngineOptions, EngineService};
 use crate::engine::tokenizer::TextTokenizer;
 use crate::engine::EngineError;
 use crate::plan::RunConfig;
@@ -35,13 +35,13 @@ pub fn model_key(run: &RunConfig) -> String {
 type Slot = Arc<Mutex<Option<Arc<LoadedEngine>>>>;
 
 pub struct Engines {
-    max_rows: usize,
+    options: EngineOptions,
     loaded: Mutex<HashMap<String, Slot>>,
 }
 
 impl Engines {
-    pub fn new(max_rows: usize) -> Engines {
-        Engines { max_rows, loaded: Mutex::new(HashMap::new()) }
+    pub fn new(options: EngineOptions) -> Engines {
+        Engines { options, loaded: Mutex::new(HashMap::new()) }
     }
 
     /// The engine of `key`, loading `reference` on first use.
@@ -62,14 +62,14 @@ impl Engines {
     fn load(&self, reference: &str) -> Result<LoadedEngine, EngineError> {
         let (rev_tx, rev_rx) = std::sync::mpsc::channel();
         let reference = reference.to_owned();
-        let service = EngineService::start(
+        let service = EngineService::start_with(
             move || {
                 let m = load(&reference, ComputeDtype::Auto)?;
                 let context = m.model.config.max_position_embeddings.and_then(|c| usize::try_from(c).ok()).filter(|&c| c > 0);
                 let _ = rev_tx.send((m.revision.clone(), context, m.compute.clone()));
                 Ok(m)
             },
-            self.max_rows,
+            self.options,
         )?;
         let (revision, context, dtype) = rev_rx.recv().map_err(|_| EngineError::Mlx("the engine did not report the model's revision".into()))?;
         let tokenizer = service.tokenizer()?;

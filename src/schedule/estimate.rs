@@ -71,7 +71,7 @@ use super::run_one::{check_constraints, configured_task};
 use super::sources::Sources;
 use super::{peer, ScheduleError};
 use crate::engine::sampling::argmax;
-use crate::engine::service::{SeqId, Session};
+use crate::engine::service::{EngineOptions, SeqId, Session};
 use crate::engine::EngineError;
 use crate::evaluate::fit_prompt;
 use crate::plan::{DataSource, DatasetRef, ModelSource, Plan, RunConfig};
@@ -529,7 +529,8 @@ pub fn estimate(plan: &Plan, sources: &Sources, opts: &EstimateOptions, note: &d
             None => by_model.push((key, vec![run])),
         }
     }
-    let engines = Engines::new(opts.max_rows);
+    // No prompt cache: the calibration times the same prompt repeatedly.
+    let engines = Engines::new(EngineOptions { max_rows: opts.max_rows, prompt_cache_bytes: 0 });
     let mut files: BTreeMap<FileKey, Task> = BTreeMap::new();
     let mut out = Estimate {
         experiment: plan.experiment.clone(),

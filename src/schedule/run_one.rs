@@ -18,6 +18,7 @@ use super::progress::Progress;
 use super::signals::WRITE_GATE;
 use super::{peer, ScheduleError};
 use crate::evaluate::{evaluate_sample, Identity, SampleJob};
+use crate::engine::prompt_cache::PromptCacheCounters;
 use crate::engine::tokenizer::TextTokenizer;
 use crate::plan::{DatasetRef, RunConfig, RuntimeIdentity};
 use crate::search::SearchConfig;
@@ -53,6 +54,8 @@ pub struct RunDone {
     pub mismatches: usize,
     /// Mean rows per engine forward pass while the run was active.
     pub mean_batch: f64,
+    /// The run's prompt-cache lookups over all its attempts.
+    pub prompt_cache: PromptCacheCounters,
 }
 
 use crate::store::now_rfc3339;
@@ -85,6 +88,7 @@ pub fn execute(env: &RunEnv<'_>, run: &RunConfig) -> Result<RunDone, ScheduleErr
         attempts: 0,
         wall_seconds: 0.0,
         mean_batch: 0.0,
+        prompt_cache: PromptCacheCounters::default(),
         determinism_mismatches: Vec::new(),
         started_at: now_rfc3339(),
         finished_at: None,
@@ -269,7 +273,7 @@ fn attempt(env: &RunEnv<'_>, run: &RunConfig, dir: &Path, lock: &Lock, file: &mu
             }
             Ok(())
         };
-        run_wave(&job, &indices, &mut sink)?;
+        run_wave(&job, &indices, &mut sink, &mut file.prompt_cache)?;
     }
     let stats = inp.engine.service.stats()?;
     let (passes, rows) = (stats.passes - stats_before.passes, stats.rows - stats_before.rows);
@@ -288,6 +292,7 @@ fn attempt(env: &RunEnv<'_>, run: &RunConfig, dir: &Path, lock: &Lock, file: &mu
         samples: rows.len(),
         mismatches,
         mean_batch: file.mean_batch,
+        prompt_cache: file.prompt_cache,
     })
 }
 
@@ -306,7 +311,7 @@ struct WaveJob<'a> {
     budgets: Option<&'a BTreeMap<usize, u64>>,
 }
 
-type Finished = (usize, Result<(Value, f64, u64), ScheduleError>);
+type Finished = (usize, Result<(Value, f64, u64), ScheduleError>, PromptCacheCounters);
 
 /// Searches the samples at `indices` at once, one engine session each,
 /// handing each finished record to `sink` as it arrives. The first error
@@ -315,6 +320,7 @@ fn run_wave(
     job: &WaveJob<'_>,
     indices: &[usize],
     sink: &mut dyn FnMut(usize, Value, f64, u64) -> Result<(), ScheduleError>,
+    prompts: &mut PromptCacheCounters,
 ) -> Result<(), ScheduleError> {
     let sessions = job.inp.engine.service.group(indices.len())?;
     let (tx, rx) = std::sync::mpsc::channel::<Finished>();
@@ -326,13 +332,15 @@ fn run_wave(
                 // message instead of taking the sweep down.
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| one_sample(job, &session, index)))
                     .unwrap_or_else(|payload| Err(ScheduleError::Run(format!("sample {index}: internal error: {}", panic_text(payload.as_ref())))));
+                let counters = session.prompt_counters().unwrap_or_default();
                 drop(session);
-                let _ = tx.send((index, result));
+                let _ = tx.send((index, result, counters));
             });
         }
         drop(tx);
         let mut first_error: Option<ScheduleError> = None;
-        for (index, result) in rx {
+        for (index, result, counters) in rx {
+            prompts.add(&counters);
             if first_error.is_some() {
                 continue;
             }

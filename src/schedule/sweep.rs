@@ -14,6 +14,7 @@ use super::memory::{kv_bytes, model_bytes, Budget};
 use super::progress::Progress;
 use super::run_one::{execute, RunEnv};
 use super::{peer, RunFilter, ScheduleError};
+use crate::engine::service::EngineOptions;
 use crate::plan::{Plan, RunConfig};
 use crate::store::lock::LockTiming;
 use crate::store::scan::scan;
@@ -21,6 +22,9 @@ use crate::store::StoreError;
 
 /// Samples searched at once within a run, unless `--wave` says otherwise.
 pub const DEFAULT_WAVE: usize = 16;
+/// Bytes of computed prompts each engine keeps, unless `--prompt-cache`
+/// says otherwise: about 45 prompts of 1,000 tokens of SmolLM2-135M.
+pub const DEFAULT_PROMPT_CACHE_BYTES: u64 = 1_000_000_000;
 /// Most samples searched at once within a run.
 pub const MAX_WAVE: usize = 1024;
 
@@ -44,12 +48,14 @@ pub struct SweepOptions {
     pub wave: usize,
     /// Most rows per engine forward pass.
     pub max_rows: usize,
+    /// Bytes of computed prompts each model's engine keeps for reuse.
+    pub prompt_cache_bytes: u64,
     pub lock_timing: LockTiming,
 }
 
 impl Default for SweepOptions {
     fn default() -> Self {
-        SweepOptions { jobs: 1, max_memory: None, only: None, fail_fast: false, wave: DEFAULT_WAVE, max_rows: 256, lock_timing: LockTiming::default() }
+        SweepOptions { jobs: 1, max_memory: None, only: None, fail_fast: false, wave: DEFAULT_WAVE, max_rows: 256, prompt_cache_bytes: DEFAULT_PROMPT_CACHE_BYTES, lock_timing: LockTiming::default() }
     }
 }
 
@@ -171,7 +177,9 @@ fn worker(shared: &Shared<'_>, env: &RunEnv<'_>, engines: &Engines, fail_fast: b
         let id = run.run_id.0.clone();
         match result {
             Ok(done) => {
-                env.progress.run_finished(&id, &format!("complete, {} samples, mean batch {:.1} rows", done.samples, done.mean_batch));
+                let p = done.prompt_cache;
+                let prompts = if p.lookups == 0 { String::new() } else { format!(", {} of {} prompts from the prompt cache", p.hits, p.lookups) };
+                env.progress.run_finished(&id, &format!("complete, {} samples, mean batch {:.1} rows{prompts}", done.samples, done.mean_batch));
                 st.report.model_revisions.insert(run.model.name.clone(), done.model_revision);
                 st.report.data_sha256.insert(run.dataset.name.clone(), done.data_sha256);
                 st.report.determinism_mismatches += done.mismatches;
@@ -220,14 +228,17 @@ pub fn execute_sweep(
         }
     }
     // Peers first: a run that names a token budget waits for its peer.
-    selected.sort_by_key(|r| r.method.params.token_budget_from.is_some());
+    // Then runs that share prompts (one model, one dataset) next to each
+    // other, so that the engine's prompt cache still holds their prompts.
+    selected.sort_by_key(|r| (r.method.params.token_budget_from.is_some(), model_key(r), r.dataset.name.clone()));
     let done: HashSet<String> = plan.runs.iter().zip(&states).filter(|(_, s)| s.is_complete()).map(|(r, _)| r.run_id.0.clone()).collect();
     let mut weights_cache: BTreeMap<String, u64> = BTreeMap::new();
     let estimates: Vec<(String, u64, u64)> = selected
         .iter()
         .map(|r| {
             let key = model_key(r);
-            let w = *weights_cache.entry(key.clone()).or_insert_with(|| model_bytes(&r.model.source, sources));
+            // The weights and the prompt cache, once per model.
+            let w = *weights_cache.entry(key.clone()).or_insert_with(|| model_bytes(&r.model.source, sources).saturating_add(options.prompt_cache_bytes));
             (key, w, kv_bytes(r, options.wave))
         })
         .collect();
@@ -235,7 +246,7 @@ pub fn execute_sweep(
     for (k, _, _) in &estimates {
         *remaining.entry(k.clone()).or_insert(0) += 1;
     }
-    let engines = Engines::new(options.max_rows);
+    let engines = Engines::new(EngineOptions { max_rows: options.max_rows, prompt_cache_bytes: usize::try_from(options.prompt_cache_bytes).unwrap_or(usize::MAX) });
     let shared = Shared {
         estimates,
         state: Mutex::new(State {

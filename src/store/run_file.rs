@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
+use crate::engine::prompt_cache::PromptCacheCounters;
 use crate::plan::{RunConfig, RuntimeIdentity};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,6 +41,10 @@ pub struct RunFile {
     /// Mean rows per engine forward pass while the run was active.
     #[serde(default)]
     pub mean_batch: f64,
+    /// The run's prompts looked up in its engine's prompt cache, over all
+    /// attempts: lookups, hits and prompt tokens not computed again.
+    #[serde(default)]
+    pub prompt_cache: PromptCacheCounters,
     /// Samples recomputed on resume whose record differed from the stored
     /// one (the stored record is kept). Empty when computation is
     /// reproducible.
@@ -67,6 +72,7 @@ impl RunFile {
             attempts: 1,
             wall_seconds: 0.0,
             mean_batch: 0.0,
+            prompt_cache: PromptCacheCounters::default(),
             determinism_mismatches: Vec::new(),
             started_at: now.clone(),
             finished_at: Some(now),

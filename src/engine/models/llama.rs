@@ -464,11 +464,9 @@ impl Llama {
     /// `batch` and attend together in one op per layer, at their own
     /// positions and lengths; rows with several tokens attend per sequence.
     /// `pass` numbers the call (for the batch cache's idle tracking).
-    /// Fresh multi-token rows (prompts) that begin with the same tokens
-    /// compute that prefix once and continue from its keys and values
-    /// (`SharedPrefix`). Returns the logits at each row's last new position
-    /// (`[rows, vocab]`, f32, in row order; the engine's callers normalize
-    /// them) and the number of tokens the pass computed.
+    /// Returns the logits at each row's last new position (`[rows, vocab]`,
+    /// f32, in row order; the engine's callers normalize them) and the
+    /// number of tokens the pass computed.
     pub fn forward_rows(&self, rows: &mut [(&[u32], &mut SeqCache)], batch: &mut BatchCache, pass: u64) -> Result<RowsOutput, EngineError> {
         if rows.is_empty() || rows.iter().any(|(t, _)| t.is_empty()) {
             return Err(EngineError::BadInput("every row needs at least one new token".into()));
@@ -482,31 +480,18 @@ impl Llama {
         for &r in &decode {
             batch.admit(rows[r].1, pass)?;
         }
-        let shared = SharedPrefix::find(rows, &multi);
-        // Tokens: the decode rows' first, then a shared prompt prefix once,
-        // then each multi-token row's (after the prefix, for its members).
-        let skip = |r: usize| shared.as_ref().map_or(0, |p| p.skip(r));
+        // Tokens: the decode rows' first, then each multi-token row's.
         let mut ids: Vec<i32> = decode.iter().map(|&r| rows[r].0[0] as i32).collect();
-        let mut shared_span = None;
-        if let Some(p) = &shared {
-            shared_span = Some((ids.len() as i32, p.len as i32));
-            ids.extend(rows[p.members[0]].0[..p.len].iter().map(|&x| x as i32));
-            for &r in &p.members {
-                // The members continue from the prefix: their positions start after it.
-                rows[r].1.advance(p.len);
-            }
-        }
         let mut spans = vec![(0i32, 0i32); rows.len()];
         for (i, &r) in decode.iter().enumerate() {
             spans[r] = (i as i32, 1);
         }
         for &r in &multi {
-            spans[r] = (ids.len() as i32, (rows[r].0.len() - skip(r)) as i32);
-            ids.extend(rows[r].0[skip(r)..].iter().map(|&x| x as i32));
+            spans[r] = (ids.len() as i32, rows[r].0.len() as i32);
+            ids.extend(rows[r].0.iter().map(|&x| x as i32));
         }
         let total = ids.len() as i32;
         let n_dec = decode.len() as i32;
-        let mut prefix_cache = SeqCache::new(self.blocks.len());
         let mut h = self.embed.rows(&Array::from_slice(&ids, &[1, total]))?;
         let step = if decode.is_empty() {
             None
@@ -532,14 +517,6 @@ impl Llama {
                 // [rows, heads, 1, head_dim] -> [1, rows, hidden]: rows play the token axis.
                 parts.push(self.merge_heads(&a, n_dec, 1)?.reshape(&[1, n_dec, -1])?);
             }
-            if let (Some(p), Some((s, n))) = (&shared, shared_span) {
-                let seg = |y: &Array| y.index((.., s..s + n, ..));
-                parts.push(self.attend(i, &seg(&q), &seg(&k), &seg(&v), &mut prefix_cache)?);
-                let kv = prefix_cache.layer(i).cloned().ok_or_else(|| EngineError::Mlx("the shared prefix has no cache".into()))?;
-                for &r in &p.members {
-                    rows[r].1.set_layer(i, kv.clone())?;
-                }
-            }
             for &r in &multi {
                 let (s, n) = spans[r];
                 let seg = |y: &Array| y.index((.., s..s + n, ..));
@@ -552,8 +529,8 @@ impl Llama {
             h = h.add(b.o.forward(&a)?)?;
             h = h.add(self.mlp(b, &rms_norm(&h, Some(&b.post_norm), eps)?)?)?;
         }
-        for (r, (t, cache)) in rows.iter_mut().enumerate() {
-            cache.advance(t.len() - skip(r));
+        for (t, cache) in rows.iter_mut() {
+            cache.advance(t.len());
         }
         let last: Vec<i32> = spans.iter().map(|(s, n)| s + n - 1).collect();
         let h = h.take_axis(Array::from_slice(&last, &[last.len() as i32]), 1)?;
@@ -568,45 +545,6 @@ pub struct RowsOutput {
     pub logits: Array,
     /// Tokens the pass computed (a shared prefix counts once).
     pub tokens: usize,
-}
-
-/// Shortest prefix worth sharing, in tokens.
-const MIN_SHARED_PREFIX: usize = 16;
-
-/// Prompts of one pass that start alike: the fresh multi-token rows whose
-/// first `MIN_SHARED_PREFIX` tokens equal those of the first such row, and
-/// the longest prefix they all share (each member keeps at least its last
-/// token, whose logits it needs). Chat prompts of one task share their
-/// template and instructions: 38 of the about 195 tokens of each
-/// forecasting prompt in the search benchmark's wave.
-struct SharedPrefix {
-    members: Vec<usize>,
-    len: usize,
-}
-
-impl SharedPrefix {
-    fn find(rows: &[(&[u32], &mut SeqCache)], multi: &[usize]) -> Option<SharedPrefix> {
-        let fresh: Vec<usize> = multi.iter().copied().filter(|&r| rows[r].1.is_empty() && rows[r].0.len() > MIN_SHARED_PREFIX).collect();
-        let head = rows[*fresh.first()?].0;
-        let members: Vec<usize> = fresh.into_iter().filter(|&r| rows[r].0[..MIN_SHARED_PREFIX] == head[..MIN_SHARED_PREFIX]).collect();
-        if members.len() < 2 {
-            return None;
-        }
-        let mut len = members.iter().map(|&r| rows[r].0.len() - 1).min()?;
-        for &r in &members[1..] {
-            len = len.min(head.iter().zip(rows[r].0).take_while(|(a, b)| a == b).count());
-        }
-        (len >= MIN_SHARED_PREFIX).then_some(SharedPrefix { members, len })
-    }
-
-    /// Tokens of row `r` that the shared prefix covers.
-    fn skip(&self, r: usize) -> usize {
-        if self.members.contains(&r) {
-            self.len
-        } else {
-            0
-        }
-    }
 }
 
 /// Concatenates along the sequence axis (cache growth).
