@@ -19,6 +19,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 pub static malloc_conf: &[u8; 36] = b"dirty_decay_ms:-1,muzzy_decay_ms:-1\0";
 
 fn main() -> ExitCode {
+    restart_with_better_blas_kernels();
     let cli = runner::cli::Cli::parse();
     match runner::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -26,5 +27,24 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(e.exit_code())
         }
+    }
+}
+
+/// OpenBLAS picks its kernels when it loads, before `main`; when it picked
+/// pre-AVX2 kernels on a CPU it does not know (see
+/// `engine::blas::better_core`), the process runs itself again with
+/// `OPENBLAS_CORETYPE` set. If that fails, it goes on with what it has.
+fn restart_with_better_blas_kernels() {
+    #[cfg(unix)]
+    if let Some(core) = runner::engine::blas::core_to_restart_with() {
+        use std::os::unix::process::CommandExt;
+        let Ok(exe) = std::env::current_exe() else { return };
+        let mut args = std::env::args_os();
+        let mut command = std::process::Command::new(exe);
+        if let Some(arg0) = args.next() {
+            command.arg0(arg0);
+        }
+        let err = command.args(args).env(runner::engine::blas::CORETYPE_ENV, core).env(runner::engine::blas::RESTARTED_ENV, "1").exec();
+        eprintln!("warning: could not restart with {}={core}: {err}", runner::engine::blas::CORETYPE_ENV);
     }
 }

@@ -47,6 +47,10 @@ pub fn doctor(as_json: bool, bench: bool) -> Result<(), CliError> {
     if let Some(c) = &blas.config {
         println!("               {c}");
     }
+    if std::env::var_os(crate::engine::blas::RESTARTED_ENV).is_some() {
+        let core = std::env::var(crate::engine::blas::CORETYPE_ENV).unwrap_or_default();
+        println!("               kernels {core}: OpenBLAS picked pre-AVX2 kernels for this CPU, so runner set {}={core}", crate::engine::blas::CORETYPE_ENV);
+    }
     for lib in &blas.libraries {
         println!("               mapped: {}", lib.display());
     }

@@ -97,6 +97,85 @@ fn openblas_config() -> Option<String> {
     }
 }
 
+/// OpenBLAS's environment variable naming the kernel family to use.
+pub const CORETYPE_ENV: &str = "OPENBLAS_CORETYPE";
+
+/// Set (to 1) in a process that restarted itself to set `CORETYPE_ENV`.
+pub const RESTARTED_ENV: &str = "RUNNER_OPENBLAS_CORETYPE_SET";
+
+/// The kernel family OpenBLAS picked when it loaded, when it is loaded.
+pub fn openblas_core() -> Option<String> {
+    // SAFETY: as `openblas_config`: openblas_get_corename takes no
+    // arguments and returns a static NUL-terminated string.
+    unsafe {
+        let sym = libc::dlsym(libc::RTLD_DEFAULT, c"openblas_get_corename".as_ptr());
+        if sym.is_null() {
+            return None;
+        }
+        let f: unsafe extern "C" fn() -> *const libc::c_char = std::mem::transmute(sym);
+        let p = f();
+        (!p.is_null()).then(|| std::ffi::CStr::from_ptr(p).to_string_lossy().trim().to_owned())
+    }
+}
+
+/// What the CPU can run, as far as OpenBLAS's kernel families go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CpuVector {
+    pub avx2_fma: bool,
+    /// AVX-512 F, BW, DQ and VL (what SkylakeX kernels use).
+    pub avx512: bool,
+}
+
+impl CpuVector {
+    pub fn detect() -> CpuVector {
+        #[cfg(target_arch = "x86_64")]
+        {
+            CpuVector {
+                avx2_fma: std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma"),
+                avx512: std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512bw")
+                    && std::arch::is_x86_feature_detected!("avx512dq")
+                    && std::arch::is_x86_feature_detected!("avx512vl"),
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            CpuVector { avx2_fma: false, avx512: false }
+        }
+    }
+}
+
+/// The kernel family OpenBLAS should use instead of `picked`, when it
+/// picked a pre-AVX2 family on a CPU with AVX2 or AVX-512. A DYNAMIC_ARCH
+/// OpenBLAS older than the CPU does not recognise it and falls back to
+/// Prescott (SSE3): on a Xeon of family 6 model 207 with OpenBLAS 0.3.21,
+/// sgemm ran at 32 GFLOP/s with Prescott kernels and 223 with SkylakeX.
+pub fn better_core(picked: &str, cpu: CpuVector) -> Option<&'static str> {
+    const PRE_AVX2: [&str; 9] = ["prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "katmai", "coppermine", "northwood"];
+    if !PRE_AVX2.contains(&picked.to_ascii_lowercase().as_str()) {
+        return None;
+    }
+    if cpu.avx512 {
+        Some("SkylakeX")
+    } else if cpu.avx2_fma {
+        Some("Haswell")
+    } else {
+        None
+    }
+}
+
+/// The kernel family to restart this process with: OpenBLAS reads
+/// `OPENBLAS_CORETYPE` only when it loads, so a process whose OpenBLAS
+/// picked a weak family restarts itself with the variable set. None when
+/// the variable is already set (the user's choice stands), OpenBLAS is not
+/// loaded or its choice fits the CPU.
+pub fn core_to_restart_with() -> Option<&'static str> {
+    if std::env::var_os(CORETYPE_ENV).is_some() {
+        return None;
+    }
+    better_core(&openblas_core()?, CpuVector::detect())
+}
+
 /// Environment variable that allows running on the reference BLAS anyway.
 pub const ALLOW_REFERENCE_BLAS: &str = "RUNNER_ALLOW_REFERENCE_BLAS";
 
@@ -156,6 +235,20 @@ mod tests {
         );
         assert_eq!(classify("/usr/lib/x86_64-linux-gnu/libmkl_rt.so"), Some(BlasKind::Mkl));
         assert_eq!(classify("/usr/lib/x86_64-linux-gnu/libc.so.6"), None);
+    }
+
+    #[test]
+    fn pre_avx2_kernels_on_an_avx_cpu_are_replaced_and_others_kept() {
+        let avx512 = CpuVector { avx2_fma: true, avx512: true };
+        let avx2 = CpuVector { avx2_fma: true, avx512: false };
+        let sse = CpuVector { avx2_fma: false, avx512: false };
+        assert_eq!(better_core("Prescott", avx512), Some("SkylakeX"));
+        assert_eq!(better_core("Prescott", avx2), Some("Haswell"));
+        assert_eq!(better_core("Nehalem", avx2), Some("Haswell"));
+        assert_eq!(better_core("Prescott", sse), None);
+        assert_eq!(better_core("Haswell", avx512), None);
+        assert_eq!(better_core("SkylakeX", avx512), None);
+        assert_eq!(better_core("Zen", avx2), None);
     }
 
     #[test]
