@@ -19,7 +19,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 pub static malloc_conf: &[u8; 36] = b"dirty_decay_ms:-1,muzzy_decay_ms:-1\0";
 
 fn main() -> ExitCode {
-    restart_with_better_blas_kernels();
+    restart_with_blas_settings();
     let cli = runner::cli::Cli::parse();
     match runner::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -30,13 +30,17 @@ fn main() -> ExitCode {
     }
 }
 
-/// OpenBLAS picks its kernels when it loads, before `main`; when it picked
-/// pre-AVX2 kernels on a CPU it does not know (see
-/// `engine::blas::better_core`), the process runs itself again with
-/// `OPENBLAS_CORETYPE` set. If that fails, it goes on with what it has.
-fn restart_with_better_blas_kernels() {
+/// OpenBLAS reads its settings when it loads, before `main`; when some
+/// that the runner needs are missing (see
+/// `engine::blas::settings_to_restart_with`), the process runs itself again
+/// with them set. If that fails, it goes on with what it has.
+fn restart_with_blas_settings() {
     #[cfg(unix)]
-    if let Some(core) = runner::engine::blas::core_to_restart_with() {
+    {
+        let settings = runner::engine::blas::settings_to_restart_with();
+        if settings.is_empty() || std::env::var_os(runner::engine::blas::RESTARTED_ENV).is_some() {
+            return;
+        }
         use std::os::unix::process::CommandExt;
         let Ok(exe) = std::env::current_exe() else { return };
         let mut args = std::env::args_os();
@@ -44,7 +48,8 @@ fn restart_with_better_blas_kernels() {
         if let Some(arg0) = args.next() {
             command.arg0(arg0);
         }
-        let err = command.args(args).env(runner::engine::blas::CORETYPE_ENV, core).env(runner::engine::blas::RESTARTED_ENV, "1").exec();
-        eprintln!("warning: could not restart with {}={core}: {err}", runner::engine::blas::CORETYPE_ENV);
+        command.args(args).envs(settings.iter().copied()).env(runner::engine::blas::RESTARTED_ENV, "1");
+        let err = command.exec();
+        eprintln!("warning: could not restart with the OpenBLAS settings {settings:?}: {err}");
     }
 }

@@ -47,9 +47,11 @@ pub fn doctor(as_json: bool, bench: bool) -> Result<(), CliError> {
     if let Some(c) = &blas.config {
         println!("               {c}");
     }
-    if std::env::var_os(crate::engine::blas::RESTARTED_ENV).is_some() {
-        let core = std::env::var(crate::engine::blas::CORETYPE_ENV).unwrap_or_default();
-        println!("               kernels {core}: OpenBLAS picked pre-AVX2 kernels for this CPU, so runner set {}={core}", crate::engine::blas::CORETYPE_ENV);
+    if blas.kind == BlasKind::OpenBlas {
+        use crate::engine::blas::{CORETYPE_ENV, RESTARTED_ENV, THREAD_TIMEOUT_ENV};
+        let set = |name: &str| std::env::var(name).map_or_else(|_| "unset".to_owned(), |v| v);
+        let by = if std::env::var_os(RESTARTED_ENV).is_some() { " (set by runner where they were unset)" } else { "" };
+        println!("               {CORETYPE_ENV}={} {THREAD_TIMEOUT_ENV}={}{by}", set(CORETYPE_ENV), set(THREAD_TIMEOUT_ENV));
     }
     for lib in &blas.libraries {
         println!("               mapped: {}", lib.display());

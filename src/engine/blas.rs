@@ -100,7 +100,7 @@ fn openblas_config() -> Option<String> {
 /// OpenBLAS's environment variable naming the kernel family to use.
 pub const CORETYPE_ENV: &str = "OPENBLAS_CORETYPE";
 
-/// Set (to 1) in a process that restarted itself to set `CORETYPE_ENV`.
+/// Set (to 1) in a process that restarted itself to set OpenBLAS's variables.
 pub const RESTARTED_ENV: &str = "RUNNER_OPENBLAS_CORETYPE_SET";
 
 /// The kernel family OpenBLAS picked when it loaded, when it is loaded.
@@ -164,16 +164,35 @@ pub fn better_core(picked: &str, cpu: CpuVector) -> Option<&'static str> {
     }
 }
 
-/// The kernel family to restart this process with: OpenBLAS reads
-/// `OPENBLAS_CORETYPE` only when it loads, so a process whose OpenBLAS
-/// picked a weak family restarts itself with the variable set. None when
-/// the variable is already set (the user's choice stands), OpenBLAS is not
-/// loaded or its choice fits the CPU.
-pub fn core_to_restart_with() -> Option<&'static str> {
-    if std::env::var_os(CORETYPE_ENV).is_some() {
-        return None;
+/// OpenBLAS's environment variable for how long (2^n cycles) an idle
+/// worker thread spins (calling `sched_yield`) before it sleeps.
+pub const THREAD_TIMEOUT_ENV: &str = "OPENBLAS_THREAD_TIMEOUT";
+
+/// The shortest spin OpenBLAS accepts. Decoding runs many small products,
+/// each followed by MLX work on other threads; with the default spin
+/// (2^28 cycles) the idle BLAS worker kept yielding through that work: on
+/// the quickstart's MCTS run over M3 (2 cores) 24.6 s of system time in
+/// 52.0 s wall, against 5.0 s in 47.5 s with this value.
+pub const THREAD_TIMEOUT: &str = "4";
+
+/// The OpenBLAS settings to restart this process with. OpenBLAS reads its
+/// environment only when it loads (before `main`), so a process whose
+/// OpenBLAS lacks them restarts itself once with them set: the kernel
+/// family when OpenBLAS picked a weak one for this CPU, and the short
+/// worker spin. A variable already set is the user's choice and stands.
+/// Empty when OpenBLAS is not loaded or nothing is missing.
+pub fn settings_to_restart_with() -> Vec<(&'static str, &'static str)> {
+    let Some(core) = openblas_core() else { return Vec::new() };
+    let mut out = Vec::new();
+    if std::env::var_os(CORETYPE_ENV).is_none() {
+        if let Some(better) = better_core(&core, CpuVector::detect()) {
+            out.push((CORETYPE_ENV, better));
+        }
     }
-    better_core(&openblas_core()?, CpuVector::detect())
+    if std::env::var_os(THREAD_TIMEOUT_ENV).is_none() {
+        out.push((THREAD_TIMEOUT_ENV, THREAD_TIMEOUT));
+    }
+    out
 }
 
 /// Environment variable that allows running on the reference BLAS anyway.
