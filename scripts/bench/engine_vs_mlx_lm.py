@@ -12,6 +12,8 @@ tokens for both) in separate processes, so each peak memory is its own.
 """
 import argparse
 import json
+import os
+import re
 import statistics
 import subprocess
 import sys
@@ -27,6 +29,19 @@ PROMPT = "Write a long story about a dragon and a knight who"
 def run_json(cmd):
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+def same_openblas_settings():
+    """Both sides run with the OpenBLAS settings runner gives itself (kernel
+    family, worker spin; `runner doctor` prints them), set here for every
+    process this script starts."""
+    out = subprocess.run([str(RUNNER), "doctor", "--no-bench"], check=True, capture_output=True, text=True).stdout
+    found = re.search(r"OPENBLAS_CORETYPE=(\S+) OPENBLAS_THREAD_TIMEOUT=(\S+)", out)
+    if found:
+        for name, value in zip(["OPENBLAS_CORETYPE", "OPENBLAS_THREAD_TIMEOUT"], found.groups()):
+            if value != "unset":
+                os.environ[name] = value
+    print("OpenBLAS:", {k: os.environ.get(k) for k in ["OPENBLAS_CORETYPE", "OPENBLAS_THREAD_TIMEOUT"]}, flush=True)
 
 
 def summary(values):
@@ -57,6 +72,7 @@ def main():
     ap.add_argument("--model", default="models/SmolLM2-135M-Instruct.Q4_1.gguf")
     ap.add_argument("--prompt-tokens", default=None, help="comma-separated prompt lengths, e.g. 12,400,1900,3400")
     args = ap.parse_args()
+    same_openblas_settings()
     tmp = Path(tempfile.mkdtemp())
     converted = tmp / "smollm2"
     subprocess.run([str(RUNNER), "model", "convert", args.model, str(converted)], check=True, capture_output=True)
