@@ -84,10 +84,16 @@ pub fn detect() -> BlasInfo {
 }
 
 fn openblas_config() -> Option<String> {
-    // SAFETY: dlsym on the global namespace; when found, openblas_get_config
-    // takes no arguments and returns a static NUL-terminated string.
+    openblas_text(c"openblas_get_config")
+}
+
+/// The text an OpenBLAS query function returns, when OpenBLAS is loaded.
+fn openblas_text(symbol: &std::ffi::CStr) -> Option<String> {
+    // SAFETY: dlsym on the global namespace; when found, OpenBLAS's
+    // `openblas_get_config` and `openblas_get_corename` take no arguments
+    // and return a static NUL-terminated string.
     unsafe {
-        let sym = libc::dlsym(libc::RTLD_DEFAULT, c"openblas_get_config".as_ptr());
+        let sym = libc::dlsym(libc::RTLD_DEFAULT, symbol.as_ptr());
         if sym.is_null() {
             return None;
         }
@@ -105,17 +111,7 @@ pub const RESTARTED_ENV: &str = "RUNNER_OPENBLAS_CORETYPE_SET";
 
 /// The kernel family OpenBLAS picked when it loaded, when it is loaded.
 pub fn openblas_core() -> Option<String> {
-    // SAFETY: as `openblas_config`: openblas_get_corename takes no
-    // arguments and returns a static NUL-terminated string.
-    unsafe {
-        let sym = libc::dlsym(libc::RTLD_DEFAULT, c"openblas_get_corename".as_ptr());
-        if sym.is_null() {
-            return None;
-        }
-        let f: unsafe extern "C" fn() -> *const libc::c_char = std::mem::transmute(sym);
-        let p = f();
-        (!p.is_null()).then(|| std::ffi::CStr::from_ptr(p).to_string_lossy().trim().to_owned())
-    }
+    openblas_text(c"openblas_get_corename")
 }
 
 /// What the CPU can run, as far as OpenBLAS's kernel families go.
