@@ -1,8 +1,8 @@
-//! ALGORITHMS.md's invariants with a decoding constraint: on the toy of §6
-//! with a mask (`b` may not follow `a`) and a completion rule (`bb` is a
-//! finished answer), every method returns sequences the constraint allows,
-//! and MaxEnt-TS's values and descent law are exact for the masked,
-//! renormalised proposal and the constrained terminal set.
+//! docs/algorithms.md §6.12: the invariants with a decoding constraint. On
+//! the toy of §6 with a mask (`b` may not follow `a`) and a completion rule
+//! (`bb` is a finished answer), every method returns sequences the
+//! constraint allows, and MaxEnt-TS's values and descent law are exact for
+//! the masked, renormalised proposal and the constrained terminal set.
 
 mod toy;
 

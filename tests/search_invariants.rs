@@ -1,4 +1,4 @@
-//! ALGORITHMS.md §6 exact invariants on the three-token toy.
+//! docs/algorithms.md §6 exact invariants on the three-token toy.
 
 mod toy;
 

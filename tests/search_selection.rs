@@ -2,8 +2,8 @@
 //!
 //! MCTS selects deterministically everywhere, DTS* everywhere a node is
 //! not being widened. Before each iteration the test works out, from the
-//! tree as it stands and with the scores of ALGORITHMS.md §3–4 written out
-//! here, the path the iteration must take; afterwards the nodes whose visit
+//! tree as it stands and with the scores of docs/algorithms.md §3–4 written
+//! out here, the path the iteration must take; afterwards the nodes whose visit
 //! count grew must be that path. The same prediction under a plausible
 //! wrong rule is made alongside, and it must disagree at some iteration of
 //! each configuration, so the runs tell the rules apart.

@@ -165,7 +165,7 @@ fn every_method_returns_an_evaluated_complete_sequence_on_smollm2() {
     }
 }
 
-/// ALGORITHMS.md §6.2 on the real model: greedy with the KV cache chooses
+/// docs/algorithms.md §6.2 on the real model: greedy with the KV cache chooses
 /// the same tokens as greedy recomputing every prefix from scratch.
 #[test]
 fn cached_greedy_equals_recomputed_greedy_on_smollm2() {

@@ -1,4 +1,4 @@
-//! ALGORITHMS.md §6.8: DTS with multiplicity weights converges to the soft
+//! docs/algorithms.md §6.8: DTS with multiplicity weights converges to the soft
 //! value and to π*. Tolerances are 4 standard errors measured here over 20
 //! seeds; nothing is copied from an earlier run.
 

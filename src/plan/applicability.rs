@@ -1,4 +1,4 @@
-//! Which parameters a method uses, and their defaults (ALGORITHMS.md).
+//! Which parameters a method uses, and their defaults (docs/algorithms.md §0.3).
 //!
 //! Some parameters only matter under a structural choice: `c_puct` only with
 //! PUCT selection, `expansion_k` for DTS only with top-k expansion, λ for

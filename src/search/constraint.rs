@@ -6,9 +6,9 @@
 //! tokens only, renormalised (then top-k and top-p as usual). Every method
 //! samples from, expands with and weighs by that one masked proposal, so
 //! tree priors, soft values and counters refer to the distribution actually
-//! sampled and ALGORITHMS.md's invariants hold with `q` read as the masked
-//! proposal. A constraint also says when a sequence is complete; that test
-//! joins the stop rule.
+//! sampled and the invariants of docs/algorithms.md §6 hold with `q` read
+//! as the masked proposal. A constraint also says when a sequence is
+//! complete; that test joins the stop rule.
 
 use std::fmt;
 use std::sync::Arc;

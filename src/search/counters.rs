@@ -1,4 +1,4 @@
-//! Budget counters (ALGORITHMS.md §1) and tree statistics.
+//! Budget counters (docs/algorithms.md §1.6) and tree statistics.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,4 @@
-//! Token-level search methods (ALGORITHMS.md): greedy, best-of-N, MCTS,
+//! Token-level search methods (docs/algorithms.md): greedy, best-of-N, MCTS,
 //! DTS, DTS* and MaxEnt-TS over one token tree.
 //!
 //! A search talks to a [`LanguageModel`] (the engine's sequence API) and

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::values::{Axis, Lambda};
 
-/// The search methods of ALGORITHMS.md.
+/// The search methods of docs/algorithms.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MethodKind {
@@ -86,7 +86,7 @@ pub enum ChildWeights {
     Prior,
 }
 
-/// What a method returns (ALGORITHMS.md, output rules).
+/// What a method returns (docs/algorithms.md §1.2, output rules).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OutputRule {

@@ -170,7 +170,7 @@ pub enum TaskKind {
     ActivityRecognition,
 }
 
-/// The file layouts the loaders read (DATA_FORMATS.md).
+/// The file layouts the loaders read (docs/formats.md §1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DataFormat {

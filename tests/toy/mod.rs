@@ -1,4 +1,4 @@
-//! The three-token toy of ALGORITHMS.md §6 and helpers shared by the tests.
+//! The three-token toy of docs/algorithms.md §6 and helpers shared by the tests.
 #![allow(dead_code)]
 
 use runner::plan::MethodParams;

@@ -1,4 +1,4 @@
-//! DTS and DTS* with progressive widening (ALGORITHMS.md §4, `Sampled`).
+//! DTS and DTS* with progressive widening (docs/algorithms.md §4, `Sampled`).
 //!
 //! Parallel batches: a pending draw counts toward D(s) at once; children
 //! whose rollout is still pending have no value and are left out of

@@ -1,4 +1,4 @@
-//! MaxEnt-TS (ALGORITHMS.md §5), and DTS / DTS* in `TopK` expansion mode:
+//! MaxEnt-TS (docs/algorithms.md §5), and DTS / DTS* in `TopK` expansion mode:
 //! top-k expansion without a model call, prior weights over the visited
 //! children C⁺, unvisited children never read as a value.
 //!

@@ -1,4 +1,4 @@
-//! Token-level MCTS (UCT or PUCT) with random rollouts (ALGORITHMS.md §3).
+//! Token-level MCTS (UCT or PUCT) with random rollouts (docs/algorithms.md §3).
 //!
 //! Values are normalised with the running minimum and maximum of the
 //! rewards seen so far (the plan has no reward-bounds key). With

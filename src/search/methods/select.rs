@@ -1,4 +1,4 @@
-//! Selection rules of the tree methods (ALGORITHMS.md §3–5) as pure
+//! Selection rules of the tree methods (docs/algorithms.md §3–5) as pure
 //! functions of the numbers a node and its children hold. The methods call
 //! these; the unit tests check them on small trees computed by hand.
 

@@ -29,7 +29,7 @@ pub struct LlmTimeOptions {
 
 impl Default for LlmTimeOptions {
     /// The settings for tokenizers that split digits one per token
-    /// (SmolLM2, Llama 3).
+    /// (SmolLM2; Llama 3 merges digits: see `merged_digits`).
     fn default() -> Self {
         LlmTimeOptions { alpha: 0.95, beta: 0.3, precision: 3, bit_sep: String::new(), time_sep: ", ".to_string() }
     }
