@@ -1,13 +1,20 @@
 //! Decode-time key/value storage shared by the sequences of an engine loop.
 //!
-//! A sequence that decodes one token per step lives in a row ("slot") of one
-//! preallocated buffer per layer, `[slots, kv_heads, capacity, head_dim]`
-//! stored flat as `[slots * kv_heads * capacity, head_dim]`. A decode step
-//! writes the new keys and values of every row with one scatter (in place:
-//! the loop holds the only reference, so MLX reuses the buffer) and attends
-//! over all rows with one masked attention op, whatever their lengths. The
-//! old way, stacking each row's own cache every step, copied every cache
-//! twice per layer and step.
+//! A sequence that decodes one token per step keeps its own positions (the
+//! ones after its prompt) in a row ("slot") of one preallocated buffer per
+//! layer, `[slots, kv_heads, capacity, head_dim]` stored flat as
+//! `[slots * kv_heads * capacity, head_dim]`. A decode step writes the new
+//! keys and values of every row with one scatter (in place: the loop holds
+//! the only reference, so MLX reuses the buffer) and attends over all rows'
+//! own positions with one masked product, whatever their lengths.
+//!
+//! The prompt is not copied into the row. Rows that share a prompt (the
+//! rollouts of one sample, the runs of a sweep that ask the same question)
+//! share its [`PrefixBlock`], and each group of such rows attends over the
+//! block's arrays in place: one product per group against the block, one
+//! softmax over each row's prompt and own positions together, then one
+//! product per part. A row's bits do not depend on its group: each row's
+//! products have the same shapes whoever else is in the step.
 //!
 //! Sequences that receive several tokens at once (prompts, recomputed
 //! prefixes) use their own arrays (`SeqCache` layers); the engine moves a
@@ -18,12 +25,14 @@
 //! loop's lifetime (released slots are reused), because growing them means
 //! writing fresh memory, which is slow on the CPU backend.
 
+use std::sync::Arc;
+
 use mlx_rs::ops::indexing::{scatter_single, IndexOp, TryIndexMutOp};
-use mlx_rs::ops::{concatenate, softmax_axis, zeros_dtype};
+use mlx_rs::ops::{concatenate, full, softmax_axis, zeros_dtype};
 use mlx_rs::{Array, Dtype};
 
 use super::cpu_math;
-use super::kv_cache::SeqCache;
+use super::kv_cache::{PrefixBlock, SeqCache};
 use super::EngineError;
 
 /// Capacity grows in steps of this many positions.
@@ -59,6 +68,31 @@ pub struct DecodeStep {
     width: i32,
     /// `[span, 1, 1, width]`: 0 where a row has a key, -inf elsewhere.
     bias: Array,
+    /// Runs of consecutive rows that share a prefix block (or have none).
+    groups: Vec<RowGroup>,
+    /// Scores per row in the joint softmax: the longest prefix plus `width`.
+    joint: i32,
+}
+
+/// Rows `start..end` of a decode step and the prompt block they share.
+struct RowGroup {
+    start: i32,
+    end: i32,
+    prefix: Option<Arc<PrefixBlock>>,
+}
+
+impl RowGroup {
+    fn prefix_len(&self) -> i32 {
+        self.prefix.as_ref().map_or(0, |p| p.len() as i32)
+    }
+}
+
+/// A resident row about to decode: its slot, its own positions before the
+/// step and its prompt block.
+pub struct DecodeRow {
+    pub slot: usize,
+    pub own_len: usize,
+    pub prefix: Option<Arc<PrefixBlock>>,
 }
 
 impl BatchCache {
@@ -174,7 +208,7 @@ impl BatchCache {
     pub fn make_room<'a>(&mut self, decoding: impl IntoIterator<Item = &'a SeqCache>) -> Result<(), EngineError> {
         let arriving: Vec<&SeqCache> = decoding.into_iter().filter(|s| s.slot().is_none()).collect();
         let Some(first) = arriving.first() else { return Ok(()) };
-        let longest = arriving.iter().map(|s| s.len()).max().unwrap_or(0);
+        let longest = arriving.iter().map(|s| s.own_len()).max().unwrap_or(0);
         self.reserve(self.occupied() + arriving.len(), longest + 1, dtype_of(first)?)
     }
 
@@ -190,7 +224,8 @@ impl BatchCache {
         idx
     }
 
-    /// Moves a sequence's own keys and values into a free slot.
+    /// Moves a sequence's own keys and values into a free slot (its prompt
+    /// block stays where it is).
     pub fn admit(&mut self, seq: &mut SeqCache, pass: u64) -> Result<(), EngineError> {
         if seq.slot().is_some() {
             return Ok(());
@@ -198,12 +233,14 @@ impl BatchCache {
         let dtype = dtype_of(seq)?;
         let free = self.used.iter().position(|u| !u);
         let slot = free.unwrap_or(self.used.len());
-        self.reserve(slot + 1, seq.len() + 1, dtype)?;
-        let shape = [self.slots as i32, self.kv_heads, self.capacity as i32, self.head_dim];
-        for (layer, (bk, bv)) in self.layers.iter_mut().enumerate() {
-            let (k, v) = seq.layer(layer).ok_or_else(|| EngineError::Mlx(format!("cache layer {layer} missing")))?;
-            *bk = write_prefix(bk, shape, slot, k)?;
-            *bv = write_prefix(bv, shape, slot, v)?;
+        self.reserve(slot + 1, seq.own_len() + 1, dtype)?;
+        if seq.own_len() > 0 {
+            let shape = [self.slots as i32, self.kv_heads, self.capacity as i32, self.head_dim];
+            for (layer, (bk, bv)) in self.layers.iter_mut().enumerate() {
+                let (k, v) = seq.own_layer(layer).ok_or_else(|| EngineError::Mlx(format!("cache layer {layer} missing")))?;
+                *bk = write_prefix(bk, shape, slot, k)?;
+                *bv = write_prefix(bv, shape, slot, v)?;
+            }
         }
         self.used[slot] = true;
         self.last_used[slot] = pass;
@@ -211,11 +248,15 @@ impl BatchCache {
         Ok(())
     }
 
-    /// Copies of a resident sequence's keys and values (`[1, kv, len, hd]`
-    /// per layer) that hold no reference to the buffers.
+    /// Copies of a resident sequence's own keys and values (`[1, kv, len,
+    /// hd]` per layer, none when it has no own positions) that hold no
+    /// reference to the buffers.
     fn copy_rows(&self, seq: &SeqCache) -> Result<Vec<(Array, Array)>, EngineError> {
         let slot = seq.slot().ok_or_else(|| EngineError::Mlx("the sequence is not in the batch cache".into()))? as i32;
-        let (s, kv, cap, hd, len) = (self.slots as i32, self.kv_heads, self.capacity as i32, self.head_dim, seq.len() as i32);
+        let (s, kv, cap, hd, len) = (self.slots as i32, self.kv_heads, self.capacity as i32, self.head_dim, seq.own_len() as i32);
+        if len == 0 {
+            return Ok(Vec::new());
+        }
         let mut out = Vec::with_capacity(self.layers.len());
         for (k, v) in &self.layers {
             let take = |x: &Array| -> Result<Array, EngineError> {
@@ -242,7 +283,7 @@ impl BatchCache {
     pub fn fork(&self, seq: &SeqCache) -> Result<SeqCache, EngineError> {
         match seq.slot() {
             None => Ok(seq.fork()),
-            Some(_) => Ok(SeqCache::from_layers(self.copy_rows(seq)?, seq.len())),
+            Some(_) => Ok(SeqCache::with_own(seq.prefix().cloned(), self.copy_rows(seq)?, self.num_layers, seq.len())),
         }
     }
 
@@ -250,7 +291,7 @@ impl BatchCache {
     pub fn evict(&mut self, seq: &mut SeqCache) -> Result<(), EngineError> {
         let Some(slot) = seq.slot() else { return Ok(()) };
         let layers = self.copy_rows(seq)?;
-        *seq = SeqCache::from_layers(layers, seq.len());
+        *seq = SeqCache::with_own(seq.prefix().cloned(), layers, self.num_layers, seq.len());
         self.free(slot);
         Ok(())
     }
@@ -267,16 +308,17 @@ impl BatchCache {
         (0..self.used.len()).filter(|&s| self.used[s] && self.last_used[s] < pass).collect()
     }
 
-    /// Indices and mask for a step in which resident `rows` (slot, length
-    /// before the step) each gain one position.
-    pub fn prepare(&mut self, rows: &[(usize, usize)], pass: u64, dtype: Dtype) -> Result<DecodeStep, EngineError> {
-        let longest = rows.iter().map(|r| r.1 + 1).max().unwrap_or(1);
-        let top = rows.iter().map(|r| r.0 + 1).max().unwrap_or(1);
+    /// Indices, masks and prefix groups for a step in which resident `rows`
+    /// each gain one position. Rows that share a prompt block should be
+    /// next to each other: each run of them attends over the block once.
+    pub fn prepare(&mut self, rows: &[DecodeRow], pass: u64, dtype: Dtype) -> Result<DecodeStep, EngineError> {
+        let longest = rows.iter().map(|r| r.own_len + 1).max().unwrap_or(1);
+        let top = rows.iter().map(|r| r.slot + 1).max().unwrap_or(1);
         self.reserve(top, longest, dtype)?;
         let mut writes = Vec::with_capacity(rows.len() * self.kv_heads as usize);
-        for &(slot, len) in rows {
-            writes.extend(self.flat_indices(slot, len, 1));
-            if let Some(t) = self.last_used.get_mut(slot) {
+        for r in rows {
+            writes.extend(self.flat_indices(r.slot, r.own_len, 1));
+            if let Some(t) = self.last_used.get_mut(r.slot) {
                 *t = pass;
             }
         }
@@ -286,11 +328,20 @@ impl BatchCache {
         for s in 0..span {
             bias[s * width] = 0.0;
         }
-        for &(slot, len) in rows {
-            bias[slot * width..slot * width + len + 1].fill(0.0);
+        for r in rows {
+            bias[r.slot * width..r.slot * width + r.own_len + 1].fill(0.0);
         }
-        let slot_ids: Vec<i32> = rows.iter().map(|r| r.0 as i32).collect();
-        let identity = rows.len() == span && rows.iter().enumerate().all(|(i, r)| r.0 == i);
+        let mut groups: Vec<RowGroup> = Vec::new();
+        for (i, r) in rows.iter().enumerate() {
+            let id = r.prefix.as_ref().map(|p| p.id());
+            match groups.last_mut() {
+                Some(g) if g.prefix.as_ref().map(|p| p.id()) == id => g.end = i as i32 + 1,
+                _ => groups.push(RowGroup { start: i as i32, end: i as i32 + 1, prefix: r.prefix.clone() }),
+            }
+        }
+        let joint = groups.iter().map(RowGroup::prefix_len).max().unwrap_or(0) + width as i32;
+        let slot_ids: Vec<i32> = rows.iter().map(|r| r.slot as i32).collect();
+        let identity = rows.len() == span && rows.iter().enumerate().all(|(i, r)| r.slot == i);
         Ok(DecodeStep {
             writes: Array::from_slice(&writes, &[writes.len() as i32]),
             slot_ids: Array::from_slice(&slot_ids, &[slot_ids.len() as i32]),
@@ -298,6 +349,8 @@ impl BatchCache {
             span: span as i32,
             width: width as i32,
             bias: Array::from_slice(&bias, &[span as i32, 1, 1, width as i32]).as_dtype(dtype)?,
+            groups,
+            joint,
         })
     }
 
@@ -306,9 +359,15 @@ impl BatchCache {
     /// order; returns `[rows, heads, 1, head_dim]`.
     ///
     /// With one query per row, the query heads that share a kv head are
-    /// laid out as that head's query rows (`[slots, kv, heads / kv, hd]`),
-    /// so both products run against the cached keys and values as they are,
-    /// with no broadcast copies.
+    /// laid out as that head's query rows (`[rows, kv, heads / kv, hd]`), so
+    /// every product runs against the cached keys and values as they are,
+    /// with no broadcast copies: the own positions in slot order (queries
+    /// scattered to their rows' slots), each prompt block once for its
+    /// group of rows.
+    ///
+    /// Each row's scores are laid out as its sequence is, prompt first, then
+    /// its own positions, then -inf up to the step's widest row; one softmax
+    /// covers them, and the weights are split back into the two products.
     pub fn attend(&mut self, layer: usize, step: &DecodeStep, q: &Array, k: &Array, v: &Array, scale: f32) -> Result<Array, EngineError> {
         let (kv, hd, cap) = (self.kv_heads, self.head_dim, self.capacity as i32);
         let slots = self.slots as i32;
@@ -321,23 +380,58 @@ impl BatchCache {
         let (keys, values) = (view(bk)?, view(bv)?);
         let (rows, heads) = (q.shape()[0], q.shape()[1]);
         let group = heads / kv;
-        let q = q.multiply(Array::from_f32(scale).as_dtype(q.dtype())?)?.reshape(&[rows, kv, group, hd])?;
-        let q = if step.identity {
-            q
-        } else {
-            let full = zeros_dtype(&[step.span, kv, group, hd], q.dtype())?;
-            scatter_single(&full, &step.slot_ids, q.reshape(&[rows, 1, kv, group, hd])?, 0)?
-        };
-        // [span, kv, group, width]; positions a row does not hold get -inf.
-        let scores = q.matmul(keys.swap_axes(-1, -2)?)?.add(&step.bias)?;
+        let dtype = q.dtype();
+        let q = q.multiply(Array::from_f32(scale).as_dtype(dtype)?)?.reshape(&[rows, kv, group, hd])?;
+        // Own positions: [rows, kv, group, width], -inf where a row has no key.
+        let own = self.to_slots(step, &q, [kv, group, hd])?.matmul(keys.swap_axes(-1, -2)?)?.add(&step.bias)?;
+        let own = if step.identity { own } else { own.take_axis(&step.slot_ids, 0)? };
+        let mut joint = Vec::with_capacity(step.groups.len());
+        for g in &step.groups {
+            let mut parts = Vec::with_capacity(3);
+            if let Some(prefix) = &g.prefix {
+                let (pk, _) = prefix.layer(layer)?;
+                parts.push(q.index(g.start..g.end).matmul(pk.swap_axes(-1, -2)?)?);
+            }
+            parts.push(own.index(g.start..g.end));
+            let used = g.prefix_len() + step.width;
+            if used < step.joint {
+                parts.push(full::<f32>(&[g.end - g.start, kv, group, step.joint - used], Array::from_f32(f32::NEG_INFINITY))?.as_dtype(dtype)?);
+            }
+            joint.push(if parts.len() == 1 { parts.swap_remove(0) } else { concatenate(&parts, 3)? });
+        }
+        let scores = if joint.len() == 1 { joint.swap_remove(0) } else { concatenate(&joint, 0)? };
         let weights = if self.cpu_math {
             cpu_math::softmax_last(&scores)?
         } else {
-            softmax_axis(&scores.as_dtype(Dtype::Float32)?, -1, true)?.as_dtype(q.dtype())?
+            softmax_axis(&scores.as_dtype(Dtype::Float32)?, -1, true)?.as_dtype(dtype)?
         };
-        let out = weights.matmul(&values)?;
+        let mut own_weights = Vec::with_capacity(step.groups.len());
+        let mut from_prefix = Vec::with_capacity(step.groups.len());
+        for g in &step.groups {
+            let (w, p) = (weights.index(g.start..g.end), g.prefix_len());
+            own_weights.push(w.index((.., .., .., p..p + step.width)));
+            from_prefix.push(match &g.prefix {
+                Some(prefix) => w.index((.., .., .., ..p)).matmul(&prefix.layer(layer)?.1)?,
+                None => zeros_dtype(&[g.end - g.start, kv, group, hd], dtype)?,
+            });
+        }
+        let own_weights = if own_weights.len() == 1 { own_weights.swap_remove(0) } else { concatenate(&own_weights, 0)? };
+        let out = self.to_slots(step, &own_weights, [kv, group, step.width])?.matmul(&values)?;
         let out = if step.identity { out } else { out.take_axis(&step.slot_ids, 0)? };
-        Ok(out.reshape(&[rows, heads, 1, hd])?)
+        let from_prefix = if from_prefix.len() == 1 { from_prefix.swap_remove(0) } else { concatenate(&from_prefix, 0)? };
+        Ok(out.add(&from_prefix)?.reshape(&[rows, heads, 1, hd])?)
+    }
+
+    /// `x` (`[rows, ..inner]` in the step's row order) laid out by slot,
+    /// `[span, ..inner]`, zero where a slot is not stepping.
+    fn to_slots(&self, step: &DecodeStep, x: &Array, inner: [i32; 3]) -> Result<Array, EngineError> {
+        if step.identity {
+            return Ok(x.clone());
+        }
+        let [a, b, c] = inner;
+        let rows = x.shape()[0];
+        let empty = zeros_dtype(&[step.span, a, b, c], x.dtype())?;
+        Ok(scatter_single(&empty, &step.slot_ids, x.reshape(&[rows, 1, a, b, c])?, 0)?)
     }
 }
 
@@ -356,8 +450,5 @@ fn write_prefix(flat: &Array, shape: [i32; 4], slot: usize, prefix: &Array) -> R
 
 /// The dtype of a sequence's keys and values.
 fn dtype_of(seq: &SeqCache) -> Result<Dtype, EngineError> {
-    match seq.layer(0) {
-        Some((k, _)) => Ok(k.dtype()),
-        None => Err(EngineError::Mlx("a sequence needs a prompt before it decodes".into())),
-    }
+    seq.dtype().ok_or_else(|| EngineError::Mlx("a sequence needs a prompt before it decodes".into()))
 }

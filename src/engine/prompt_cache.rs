@@ -2,10 +2,10 @@
 //! starts with the same tokens: the runs of a sweep that share a model and
 //! a dataset (methods, seeds, budgets) all prefill the same prompts.
 //!
-//! An entry holds a prompt's keys and values for every layer and the
-//! logits after its last token. MLX arrays are immutable and reference
-//! counted, so a hit hands the sequence the same arrays without copying
-//! them; the sequence's later appends build new arrays.
+//! An entry holds a prompt's sealed prefix block (its keys and values for
+//! every layer) and the logits after its last token. A hit hands the new
+//! sequence the same block, without copying it; every sequence that starts
+//! from it, in any run, then shares that one copy in the batch cache too.
 //!
 //! A hit is bitwise identical to computing the prompt anew because the
 //! engine always computes a fresh prompt the same way: alone in its own
@@ -15,10 +15,9 @@
 //! off (prompts are still computed alone).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use mlx_rs::Array;
-
-use super::kv_cache::SeqCache;
+use super::kv_cache::{PrefixBlock, SeqCache};
 
 /// Counters of prompt lookups (per engine caller, or summed over a run).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -49,7 +48,7 @@ impl PromptCacheCounters {
 }
 
 struct Entry {
-    layers: Vec<(Array, Array)>,
+    block: Arc<PrefixBlock>,
     logits: Vec<f32>,
     bytes: usize,
     last_used: u64,
@@ -88,15 +87,15 @@ impl PromptCache {
         self.clock += 1;
         let entry = self.entries.get_mut(tokens)?;
         entry.last_used = self.clock;
-        Some(CachedPrompt { cache: SeqCache::from_layers(entry.layers.clone(), tokens.len()), logits: entry.logits.clone() })
+        Some(CachedPrompt { cache: SeqCache::from_prefix(entry.block.clone()), logits: entry.logits.clone() })
     }
 
     /// Keeps the state after `tokens` (a fresh sequence's cache right after
     /// its prompt), evicting the least recently used entries to make room.
     /// An entry larger than the whole budget is not kept.
     pub fn insert(&mut self, tokens: &[u32], cache: &SeqCache, logits: &[f32]) {
-        let Some(layers) = cache.layers_if_complete() else { return };
-        let bytes = cache.nbytes() + std::mem::size_of_val(logits) + std::mem::size_of_val(tokens);
+        let Some(block) = cache.sealed_prompt() else { return };
+        let bytes = block.nbytes() + std::mem::size_of_val(logits) + std::mem::size_of_val(tokens);
         if bytes > self.budget || self.entries.contains_key(tokens) {
             return;
         }
@@ -108,24 +107,28 @@ impl PromptCache {
         }
         self.clock += 1;
         self.bytes += bytes;
-        self.entries.insert(tokens.to_vec(), Entry { layers, logits: logits.to_vec(), bytes, last_used: self.clock });
+        self.entries.insert(tokens.to_vec(), Entry { block, logits: logits.to_vec(), bytes, last_used: self.clock });
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use mlx_rs::Array;
+
     use super::*;
 
     /// A one-layer cache of `len` positions of 16 f32 keys and values (128 B
     /// per position).
     fn computed(len: usize) -> SeqCache {
         let a = Array::from_slice(&vec![0.5f32; len * 16], &[1, 1, len as i32, 16]);
-        SeqCache::from_layers(vec![(a.clone(), a)], len)
+        let mut cache = SeqCache::with_own(None, vec![(a.clone(), a)], 1, len);
+        cache.seal_prompt();
+        cache
     }
 
     #[test]
     fn least_recently_used_prompts_leave_first_and_the_budget_holds() {
-        let entry = |len: usize| computed(len).nbytes() + 4 * 4 + 4 * len;
+        let entry = |len: usize| 128 * len + 4 * 4 + 4 * len;
         let (a, b, c) = ([1u32, 2], [3u32, 4], [5u32, 6]);
         let mut cache = PromptCache::new(2 * entry(2));
         assert!(cache.get(&a).is_none());

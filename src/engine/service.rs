@@ -323,7 +323,13 @@ impl Loop {
                 }
             }
             Op::Trim { seq, len, reply } => {
-                let r = self.seqs.get_mut(&seq).ok_or_else(|| unknown(seq)).and_then(|c| c.trim(len));
+                let batch = &mut self.batch;
+                let r = self.seqs.get_mut(&seq).ok_or_else(|| unknown(seq)).and_then(|c| {
+                    if len < c.prefix_len() {
+                        batch.evict(c)?;
+                    }
+                    c.trim(len)
+                });
                 let _ = reply.send(r);
             }
             Op::Release { seq } => {
@@ -341,7 +347,7 @@ impl Loop {
             }
             Op::Stats { reply } => {
                 self.stats.live_sequences = self.seqs.len() as u64;
-                self.stats.cache_bytes = (self.seqs.values().map(SeqCache::nbytes).sum::<usize>() + self.batch.nbytes()) as u64;
+                self.stats.cache_bytes = self.cache_bytes() as u64;
                 self.stats.prompt_cache_bytes = self.prompts.bytes() as u64;
                 let _ = reply.send(Ok(self.stats.clone()));
             }
@@ -412,8 +418,7 @@ impl Loop {
                 answers[i] = row;
             }
         }
-        let bytes: usize = self.seqs.values().map(SeqCache::nbytes).sum::<usize>() + self.batch.nbytes();
-        self.stats.peak_cache_bytes = self.stats.peak_cache_bytes.max(bytes as u64);
+        self.stats.peak_cache_bytes = self.stats.peak_cache_bytes.max(self.cache_bytes() as u64);
         // A sequence leaves the batch cache after a whole round without a
         // decode step, not after one: the sequences of a search that just
         // ended are released before the next round, and moving them out
@@ -448,6 +453,16 @@ impl Loop {
         }
         self.seqs.insert(seq, cache);
         logits
+    }
+
+    /// Bytes of keys and values the live sequences hold: their own, the
+    /// batch cache's buffers and each prompt block they share, once.
+    fn cache_bytes(&self) -> usize {
+        let mut blocks = HashMap::new();
+        for p in self.seqs.values().filter_map(SeqCache::prefix) {
+            blocks.entry(p.id()).or_insert_with(|| p.nbytes());
+        }
+        self.seqs.values().map(SeqCache::nbytes).sum::<usize>() + self.batch.nbytes() + blocks.values().sum::<usize>()
     }
 
     /// Evaluates one pass's logits into one vector per row and counts the pass.

@@ -93,6 +93,9 @@ pub struct SearchBench {
     pub naive_vs_maxent_per_token: f64,
     pub wave_vs_single: f64,
     pub engine_mean_batch: f64,
+    /// Most keys and values the engine held at once (MiB): the wave's, as
+    /// it is the largest user; prompt blocks shared by rows count once.
+    pub peak_kv_mib: f64,
 }
 
 fn spec(o: &SearchBenchOptions) -> String {
@@ -235,6 +238,7 @@ pub fn run(o: &SearchBenchOptions) -> Result<SearchBench, EvaluateError> {
         wave_tokens_per_s: wave_rate,
         single_tokens_per_s: single,
         engine_mean_batch: engine.stats()?.mean_batch(),
+        peak_kv_mib: engine.stats()?.peak_cache_bytes as f64 / 1048576.0,
     })
 }
 

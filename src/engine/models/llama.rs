@@ -11,7 +11,7 @@ use mlx_rs::ops::indexing::IndexOp;
 use mlx_rs::Array;
 use serde::Deserialize;
 
-use crate::engine::batch_cache::BatchCache;
+use crate::engine::batch_cache::{BatchCache, DecodeRow};
 use crate::engine::cpu_math;
 use crate::engine::kv_cache::SeqCache;
 use crate::engine::EngineError;
@@ -473,6 +473,7 @@ impl Llama {
         }
         let eps = self.config.rms_norm_eps;
         let (decode, multi): (Vec<usize>, Vec<usize>) = (0..rows.len()).partition(|&r| rows[r].0.len() == 1 && !rows[r].1.is_empty());
+        let fresh: Vec<usize> = multi.iter().copied().filter(|&r| rows[r].1.is_fresh()).collect();
         for &r in &multi {
             batch.evict(rows[r].1)?;
         }
@@ -496,12 +497,15 @@ impl Llama {
         let step = if decode.is_empty() {
             None
         } else {
-            let resident: Vec<(usize, usize)> = decode
+            let resident: Vec<DecodeRow> = decode
                 .iter()
-                .map(|&r| rows[r].1.slot().map(|s| (s, rows[r].1.len())))
+                .map(|&r| {
+                    let c = &*rows[r].1;
+                    c.slot().map(|slot| DecodeRow { slot, own_len: c.own_len(), prefix: c.prefix().cloned() })
+                })
                 .collect::<Option<_>>()
                 .ok_or_else(|| EngineError::Mlx("a decoding row is not in the batch cache".into()))?;
-            let positions: Vec<i32> = resident.iter().map(|r| r.1 as i32).collect();
+            let positions: Vec<i32> = decode.iter().map(|&r| rows[r].1.len() as i32).collect();
             let positions = Array::from_slice(&positions, &[n_dec]);
             Some((batch.prepare(&resident, pass, h.dtype())?, positions))
         };
@@ -532,6 +536,9 @@ impl Llama {
         for (t, cache) in rows.iter_mut() {
             cache.advance(t.len());
         }
+        for &r in &fresh {
+            rows[r].1.seal_prompt();
+        }
         let last: Vec<i32> = spans.iter().map(|(s, n)| s + n - 1).collect();
         let h = h.take_axis(Array::from_slice(&last, &[last.len() as i32]), 1)?;
         let logits = self.head(&h)?.reshape(&[last.len() as i32, -1])?.as_dtype(mlx_rs::Dtype::Float32)?;
@@ -545,11 +552,6 @@ pub struct RowsOutput {
     pub logits: Array,
     /// Tokens the pass computed (a shared prefix counts once).
     pub tokens: usize,
-}
-
-/// Concatenates along the sequence axis (cache growth).
-pub(crate) fn cat_seq(a: &Array, b: &Array) -> Result<Array, EngineError> {
-    Ok(concatenate(&[a, b], 2)?)
 }
 
 #[cfg(test)]
