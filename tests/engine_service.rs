@@ -248,7 +248,7 @@ fn the_batch_cache_widens_and_is_reused_without_losing_a_row() {
         close(&format!("first step of row {i}"), lp, &content[i]);
     }
     // Holes at slots 1 and 3; the first sequence leaves for a long step
-    // past the rows' 256 positions, then decodes beside the third.
+    // past the rows' capacity, then decodes beside the third.
     s.release(seqs[1]);
     s.release(seqs[3]);
     let long = ids(260, 9);

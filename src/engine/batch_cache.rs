@@ -35,8 +35,11 @@ use super::cpu_math;
 use super::kv_cache::{PrefixBlock, SeqCache};
 use super::EngineError;
 
-/// Capacity grows in steps of this many positions.
-const CAPACITY_STEP: usize = 256;
+/// Capacities are multiples of this many positions. Rows hold only the
+/// positions after their prompt (a search's generated tokens), so this is
+/// small; widening grows by at least half, so a long generation widens the
+/// pool a few times, not once per step.
+const CAPACITY_STEP: usize = 32;
 
 pub struct BatchCache {
     /// Per layer: flat keys and values.
@@ -160,7 +163,7 @@ impl BatchCache {
         }
         if capacity > self.capacity {
             // Only the slots up to the last one in use are widened.
-            let cap = capacity.next_multiple_of(CAPACITY_STEP);
+            let cap = capacity.max(self.capacity + self.capacity / 2).next_multiple_of(CAPACITY_STEP);
             let (s, kv, old) = (self.slots as i32, self.kv_heads, self.capacity as i32);
             let keep = top as i32;
             let extra = zeros_dtype(&[keep, kv, cap as i32 - old, hd], dtype)?;
