@@ -28,9 +28,10 @@ fn json(out: &std::process::Output) -> Value {
     serde_json::from_str(&common::stdout(out)).unwrap()
 }
 
-/// Per run id: the sum of the records' prompt tokens and every sample's
-/// generated tokens.
-fn recorded(results: &Path) -> std::collections::BTreeMap<String, (u64, Vec<u64>)> {
+/// Per run id: the sum of the records' prompt tokens, every sample's
+/// generated tokens, and the prompt tokens `run.json` says the prompt cache
+/// served.
+fn recorded(results: &Path) -> std::collections::BTreeMap<String, (u64, Vec<u64>, u64)> {
     let mut out = std::collections::BTreeMap::new();
     let runs = results.join("estimate").join("nogit").join("runs");
     for dir in std::fs::read_dir(runs).unwrap() {
@@ -43,7 +44,9 @@ fn recorded(results: &Path) -> std::collections::BTreeMap<String, (u64, Vec<u64>
             prompt += v["prompt_tokens"].as_u64().unwrap();
             generated.push(v["counters"]["tokens_generated"].as_u64().unwrap());
         }
-        out.insert(id, (prompt, generated));
+        let run: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+        let reused = run["prompt_cache"]["tokens_reused"].as_u64().unwrap();
+        out.insert(id, (prompt, generated, reused));
     }
     out
 }
@@ -68,7 +71,7 @@ fn the_estimate_counts_what_the_runs_then_do() {
     }
     let u = |r: &Value, k: &str| r[k].as_u64().unwrap_or_else(|| panic!("{k} of {r}"));
     // The totals are the sums of the runs.
-    for key in ["prefill_tokens", "generated_tokens", "samples"] {
+    for key in ["prefill_tokens", "cached_prompt_tokens", "generated_tokens", "samples"] {
         assert_eq!(u(&e["total"], key), runs.iter().map(|r| u(r, key)).sum::<u64>(), "{key}");
     }
     for key in ["seconds_low", "seconds_high"] {
@@ -88,8 +91,11 @@ fn the_estimate_counts_what_the_runs_then_do() {
     assert_eq!(records.len(), 6);
     for r in runs {
         let id = r["run_id"].as_str().unwrap();
-        let (prompt, generated) = &records[id];
+        let (prompt, generated, reused) = &records[id];
         assert_eq!(u(r, "prefill_tokens"), *prompt, "run {id}: the prompts the run prefilled");
+        // The default prompt cache: each dataset's prompts are computed by
+        // the first of its three runs and served to the other two.
+        assert_eq!(u(r, "cached_prompt_tokens"), *reused, "run {id}: the prompt tokens the prompt cache served");
         let total: u64 = generated.iter().sum();
         assert!(total <= u(r, "generated_tokens"), "run {id}: {total} generated > bound {}", u(r, "generated_tokens"));
         // `answer_tokens` sums one rollout's bound over the samples: a
@@ -104,4 +110,19 @@ fn the_estimate_counts_what_the_runs_then_do() {
     // longest label and the stop token, far below the budget.
     let motions = runs.iter().find(|r| r["dataset"] == "motions" && r["method"] == "greedy").unwrap();
     assert!(u(motions, "answer_tokens") < 20 * u(motions, "samples"), "{motions}");
+    let served: u64 = runs.iter().map(|r| u(r, "cached_prompt_tokens")).sum();
+    let prompts: u64 = runs.iter().map(|r| u(r, "prefill_tokens")).sum();
+    assert!(served > 0 && 3 * served == 2 * prompts, "two of three runs per dataset from the cache: {served} of {prompts}");
+
+    // Without a prompt cache every run computes its prompts, and no run
+    // gets faster.
+    let off = json(&common::runner().args(["plan", "--estimate", "--json", "--wave", "2", "--prompt-cache", "0"]).arg(&spec).output().unwrap());
+    assert_eq!(off["prompt_cache_bytes"], 0);
+    assert_eq!(u(&off["total"], "cached_prompt_tokens"), 0);
+    for r in off["runs"].as_array().unwrap() {
+        assert!(r["prefill_seconds"].as_f64().unwrap() > 0.0, "{r}");
+    }
+    for r in runs.iter().filter(|r| u(r, "cached_prompt_tokens") > 0) {
+        assert_eq!(r["prefill_seconds"].as_f64().unwrap(), 0.0, "{r}");
+    }
 }

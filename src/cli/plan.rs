@@ -26,6 +26,11 @@ pub struct PlanArgs {
     /// `runner run --wave` (their searches share forward passes).
     #[arg(long, default_value_t = crate::schedule::sweep::DEFAULT_WAVE, value_parser = crate::schedule::sweep::parse_wave, requires = "estimate")]
     pub wave: usize,
+    /// With --estimate: GB of computed prompts each model keeps, as `runner
+    /// run --prompt-cache` (runs that share a model, a dataset and an answer
+    /// budget then prefill their prompts once; 0: every run prefills).
+    #[arg(long, value_name = "GB", default_value_t = crate::schedule::sweep::DEFAULT_PROMPT_CACHE_BYTES as f64 / 1e9, value_parser = super::run::parse_gigabytes, requires = "estimate")]
+    pub prompt_cache: f64,
 }
 
 fn make_plan(args: &SpecArgs) -> Result<Plan, CliError> {
@@ -61,7 +66,7 @@ pub fn plan(args: &PlanArgs) -> Result<(), CliError> {
 
 fn estimate(args: &PlanArgs, plan: &Plan) -> Result<(), CliError> {
     crate::engine::init()?;
-    let opts = EstimateOptions { wave: args.wave.max(1), ..EstimateOptions::default() };
+    let opts = EstimateOptions { wave: args.wave.max(1), prompt_cache_bytes: (args.prompt_cache * 1e9) as u64, ..EstimateOptions::default() };
     let sources = crate::schedule::Sources::cached(&plan.runs, &args.spec.spec)?;
     let e = crate::schedule::estimate(plan, &sources, &opts, &|note| eprintln!("{note}"))?;
     for skipped in &e.not_estimated {
@@ -143,12 +148,15 @@ fn write_estimate(out: &mut impl Write, e: &Estimate) -> std::io::Result<()> {
         "Estimate of experiment {}: {} of {} planned runs, on this machine. Tokens are UPPER BOUNDS from the budgets \
          (max_new_tokens, num_rollouts, the longest answer the decoding constraint allows); times are at those bounds, \
          with runs one after another. TIME is a range: low if the {} samples of a run searched at once shared every \
-         forward pass (at most {} rows a pass), high if no pass were shared; runs fall between.",
+         forward pass (at most {} rows a pass), high if no pass were shared; runs fall between. PREFILL counts the \
+         prompt tokens; OF THEM CACHED, those a {} GB prompt cache serves from an earlier run of the same model, dataset \
+         and budget (no prefill time).",
         e.experiment,
         e.runs.len(),
         e.planned_runs,
         e.wave,
-        e.max_rows
+        e.max_rows,
+        e.prompt_cache_bytes as f64 / 1e9
     )?;
     writeln!(
         out,
@@ -178,14 +186,15 @@ fn write_estimate(out: &mut impl Write, e: &Estimate) -> std::io::Result<()> {
                 r.num_rollouts.map_or("-".into(), |n| n.to_string()),
                 r.samples.to_string(),
                 count(r.prefill_tokens),
+                count(r.cached_prompt_tokens),
                 count(r.generated_tokens),
                 r.rows.to_string(),
                 range(r.seconds_low, r.seconds_high),
             ]
         })
         .collect();
-    let header = ["RUN ID", "MODEL", "DATASET", "METHOD", "SEED", "ROLLOUTS", "SAMPLES", "PREFILL", "GENERATED ≤", "ROWS", "TIME"];
-    let right = [false, false, false, false, true, true, true, true, true, true, true];
+    let header = ["RUN ID", "MODEL", "DATASET", "METHOD", "SEED", "ROLLOUTS", "SAMPLES", "PREFILL", "OF THEM CACHED", "GENERATED ≤", "ROWS", "TIME"];
+    let right = [false, false, false, false, true, true, true, true, true, true, true, true];
     aligned(out, &header, &rows, &right)?;
     writeln!(out)?;
     let mut rows: Vec<Vec<String>> = e
@@ -193,12 +202,28 @@ fn write_estimate(out: &mut impl Write, e: &Estimate) -> std::io::Result<()> {
         .iter()
         .map(|m| {
             let t = &m.totals;
-            vec![m.method.clone(), t.runs.to_string(), t.samples.to_string(), count(t.prefill_tokens), count(t.generated_tokens), range(t.seconds_low, t.seconds_high)]
+            vec![
+                m.method.clone(),
+                t.runs.to_string(),
+                t.samples.to_string(),
+                count(t.prefill_tokens),
+                count(t.cached_prompt_tokens),
+                count(t.generated_tokens),
+                range(t.seconds_low, t.seconds_high),
+            ]
         })
         .collect();
     let t = &e.total;
-    rows.push(vec!["total".into(), t.runs.to_string(), t.samples.to_string(), count(t.prefill_tokens), count(t.generated_tokens), range(t.seconds_low, t.seconds_high)]);
-    aligned(out, &["METHOD", "RUNS", "SAMPLES", "PREFILL", "GENERATED ≤", "TIME"], &rows, &[false, true, true, true, true, true])?;
+    rows.push(vec![
+        "total".into(),
+        t.runs.to_string(),
+        t.samples.to_string(),
+        count(t.prefill_tokens),
+        count(t.cached_prompt_tokens),
+        count(t.generated_tokens),
+        range(t.seconds_low, t.seconds_high),
+    ]);
+    aligned(out, &["METHOD", "RUNS", "SAMPLES", "PREFILL", "OF THEM CACHED", "GENERATED ≤", "TIME"], &rows, &[false, true, true, true, true, true, true])?;
     for s in &e.not_estimated {
         writeln!(out, "\nNOT ESTIMATED: model `{}` ({}), {} runs: {}", s.model, s.source, s.runs.len(), s.reason)?;
     }

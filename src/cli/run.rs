@@ -54,7 +54,7 @@ pub struct RunArgs {
 }
 
 /// A size in GB: a finite number from 0 to 1,000,000.
-fn parse_gigabytes(s: &str) -> Result<f64, String> {
+pub(crate) fn parse_gigabytes(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(gb) if gb.is_finite() && (0.0..=1e6).contains(&gb) => Ok(gb),
         _ => Err(format!("`{s}` is not a size in GB: give a number from 0 to 1000000")),

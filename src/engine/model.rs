@@ -162,8 +162,13 @@ pub fn load_dir(dir: &Path, dtype: Option<Dtype>) -> Result<LoadedModel, EngineE
         let sum = crate::assets::sha256_file(file).map_err(|e| bad(format!("{}: {e}", file.display())))?;
         digest.push_str(&sum);
     }
+    // Each weight is converted and evaluated on its own, and the file's
+    // array dropped before the next: converting all at once would hold every
+    // stored tensor beside its converted copy (a 16-bit file computed in f32
+    // peaked at half the weights' size again).
     let mut weights = HashMap::new();
-    let names: Vec<String> = raw.keys().cloned().collect();
+    let mut names: Vec<String> = raw.keys().cloned().collect();
+    names.sort();
     for name in names {
         if name.ends_with(".scales") || name.ends_with(".biases") {
             continue;
@@ -180,20 +185,28 @@ pub fn load_dir(dir: &Path, dtype: Option<Dtype>) -> Result<LoadedModel, EngineE
                 if ![2, 3, 4, 6, 8].contains(&q.bits) {
                     return Err(EngineError::Unsupported(format!("{}: {}-bit quantization", dir.display(), q.bits)));
                 }
-                weights.insert(name, dequantize(w, scales, biases, q.group_size, q.bits)?.as_dtype(dtype)?);
+                weights.insert(name.clone(), dequantize(w, scales, biases, q.group_size, q.bits)?.as_dtype(dtype)?);
             }
             (None, Some(scales), _) => {
                 weights.insert(format!("{stem}.scales"), scales.clone());
                 if let Some(b) = biases {
                     weights.insert(format!("{stem}.biases"), b.clone());
                 }
-                weights.insert(name, w.clone());
+                weights.insert(name.clone(), w.clone());
             }
             (Some(dtype), None, _) => {
-                weights.insert(name, w.as_dtype(dtype)?);
+                weights.insert(name.clone(), w.as_dtype(dtype)?);
             }
             (None, None, _) => {
-                weights.insert(name, w.clone());
+                weights.insert(name.clone(), w.clone());
+            }
+        }
+        if let Some(converted) = weights.get(&name) {
+            converted.eval()?;
+        }
+        for part in [name.clone(), format!("{stem}.scales"), format!("{stem}.biases")] {
+            if dtype.is_some() {
+                raw.remove(&part);
             }
         }
     }

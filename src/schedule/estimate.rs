@@ -53,6 +53,15 @@
 //! fall between: searches of a wave end at different times and tree
 //! searches have single-row phases, so passes narrow as a wave goes on.
 
+//! **Prompt cache.** With a prompt cache (`--prompt-cache`, as `runner
+//! run`), runs of one model that ask the same prompts (one dataset, one
+//! answer budget) compute them once: the runs are taken in the order they
+//! start ([`super::sweep::execution_order`]) and each model's cache is
+//! followed as a least-recently-used store of whole prompt sets, each
+//! costing its tokens times the keys and values one prompt token holds
+//! (measured in the calibration) plus its logits. A run whose set is held
+//! has its prompts in `cached_prompt_tokens` and no prefill time.
+//!
 //! A model that cannot be loaded without downloading (a hub model not in
 //! the local cache) or at all is not estimated: its runs are listed with
 //! the reason and the totals cover the others (a prompt cannot be counted
@@ -102,6 +111,9 @@ pub struct EstimateOptions {
     pub calibration_tokens: usize,
     /// Seconds after which a calibration width stops decoding.
     pub calibration_seconds: f64,
+    /// Bytes of computed prompts each model keeps (`runner run
+    /// --prompt-cache`); 0: every run computes its prompts.
+    pub prompt_cache_bytes: u64,
 }
 
 impl Default for EstimateOptions {
@@ -112,6 +124,7 @@ impl Default for EstimateOptions {
             max_rows: sweep.max_rows,
             calibration_tokens: CALIBRATION_TOKENS,
             calibration_seconds: CALIBRATION_SECONDS,
+            prompt_cache_bytes: sweep.prompt_cache_bytes,
         }
     }
 }
@@ -187,6 +200,8 @@ pub struct Calibration {
     pub prefill: Vec<PrefillPoint>,
     /// Width 1, then the widest pass measured (when wider than 1).
     pub decode: Vec<DecodePoint>,
+    /// Bytes of keys and values one prompt token holds.
+    pub kv_bytes_per_token: f64,
     /// Seconds the calibration took.
     pub seconds: f64,
 }
@@ -249,6 +264,9 @@ pub struct RunEstimate {
     pub samples: usize,
     /// Sum of the samples' prompt lengths (each prefilled once).
     pub prefill_tokens: u64,
+    /// Of `prefill_tokens`, those the prompt cache serves (computed by an
+    /// earlier run of the sweep); their prefill takes no time.
+    pub cached_prompt_tokens: u64,
     /// Sum over the samples of the most tokens one rollout generates
     /// (`min(max_new_tokens, longest constrained answer)`).
     pub answer_tokens: u64,
@@ -275,6 +293,7 @@ pub struct Totals {
     pub runs: usize,
     pub samples: usize,
     pub prefill_tokens: u64,
+    pub cached_prompt_tokens: u64,
     pub generated_tokens: u64,
     pub seconds_low: f64,
     pub seconds_high: f64,
@@ -285,6 +304,7 @@ impl Totals {
         self.runs += 1;
         self.samples += r.samples;
         self.prefill_tokens += r.prefill_tokens;
+        self.cached_prompt_tokens += r.cached_prompt_tokens;
         self.generated_tokens += r.generated_tokens;
         self.seconds_low += r.seconds_low;
         self.seconds_high += r.seconds_high;
@@ -315,6 +335,8 @@ pub struct Estimate {
     pub complete: bool,
     pub wave: usize,
     pub max_rows: usize,
+    /// The prompt cache each model was taken to have (bytes; 0: none).
+    pub prompt_cache_bytes: u64,
     pub calibration: Vec<Calibration>,
     pub runs: Vec<RunEstimate>,
     /// Per method entry, in the order of first appearance.
@@ -440,7 +462,15 @@ struct DecodeLimits {
 
 /// Prefill measurements (half of `prompt`, then all of it) and decode
 /// passes after `prompt` at each width.
-fn calibrate(session: &Session, prompt: &[u32], widths: &[usize], limits: DecodeLimits) -> Result<(Vec<PrefillPoint>, Vec<DecodePoint>), EngineError> {
+/// `cache_bytes` reads the engine's bytes of keys and values in use; the
+/// third result is the bytes one prompt token adds.
+fn calibrate(
+    session: &Session,
+    cache_bytes: &dyn Fn() -> Result<u64, EngineError>,
+    prompt: &[u32],
+    widths: &[usize],
+    limits: DecodeLimits,
+) -> Result<(Vec<PrefillPoint>, Vec<DecodePoint>, f64), EngineError> {
     if prompt.is_empty() {
         return Err(EngineError::BadInput("an empty prompt cannot be calibrated on".into()));
     }
@@ -460,9 +490,11 @@ fn calibrate(session: &Session, prompt: &[u32], widths: &[usize], limits: Decode
         session.release(seq);
     }
     let root = session.new_seq(None)?;
+    let before = cache_bytes()?;
     let start = Instant::now();
     let lp = session.forward(root, prompt)?;
     prefill.push(PrefillPoint { tokens: prompt.len(), seconds: start.elapsed().as_secs_f64() });
+    let per_token = cache_bytes()?.saturating_sub(before) as f64 / prompt.len() as f64;
     let first = argmax(&lp);
     let mut points = Vec::new();
     for &w in widths {
@@ -496,7 +528,7 @@ fn calibrate(session: &Session, prompt: &[u32], widths: &[usize], limits: Decode
         points.push(DecodePoint { rows: w, seconds_per_pass: per_pass, tokens_per_s: w as f64 / per_pass.max(1e-12) });
     }
     session.release(root);
-    Ok((prefill, points))
+    Ok((prefill, points, per_token))
 }
 
 /// The identity of a dataset's loaded files.
@@ -538,6 +570,7 @@ pub fn estimate(plan: &Plan, sources: &Sources, opts: &EstimateOptions, note: &d
         complete: true,
         wave: opts.wave,
         max_rows: opts.max_rows,
+        prompt_cache_bytes: opts.prompt_cache_bytes,
         calibration: Vec::new(),
         runs: Vec::new(),
         methods: Vec::new(),
@@ -545,6 +578,8 @@ pub fn estimate(plan: &Plan, sources: &Sources, opts: &EstimateOptions, note: &d
         not_estimated: Vec::new(),
     };
     let mut estimated: BTreeMap<String, RunEstimate> = BTreeMap::new();
+    // Per run: its prompt set (dataset and answer budget) and that set's bytes.
+    let mut prompt_sets: BTreeMap<String, (String, u64)> = BTreeMap::new();
     for (key, runs) in &by_model {
         let first = runs[0];
         let skip = |reason: String| NotEstimated {
@@ -568,10 +603,11 @@ pub fn estimate(plan: &Plan, sources: &Sources, opts: &EstimateOptions, note: &d
                 continue;
             }
         };
-        model_runs(&engine, runs, &plan.runs, &paths, &mut files, opts, note, &mut out.calibration, &mut estimated)?;
+        model_runs(&engine, runs, &plan.runs, &paths, &mut files, opts, note, &mut out.calibration, &mut estimated, &mut prompt_sets)?;
         drop(engine);
         engines.release(key);
     }
+    follow_prompt_caches(plan, opts.prompt_cache_bytes, &prompt_sets, &mut estimated);
     for run in &plan.runs {
         let Some(r) = estimated.remove(&run.run_id.0) else { continue };
         match out.methods.iter_mut().find(|m| m.method == r.method) {
@@ -589,6 +625,39 @@ pub fn estimate(plan: &Plan, sources: &Sources, opts: &EstimateOptions, note: &d
     Ok(out)
 }
 
+/// Marks the runs whose prompts each model's prompt cache (of `budget`
+/// bytes) still holds when they start: the runs in the order they start,
+/// each model's cache a least-recently-used store of prompt sets.
+fn follow_prompt_caches(plan: &Plan, budget: u64, sets: &BTreeMap<String, (String, u64)>, estimated: &mut BTreeMap<String, RunEstimate>) {
+    if budget == 0 {
+        return;
+    }
+    let mut order: Vec<&RunConfig> = plan.runs.iter().collect();
+    order.sort_by_key(|r| super::sweep::execution_order(r));
+    // Per model: (prompt set, bytes, last use).
+    let mut caches: BTreeMap<String, Vec<(String, u64, usize)>> = BTreeMap::new();
+    for (clock, run) in order.into_iter().enumerate() {
+        let (Some((set, bytes)), Some(r)) = (sets.get(&run.run_id.0), estimated.get_mut(&run.run_id.0)) else { continue };
+        let cache = caches.entry(model_key(run)).or_default();
+        if let Some(entry) = cache.iter_mut().find(|e| e.0 == *set) {
+            entry.2 = clock;
+            r.cached_prompt_tokens = r.prefill_tokens;
+            r.seconds_low -= r.prefill_seconds;
+            r.seconds_high -= r.prefill_seconds;
+            r.prefill_seconds = 0.0;
+            continue;
+        }
+        if *bytes > budget {
+            continue;
+        }
+        while cache.iter().map(|e| e.1).sum::<u64>() + bytes > budget {
+            let Some(oldest) = cache.iter().enumerate().min_by_key(|(_, e)| e.2).map(|(i, _)| i) else { break };
+            cache.remove(oldest);
+        }
+        cache.push((set.clone(), *bytes, clock));
+    }
+}
+
 /// The datasets, prompts, calibrations and run estimates of one model.
 #[allow(clippy::too_many_arguments)]
 fn model_runs(
@@ -601,6 +670,7 @@ fn model_runs(
     note: &dyn Fn(&str),
     calibrations: &mut Vec<Calibration>,
     estimated: &mut BTreeMap<String, RunEstimate>,
+    prompt_sets: &mut BTreeMap<String, (String, u64)>,
 ) -> Result<(), EstimateError> {
     let stop = engine.tokenizer.stop_ids().to_vec();
     // Datasets in order of first use, each with its runs.
@@ -653,7 +723,8 @@ fn model_runs(
         let cal_err = |source: EngineError| EstimateError::Calibration { model: druns[0].model.name.clone(), source };
         let session = engine.service.group(1).map_err(cal_err)?.pop().ok_or_else(|| cal_err(EngineError::Mlx("no engine session".into())))?;
         let limits = DecodeLimits { tokens: opts.calibration_tokens, seconds: opts.calibration_seconds };
-        let (prefill, decode) = calibrate(&session, &median, &widths, limits).map_err(cal_err)?;
+        let cache_bytes = || engine.service.stats().map(|s| s.cache_bytes);
+        let (prefill, decode, kv_bytes_per_token) = calibrate(&session, &cache_bytes, &median, &widths, limits).map_err(cal_err)?;
         drop(session);
         let whole = prefill.last().map_or(f64::NAN, |p| p.tokens as f64 / p.seconds.max(1e-12));
         let cal = Calibration {
@@ -663,8 +734,10 @@ fn model_runs(
             prefill_tokens_per_s: whole,
             prefill,
             decode,
+            kv_bytes_per_token,
             seconds: started.elapsed().as_secs_f64(),
         };
+        let vocab = engine.tokenizer.vocab_size() as u64;
         // Runs without a token-budget peer first: a matched run needs its
         // peer's per-sample bounds.
         let mut per_sample: BTreeMap<String, Vec<u64>> = BTreeMap::new();
@@ -688,6 +761,8 @@ fn model_runs(
             let decode_low = generated as f64 * cal.seconds_per_token(rows);
             let decode_high = generated as f64 * cal.seconds_per_token(alone);
             per_sample.insert(run.run_id.0.clone(), bounds);
+            let bytes = (prefill_tokens as f64 * kv_bytes_per_token) as u64 + p.prompt_tokens.len() as u64 * 4 * vocab;
+            prompt_sets.insert(run.run_id.0.clone(), (format!("{}\u{0}{}", d.name, run.method.params.max_new_tokens), bytes));
             estimated.insert(
                 run.run_id.0.clone(),
                 RunEstimate {
@@ -701,6 +776,7 @@ fn model_runs(
                     max_new_tokens: run.method.params.max_new_tokens,
                     samples: p.prompt_tokens.len(),
                     prefill_tokens,
+                    cached_prompt_tokens: 0,
                     answer_tokens: p.answer.iter().sum(),
                     generated_tokens: generated,
                     rows,
@@ -763,6 +839,7 @@ mod tests {
             prefill_tokens_per_s: 100.0,
             prefill: vec![PrefillPoint { tokens: 100, seconds: 1.0 }, PrefillPoint { tokens: 200, seconds: 3.0 }],
             decode: vec![point(1, 0.1), point(11, 0.2)],
+            kv_bytes_per_token: 0.0,
             seconds: 1.0,
         };
         // 0.005 L + 5e-5 L² through both measurements.

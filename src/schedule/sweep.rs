@@ -227,10 +227,7 @@ pub fn execute_sweep(
             selected.push(run);
         }
     }
-    // Peers first: a run that names a token budget waits for its peer.
-    // Then runs that share prompts (one model, one dataset) next to each
-    // other, so that the engine's prompt cache still holds their prompts.
-    selected.sort_by_key(|r| (r.method.params.token_budget_from.is_some(), model_key(r), r.dataset.name.clone()));
+    selected.sort_by_key(|r| execution_order(r));
     let done: HashSet<String> = plan.runs.iter().zip(&states).filter(|(_, s)| s.is_complete()).map(|(r, _)| r.run_id.0.clone()).collect();
     let mut weights_cache: BTreeMap<String, u64> = BTreeMap::new();
     let estimates: Vec<(String, u64, u64)> = selected
@@ -287,4 +284,13 @@ pub fn execute_sweep(
         }
         None => Ok(st.report),
     }
+}
+
+/// Where a run comes in the order runs start. Peers first: a run that
+/// names a token budget waits for its peer. Then runs that share prompts
+/// (one model, one dataset) next to each other, so that the engine's prompt
+/// cache still holds their prompts. (`sort_by_key` is stable: plan order
+/// within each.)
+pub(crate) fn execution_order(r: &RunConfig) -> (bool, String, String) {
+    (r.method.params.token_budget_from.is_some(), model_key(r), r.dataset.name.clone())
 }
