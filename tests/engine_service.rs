@@ -277,3 +277,37 @@ fn the_batch_cache_widens_and_is_reused_without_losing_a_row() {
     longer.push(10);
     close("600-position row", &s.forward(f, &[10]).unwrap(), &longer);
 }
+
+/// Sixteen forks of one 600-token prompt decode together holding one copy
+/// of the prompt: the batch cache stores only each row's own positions and
+/// every row attends over the shared prompt block. Rows still equal a fresh
+/// computation.
+#[test]
+fn forks_of_a_prompt_share_one_copy_of_it_while_they_decode() {
+    let _g = serial();
+    let direct = load(SMOLLM2, Dtype::Float32).unwrap();
+    let prompt: Vec<u32> = (0..600u32).map(|i| 100 + (i * 37) % 5000).collect();
+    let engine = service(16);
+    let s = engine.group(1).unwrap().pop().unwrap();
+    let root = s.new_seq(None).unwrap();
+    s.forward(root, &prompt).unwrap();
+    let prompt_bytes = engine.stats().unwrap().cache_bytes;
+    let per_token = prompt_bytes / prompt.len() as u64;
+    assert!(per_token > 0);
+    let forks: Vec<SeqId> = (0..16).map(|_| s.new_seq(Some(root)).unwrap()).collect();
+    let mut content: Vec<Vec<u32>> = (0..16).map(|_| prompt.clone()).collect();
+    for step in 0..2u32 {
+        let rows: Vec<_> = forks.iter().enumerate().map(|(i, &f)| (f, vec![200 + i as u32 + 16 * step])).collect();
+        for (i, c) in content.iter_mut().enumerate() {
+            c.push(200 + i as u32 + 16 * step);
+        }
+        let out = s.forward_rows(rows).unwrap();
+        for i in [0, 15] {
+            assert_fresh(&direct, &format!("fork {i}, step {step}"), &out[i], &content[i]);
+        }
+    }
+    let peak = engine.stats().unwrap().peak_cache_bytes;
+    // The prompt once, and 16 rows of at most 64 own positions; copies of
+    // the prompt per row would be 16 × 600 positions.
+    assert!(peak >= prompt_bytes && peak <= prompt_bytes + 16 * 64 * per_token, "peak {peak} B, prompt {prompt_bytes} B, {per_token} B a position");
+}

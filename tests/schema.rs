@@ -51,7 +51,7 @@ fn cited_docs(text: &str) -> Vec<String> {
             .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '/'))
             .unwrap_or(after.len());
         if len > 0 && after[len..].starts_with(".md") {
-            out.push(format!("docs/{}", &after[..len]));
+            out.push(format!("docs/{}.md", &after[..len]));
         }
         rest = after;
     }
