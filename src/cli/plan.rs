@@ -197,32 +197,19 @@ fn write_estimate(out: &mut impl Write, e: &Estimate) -> std::io::Result<()> {
     let right = [false, false, false, false, true, true, true, true, true, true, true, true];
     aligned(out, &header, &rows, &right)?;
     writeln!(out)?;
-    let mut rows: Vec<Vec<String>> = e
-        .methods
-        .iter()
-        .map(|m| {
-            let t = &m.totals;
-            vec![
-                m.method.clone(),
-                t.runs.to_string(),
-                t.samples.to_string(),
-                count(t.prefill_tokens),
-                count(t.cached_prompt_tokens),
-                count(t.generated_tokens),
-                range(t.seconds_low, t.seconds_high),
-            ]
-        })
-        .collect();
-    let t = &e.total;
-    rows.push(vec![
-        "total".into(),
-        t.runs.to_string(),
-        t.samples.to_string(),
-        count(t.prefill_tokens),
-        count(t.cached_prompt_tokens),
-        count(t.generated_tokens),
-        range(t.seconds_low, t.seconds_high),
-    ]);
+    let totals_row = |name: &str, t: &crate::schedule::estimate::Totals| {
+        vec![
+            name.to_owned(),
+            t.runs.to_string(),
+            t.samples.to_string(),
+            count(t.prefill_tokens),
+            count(t.cached_prompt_tokens),
+            count(t.generated_tokens),
+            range(t.seconds_low, t.seconds_high),
+        ]
+    };
+    let mut rows: Vec<Vec<String>> = e.methods.iter().map(|m| totals_row(&m.method, &m.totals)).collect();
+    rows.push(totals_row("total", &e.total));
     aligned(out, &["METHOD", "RUNS", "SAMPLES", "PREFILL", "OF THEM CACHED", "GENERATED ≤", "TIME"], &rows, &[false, true, true, true, true, true, true])?;
     for s in &e.not_estimated {
         writeln!(out, "\nNOT ESTIMATED: model `{}` ({}), {} runs: {}", s.model, s.source, s.runs.len(), s.reason)?;
