@@ -111,7 +111,7 @@ fn soft_identity_holds_after_every_iteration() {
 
 /// Runs MaxEnt-TS until every non-terminal node is expanded and every child visited.
 fn complete_maxent(k: u32, lam: Lam, seed: u64) -> (Tree, Vec<NodeId>) {
-    let p = with_lambda(params(MethodKind::MaxentTs, json!({ "expansion_k": k, "rollout_top_k": k, "num_rollouts": 200000 })), lam);
+    let p = with_lambda(params(MethodKind::MaxentTs, json!({ "expansion_k": k, "rollout_top_k": k, "num_rollouts": 100000 })), lam);
     let cfg = config(MethodKind::MaxentTs, &p, seed);
     let (mut m, mut e) = (model(), evaluator());
     let mut r = MaxEntRun::start(&cfg, &mut m, &mut e, &PROMPT).expect("start");

@@ -52,6 +52,19 @@ fn the_paper_sweep_has_1300_distinct_runs_in_the_declared_shape() {
 }
 
 #[test]
+fn the_plan_fills_exactly_what_the_declarations_say_and_search_accepts_it() {
+    for spec in ["experiments/quickstart.yaml", "experiments/m3max_sweep.yaml"] {
+        let plan = resolve(&load(&root().join(spec), &[]).expect("loads")).expect("plans");
+        for run in &plan.runs {
+            let (kind, p) = (run.method.kind, &run.method.params);
+            p.check(kind).unwrap_or_else(|e| panic!("{spec} {}: {e}", run.method.name));
+            assert_eq!(&p.with_defaults(kind).expect("defaults"), p, "{spec} {}: the plan left a default out", run.method.name);
+            runner::search::SearchConfig::from_params(kind, p, vec![0], 0).unwrap_or_else(|e| panic!("{spec} {}: {e}", run.method.name));
+        }
+    }
+}
+
+#[test]
 fn grid_crosses_every_listed_value() {
     let plan = plan_text(&spec_with("methods:\n  mcts:\n    num_rollouts: [2, 4, 8]\n    expansion_k: [2, 3]\n"), &[]);
     assert_eq!(plan.runs.len(), 6);

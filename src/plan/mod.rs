@@ -9,10 +9,11 @@ pub mod sweep;
 
 use serde::Serialize;
 
-pub use applicability::{applies, default_value};
 pub use resolve::resolve;
 pub use runtime_identity::{IdentityMismatch, RuntimeIdentity};
-pub use run_config::{hash_canonical, DataSource, DatasetRef, MethodParams, MethodRef, ModelRef, ModelSource, RunConfig, RunId};
+pub use run_config::{hash_canonical, DataSource, DatasetRef, MethodRef, ModelRef, ModelSource, RunConfig, RunId};
+/// The resolved parameters of a run, declared with the spec's parameters.
+pub use crate::spec::MethodParams;
 
 use crate::spec::Diagnostic;
 

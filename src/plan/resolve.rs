@@ -5,12 +5,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value};
 
-use super::applicability::{allowed_values, applies, applies_somewhere, default_value, is_required, Structure, STRUCTURAL};
-use super::run_config::{DataSource, DatasetRef, MethodParams, MethodRef, ModelRef, ModelSource, RunConfig};
+use super::applicability::{allowed_values, applies, applies_somewhere, check_range, default_value, is_required, same_as};
+use super::run_config::{DataSource, DatasetRef, MethodRef, ModelRef, ModelSource, RunConfig};
 use super::sweep::{self, admits, Axis, Combo, SweepError};
 use super::{Plan, PlanError, MAX_RUNS};
 use crate::spec::{
-    DataFormat, DatasetSpec, LoadedSpec, MethodKind, MethodSpec, ModelSpec, ParamAxes, SerializationSpec, Split, TaskKind, PARAM_NAMES,
+    names, structural_names, DataFormat, DatasetSpec, LoadedSpec, MethodKind, MethodSpec, ModelSpec, ParamAxes, SerializationSpec, Split,
+    MethodParams, Structure, TaskKind, PARAM_NAMES,
 };
 
 /// Resolves a loaded spec into its plan.
@@ -435,14 +436,14 @@ impl<'a> Resolver<'a> {
                     .unwrap_or_default();
                 return Err(self.err(zkey, format!("`{bad}` is not a parameter{hint}")));
             }
-            if let Some(s) = zip.iter().find(|n| STRUCTURAL.contains(&n.as_str())) {
+            if let Some(s) = zip.iter().find(|n| structural_names().any(|s| s == n.as_str())) {
                 return Err(self.err(zkey, format!("`{s}` chooses which parameters apply and cannot be zipped")));
             }
         }
 
         // Structural choices first: each combination decides what else applies.
         let mut structures = vec![Structure::default()];
-        for s in STRUCTURAL {
+        for s in structural_names() {
             let allowed = allowed_values(kind, s);
             if allowed.is_empty() {
                 continue;
@@ -450,10 +451,10 @@ impl<'a> Resolver<'a> {
             let values = match axes.get(s) {
                 Some((values, vkey)) => {
                     for v in values {
-                        if !v.as_str().is_some_and(|v| allowed.contains(&v)) {
+                        if !allowed.contains(v) {
                             return Err(self.err(
                                 vkey,
-                                format!("{} is not valid for {}; expected one of: {}", v, kind.name(), allowed.join(", ")),
+                                format!("{} is not valid for {}; expected one of: {}", v, kind.name(), names(&allowed)),
                             ));
                         }
                     }
@@ -479,7 +480,7 @@ impl<'a> Resolver<'a> {
             let mut list: Vec<Axis> = Vec::new();
             let mut origin: BTreeMap<String, String> = BTreeMap::new();
             for name in PARAM_NAMES {
-                if STRUCTURAL.contains(name) || !applies(kind, name, structure) {
+                if structural_names().any(|s| s == *name) || !applies(kind, name, structure) {
                     continue;
                 }
                 let (values, vkey) = match axes.get(name) {
@@ -489,7 +490,7 @@ impl<'a> Resolver<'a> {
                     }
                     None => match default_value(kind, name) {
                         Some(d) => (vec![d], String::new()),
-                        None if is_required(name) => {
+                        None if is_required(kind, name, |o| axes.contains_key(o)) => {
                             return Err(self.err(
                                 &key,
                                 format!("`{name}` is required for {} (set it here or in sweep.grid)", kind.name()),
@@ -506,15 +507,15 @@ impl<'a> Resolver<'a> {
             let room = cap.saturating_sub(params.len() as u64);
             let combos = sweep::product(&groups, room).map_err(|e| self.sweep_error(&zips, &key, e))?;
             for mut combo in combos {
-                for s in STRUCTURAL {
+                for s in structural_names() {
                     if let Some(v) = structure.get(s) {
-                        combo.insert((*s).to_owned(), json!(v));
+                        combo.insert(s.to_owned(), v);
                     }
                 }
                 params.push(self.params(kind, &combo, &origin, &key)?);
             }
         }
-        for s in STRUCTURAL {
+        for s in structural_names() {
             if axes.contains_key(s) && !allowed_values(kind, s).is_empty() {
                 used.insert(s);
             }
@@ -564,9 +565,14 @@ impl<'a> Resolver<'a> {
             }
             map.insert(name.clone(), value.clone());
         }
-        if kind == MethodKind::MaxentTs && !map.contains_key("rollout_top_k") {
-            if let Some(k) = map.get("expansion_k").cloned() {
-                map.insert("rollout_top_k".into(), k);
+        // Parameters that default to another's value take it now.
+        for name in PARAM_NAMES {
+            if let Some(other) = same_as(kind, name) {
+                if !map.contains_key(*name) && applies(kind, name, &Structure::of(&Value::Object(map.clone()))) {
+                    if let Some(v) = map.get(other).cloned() {
+                        map.insert((*name).to_owned(), v);
+                    }
+                }
             }
         }
         serde_json::from_value(Value::Object(map)).map_err(|e| self.err(key, format!("invalid parameters: {e}")))
@@ -623,12 +629,12 @@ impl<'a> Resolver<'a> {
             }
         }
         let mut structure = Structure::default();
-        for s in STRUCTURAL {
+        for s in structural_names() {
             if allowed_values(kind, s).is_empty() {
                 continue;
             }
             let v = fixed.get(s).cloned().or_else(|| default_value(kind, s)).unwrap_or(Value::Null);
-            if !v.as_str().is_some_and(|x| allowed_values(kind, s).contains(&x)) {
+            if !allowed_values(kind, s).contains(&v) {
                 return Err(self.err(&format!("{key}.{s}"), format!("{v} is not valid for {}", kind.name())));
             }
             structure.set(s, &v);
@@ -645,7 +651,7 @@ impl<'a> Resolver<'a> {
                 Some(v) => {
                     combo.insert((*name).to_owned(), v);
                 }
-                None if is_required(name) => {
+                None if is_required(kind, name, |o| fixed.contains_key(o)) => {
                     return Err(self.err(key, format!("`{name}` is required for {}", kind.name())));
                 }
                 None => {}
@@ -712,54 +718,6 @@ fn infer_format(file: &str) -> Option<DataFormat> {
         Some(DataFormat::Ts)
     } else {
         None
-    }
-}
-
-/// The valid range of each numeric parameter.
-/// Largest values of the count parameters.
-pub const UPPER_BOUNDS: &[(&str, f64)] = &[
-    ("max_new_tokens", 32_768.0),
-    ("num_rollouts", 100_000.0),
-    ("parallel_rollouts", 4_096.0),
-    ("expansion_k", 4_096.0),
-    ("rollout_top_k", 4_096.0),
-    ("output_samples", 100_000.0),
-    ("max_tokens_generated", 1e9),
-    ("top_k", 1e7),
-];
-
-fn check_range(name: &str, value: &Value) -> Result<(), String> {
-    const NUMERIC: &[&str] = &[
-        "num_rollouts", "expansion_k", "max_new_tokens", "parallel_rollouts", "output_samples",
-        "max_tokens_generated", "rollout_top_k", "top_k", "sampling_temperature", "top_p", "c_uct",
-        "c_puct", "pw_c", "pw_alpha",
-    ];
-    let Some(x) = value.as_f64() else {
-        // Non-finite floats (YAML .nan, .inf) do not survive as JSON numbers.
-        return if NUMERIC.contains(&name) { Err(format!("must be a finite number, got {value}")) } else { Ok(()) };
-    };
-    if let Some((_, most)) = UPPER_BOUNDS.iter().find(|(n, _)| *n == name) {
-        if x > *most {
-            return Err(format!("must be at most {most} (a larger value could not finish or would overflow the memory estimate), got {value}"));
-        }
-    }
-    let (ok, what) = match name {
-        "num_rollouts" | "expansion_k" | "max_new_tokens" | "parallel_rollouts" | "output_samples"
-        | "max_tokens_generated" | "rollout_top_k" => (x >= 1.0, "must be at least 1"),
-        "sampling_temperature" => (
-            x.is_finite() && x >= 0.0,
-            "must be >= 0 (0 means argmax); it is τ of the proposal, not λ",
-        ),
-        "top_p" => (x > 0.0 && x <= 1.0, "must be in (0, 1]"),
-        "c_uct" | "c_puct" => (x.is_finite() && x >= 0.0, "must be >= 0"),
-        "pw_c" => (x.is_finite() && x > 0.0, "must be > 0"),
-        "pw_alpha" => (x > 0.0 && x <= 1.0, "must be in (0, 1]"),
-        _ => (true, ""),
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("{what}, got {value}"))
     }
 }
 

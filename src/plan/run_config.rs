@@ -8,8 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::assets::RemoteData;
 use crate::spec::{
-    ChildWeights, DataFormat, Expansion, FailureForecast, Lambda, MethodKind, OutputRule, PromptMode, Selection, SerializationSpec, Split,
-    TaskKind,
+    DataFormat, FailureForecast, MethodKind, MethodParams, PromptMode, SerializationSpec, Split, TaskKind,
 };
 
 /// Content hash of a run's identity (16 hex digits of a SHA-256).
@@ -146,59 +145,6 @@ pub struct DatasetRef {
     pub on_failure: Option<FailureForecast>,
 }
 
-
-/// The parameters of one run. Exactly the parameters that apply to the
-/// method are present; the rest are absent (not zero).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct MethodParams {
-    pub max_new_tokens: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub num_rollouts: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expansion_k: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sampling_temperature: Option<f64>,
-    /// Absent when off.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub top_k: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub top_p: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lambda: Option<Lambda>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub c_uct: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub c_puct: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pw_c: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pw_alpha: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub selection: Option<Selection>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expansion: Option<Expansion>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub weights: Option<ChildWeights>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output: Option<OutputRule>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output_samples: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub add_rollout_to_tree: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prune_exhausted: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rollout_all_on_expand: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rollout_top_k: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parallel_rollouts: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_tokens_generated: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token_budget_from: Option<String>,
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct MethodRef {

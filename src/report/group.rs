@@ -12,8 +12,8 @@ use crate::store::columns;
 /// Columns a report can group by: run labels, then sweep parameters.
 pub fn groupable() -> Vec<&'static str> {
     let mut v = vec![columns::MODEL, columns::DATASET, columns::METHOD_NAME, columns::METHOD, columns::SEED, columns::RUN_ID];
-    v.extend_from_slice(columns::INT_PARAMS);
-    v.extend_from_slice(columns::FLOAT_PARAMS);
+    v.extend_from_slice(&columns::INT_PARAMS);
+    v.extend_from_slice(&columns::FLOAT_PARAMS);
     v
 }
 

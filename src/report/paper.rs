@@ -168,7 +168,7 @@ pub fn build(df: &DataFrame, source: Source, metrics: Option<&[String]>) -> Resu
 /// budget): each becomes part of the row key, so no cell pools them.
 fn varying_params(df: &DataFrame, base: &[String]) -> Result<Vec<String>, ReportError> {
     let groups = Grouping::of(df, base)?.len();
-    let params = columns::INT_PARAMS.iter().chain(columns::FLOAT_PARAMS).filter(|p| **p != columns::NUM_ROLLOUTS);
+    let params = columns::INT_PARAMS.iter().chain(columns::FLOAT_PARAMS.iter()).filter(|p| **p != columns::NUM_ROLLOUTS);
     let mut out = Vec::new();
     for p in params.filter(|p| frame::has(df, p)) {
         let mut finer = base.to_vec();

@@ -804,7 +804,7 @@ mod tests {
     fn cfg(kind: MethodKind, edit: impl FnOnce(&mut MethodParams)) -> SearchConfig {
         let mut p = params(Some(4));
         edit(&mut p);
-        SearchConfig::from_params(kind, &p, vec![0], 0).unwrap()
+        SearchConfig::from_params(kind, &p.with_defaults(kind).unwrap(), vec![0], 0).unwrap()
     }
 
     #[test]

@@ -1,11 +1,14 @@
-//! Typed search configuration, built from the plan's `MethodParams`.
+//! Typed search configuration, built from a run's resolved `MethodParams`.
+//! The parameters arrive with every default filled in (the plan fills them
+//! from the declarations in `spec::params`); this module checks them against
+//! the same declarations and applies no defaults of its own.
 
-use crate::plan::MethodParams;
-use crate::spec::{ChildWeights, Expansion, Lambda, MethodKind, OutputRule, Selection};
+use crate::spec::{ChildWeights, Expansion, MethodKind, MethodParams, OutputRule};
 
 use super::constraint::Constraint;
 use super::error::{config_err, SearchError};
 use super::lme::Tilt;
+use super::methods::Explore;
 use super::proposal::ProposalParams;
 use super::stop::{StopPredicate, StopRule};
 
@@ -76,9 +79,8 @@ pub struct BestOfNConfig {
 pub struct MctsConfig {
     pub num_simulations: u64,
     pub expansion_k: usize,
-    pub selection: Selection,
-    pub c_uct: f64,
-    pub c_puct: f64,
+    /// UCT with `c_uct` or PUCT with `c_puct`.
+    pub explore: Explore,
     pub add_rollout_to_tree: bool,
     pub prune_exhausted: bool,
 }
@@ -97,20 +99,19 @@ pub enum TreeOutput {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DtsConfig {
-    /// DTS* (UCT on soft values) instead of DTS (Boltzmann selection).
-    pub star: bool,
     pub num_rollouts: u64,
     pub tilt: Tilt,
-    pub c_uct: f64,
+    /// Boltzmann (DTS) or UCT on soft values (DTS*).
+    pub selection: SoftSelection,
     pub pw_c: f64,
     pub pw_alpha: f64,
     pub weights: ChildWeights,
     pub output: TreeOutput,
 }
 
-/// Selection rule of the top-k tree.
+/// Selection rule of the soft-value trees.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum TopKSelection {
+pub enum SoftSelection {
     /// ∝ w·exp(λ ṽ) (MaxEnt-TS, DTS).
     Boltzmann,
     /// argmax v̂ + c·√(ln n(s)/n(c)), unvisited first (DTS*).
@@ -124,158 +125,114 @@ pub struct TopKConfig {
     pub expansion_k: usize,
     /// Rollouts draw from the top `rollout_top_k` of q (default `expansion_k`).
     pub rollout_top_k: usize,
-    pub selection: TopKSelection,
+    pub selection: SoftSelection,
     pub rollout_all_on_expand: bool,
     pub output: TreeOutput,
 }
 
-fn required<T>(value: Option<T>, key: &str, kind: MethodKind) -> Result<T, SearchError> {
-    value.ok_or_else(|| config_err(format!("{kind:?} needs `{key}`")))
+/// A value the run's parameters must hold for `kind` (checked by
+/// `MethodParams::check`, so its absence is a caller's error).
+fn given<T>(value: Option<T>, key: &str, kind: MethodKind) -> Result<T, SearchError> {
+    value.ok_or_else(|| config_err(format!("{} needs `{key}`", kind.name())))
 }
 
-fn positive_u32(value: Option<u32>, key: &str, kind: MethodKind) -> Result<u32, SearchError> {
-    let v = required(value, key, kind)?;
-    if v == 0 {
-        return Err(config_err(format!("`{key}` must be at least 1")));
-    }
-    Ok(v)
+fn count(value: Option<u32>, key: &str, kind: MethodKind) -> Result<usize, SearchError> {
+    Ok(given(value, key, kind)? as usize)
 }
 
-fn finite_nonneg(value: f64, key: &str) -> Result<f64, SearchError> {
-    if !value.is_finite() || value < 0.0 {
-        return Err(config_err(format!("`{key}` must be finite and >= 0, got {value}")));
-    }
-    Ok(value)
-}
-
-fn tree_output(rule: OutputRule, samples: Option<u32>, allowed: &[OutputRule], kind: MethodKind) -> Result<TreeOutput, SearchError> {
-    if !allowed.contains(&rule) {
-        return Err(config_err(format!("{kind:?} does not support output {rule:?}")));
-    }
-    Ok(match rule {
+fn tree_output(p: &MethodParams, kind: MethodKind) -> Result<TreeOutput, SearchError> {
+    Ok(match given(p.output, "output", kind)? {
         OutputRule::BestFound => TreeOutput::BestFound,
         OutputRule::Sample => TreeOutput::Sample,
         OutputRule::ArgmaxDescent => TreeOutput::ArgmaxDescent,
-        OutputRule::SampleThenBest => {
-            let k = samples.unwrap_or(1);
-            if k == 0 {
-                return Err(config_err("`output_samples` must be at least 1"));
-            }
-            TreeOutput::SampleThenBest(k as usize)
-        }
+        OutputRule::SampleThenBest => TreeOutput::SampleThenBest(count(p.output_samples, "output_samples", kind)?),
     })
 }
 
 impl SearchConfig {
-    /// Builds the configuration of one run. Values the plan leaves out
-    /// take the plan's documented defaults; required ones are errors.
+    /// Builds the configuration of one run from its resolved parameters.
+    /// Fails when a value is out of its declared range, a structural choice
+    /// is one the method does not admit, or a parameter the method reads is
+    /// missing (`MethodParams::with_defaults` fills the defaults).
     pub fn from_params(kind: MethodKind, p: &MethodParams, stop_tokens: Vec<u32>, seed: u64) -> Result<SearchConfig, SearchError> {
-        if p.max_new_tokens == 0 {
-            return Err(config_err("`max_new_tokens` must be at least 1"));
-        }
-        let temperature = finite_nonneg(p.sampling_temperature.unwrap_or(1.0), "sampling_temperature")?;
-        let top_p = p.top_p.unwrap_or(1.0);
-        if !(top_p > 0.0 && top_p <= 1.0) {
-            return Err(config_err(format!("`top_p` must be in (0, 1], got {top_p}")));
-        }
-        if p.top_k == Some(0) {
-            return Err(config_err("`top_k` must be at least 1 (leave it out to switch it off)"));
-        }
-        let proposal = ProposalParams { temperature, top_k: p.top_k.map(|k| k as usize), top_p };
-        let lambda = p.lambda.unwrap_or(Lambda::new(1.0).map_err(config_err)?);
-        let tilt = Tilt::from_lambda(lambda);
-        let parallel = p.parallel_rollouts.unwrap_or(1);
-        if parallel == 0 {
-            return Err(config_err("`parallel_rollouts` must be at least 1"));
-        }
-        let c_uct = finite_nonneg(p.c_uct.unwrap_or(1.0), "c_uct")?;
+        p.check(kind).map_err(|e| config_err(e.to_string()))?;
+        let searches = kind != MethodKind::Greedy;
+        let tilt = || Ok::<_, SearchError>(Tilt::from_lambda(given(p.lambda, "lambda", kind)?));
         let method = match kind {
             MethodKind::Greedy => MethodConfig::Greedy,
             MethodKind::BestOfN => {
-                let n = match p.num_rollouts {
-                    Some(0) => return Err(config_err("`num_rollouts` must be at least 1")),
-                    other => other.map(|n| n as usize),
+                let output = match given(p.output, "output", kind)? {
+                    OutputRule::Sample => BonOutput::Resample(tilt()?),
+                    _ => BonOutput::BestFound,
                 };
-                if n.is_none() && p.token_budget_from.is_none() {
-                    return Err(config_err("BestOfN needs `num_rollouts` or `token_budget_from`"));
-                }
-                let output = match p.output.unwrap_or(OutputRule::BestFound) {
-                    OutputRule::BestFound => BonOutput::BestFound,
-                    OutputRule::Sample => BonOutput::Resample(tilt),
-                    other => return Err(config_err(format!("BestOfN does not support output {other:?}"))),
-                };
-                MethodConfig::BestOfN(BestOfNConfig { n, token_budget_from: p.token_budget_from.clone(), output })
-            }
-            MethodKind::Mcts => {
-                if p.output.is_some_and(|o| o != OutputRule::BestFound) {
-                    return Err(config_err("Mcts only supports output best_found"));
-                }
-                MethodConfig::Mcts(MctsConfig {
-                    num_simulations: u64::from(positive_u32(p.num_rollouts, "num_rollouts", kind)?),
-                    expansion_k: positive_u32(p.expansion_k, "expansion_k", kind)? as usize,
-                    selection: p.selection.unwrap_or(Selection::Uct),
-                    c_uct,
-                    c_puct: finite_nonneg(p.c_puct.unwrap_or(1.0), "c_puct")?,
-                    add_rollout_to_tree: p.add_rollout_to_tree.unwrap_or(false),
-                    prune_exhausted: p.prune_exhausted.unwrap_or(true),
-                })
-            }
-            MethodKind::Dts | MethodKind::DtsStar => {
-                let star = kind == MethodKind::DtsStar;
-                let default_out = if star { OutputRule::BestFound } else { OutputRule::Sample };
-                let all = [OutputRule::BestFound, OutputRule::Sample, OutputRule::SampleThenBest, OutputRule::ArgmaxDescent];
-                let output = tree_output(p.output.unwrap_or(default_out), p.output_samples, &all, kind)?;
-                let num_rollouts = u64::from(positive_u32(p.num_rollouts, "num_rollouts", kind)?);
-                match p.expansion.unwrap_or(Expansion::Sampled) {
-                    Expansion::Sampled => {
-                        let pw_c = p.pw_c.unwrap_or(2.0);
-                        let pw_alpha = p.pw_alpha.unwrap_or(0.7);
-                        if !(pw_c.is_finite() && pw_c > 0.0) {
-                            return Err(config_err(format!("`pw_c` must be > 0, got {pw_c}")));
-                        }
-                        if !(0.0..=1.0).contains(&pw_alpha) {
-                            return Err(config_err(format!("`pw_alpha` must be in [0, 1], got {pw_alpha}")));
-                        }
-                        MethodConfig::Dts(DtsConfig {
-                            star,
-                            num_rollouts,
-                            tilt,
-                            c_uct,
-                            pw_c,
-                            pw_alpha,
-                            weights: p.weights.unwrap_or(ChildWeights::Multiplicity),
-                            output,
-                        })
-                    }
-                    Expansion::TopK => {
-                        let k = positive_u32(p.expansion_k, "expansion_k", kind)? as usize;
-                        MethodConfig::TopK(TopKConfig {
-                            num_rollouts,
-                            tilt,
-                            expansion_k: k,
-                            rollout_top_k: rollout_k(p, k)?,
-                            selection: if star { TopKSelection::SoftUct(c_uct) } else { TopKSelection::Boltzmann },
-                            rollout_all_on_expand: p.rollout_all_on_expand.unwrap_or(false),
-                            output,
-                        })
-                    }
-                }
-            }
-            MethodKind::MaxentTs => {
-                let k = positive_u32(p.expansion_k, "expansion_k", kind)? as usize;
-                let output = tree_output(p.output.unwrap_or(OutputRule::BestFound), p.output_samples, &[OutputRule::BestFound, OutputRule::Sample], kind)?;
-                MethodConfig::TopK(TopKConfig {
-                    num_rollouts: u64::from(positive_u32(p.num_rollouts, "num_rollouts", kind)?),
-                    tilt,
-                    expansion_k: k,
-                    rollout_top_k: rollout_k(p, k)?,
-                    selection: TopKSelection::Boltzmann,
-                    rollout_all_on_expand: p.rollout_all_on_expand.unwrap_or(false),
+                MethodConfig::BestOfN(BestOfNConfig {
+                    // Absent only in token-matched mode (`MethodParams::check`).
+                    n: p.num_rollouts.map(|n| n as usize),
+                    token_budget_from: p.token_budget_from.clone(),
                     output,
                 })
             }
+            MethodKind::Mcts => MethodConfig::Mcts(MctsConfig {
+                num_simulations: count(p.num_rollouts, "num_rollouts", kind)? as u64,
+                expansion_k: count(p.expansion_k, "expansion_k", kind)?,
+                explore: match p.selection {
+                    Some(crate::spec::Selection::Puct) => Explore::Puct(given(p.c_puct, "c_puct", kind)?),
+                    _ => Explore::Uct(given(p.c_uct, "c_uct", kind)?),
+                },
+                add_rollout_to_tree: given(p.add_rollout_to_tree, "add_rollout_to_tree", kind)?,
+                prune_exhausted: given(p.prune_exhausted, "prune_exhausted", kind)?,
+            }),
+            MethodKind::Dts | MethodKind::DtsStar => {
+                let selection = match kind {
+                    MethodKind::DtsStar => SoftSelection::SoftUct(given(p.c_uct, "c_uct", kind)?),
+                    _ => SoftSelection::Boltzmann,
+                };
+                let num_rollouts = count(p.num_rollouts, "num_rollouts", kind)? as u64;
+                match given(p.expansion, "expansion", kind)? {
+                    Expansion::Sampled => MethodConfig::Dts(DtsConfig {
+                        num_rollouts,
+                        tilt: tilt()?,
+                        selection,
+                        pw_c: given(p.pw_c, "pw_c", kind)?,
+                        pw_alpha: given(p.pw_alpha, "pw_alpha", kind)?,
+                        weights: given(p.weights, "weights", kind)?,
+                        output: tree_output(p, kind)?,
+                    }),
+                    Expansion::TopK => {
+                        let k = count(p.expansion_k, "expansion_k", kind)?;
+                        MethodConfig::TopK(TopKConfig {
+                            num_rollouts,
+                            tilt: tilt()?,
+                            expansion_k: k,
+                            // Rollouts of DTS's top-k mode draw from the same k.
+                            rollout_top_k: k,
+                            selection,
+                            rollout_all_on_expand: false,
+                            output: tree_output(p, kind)?,
+                        })
+                    }
+                }
+            }
+            MethodKind::MaxentTs => MethodConfig::TopK(TopKConfig {
+                num_rollouts: count(p.num_rollouts, "num_rollouts", kind)? as u64,
+                tilt: tilt()?,
+                expansion_k: count(p.expansion_k, "expansion_k", kind)?,
+                rollout_top_k: count(p.rollout_top_k, "rollout_top_k", kind)?,
+                selection: SoftSelection::Boltzmann,
+                rollout_all_on_expand: given(p.rollout_all_on_expand, "rollout_all_on_expand", kind)?,
+                output: tree_output(p, kind)?,
+            }),
         };
-        let proposal = if kind == MethodKind::Greedy { ProposalParams::GREEDY } else { proposal };
+        let proposal = if searches {
+            ProposalParams {
+                temperature: given(p.sampling_temperature, "sampling_temperature", kind)?,
+                // 0 switches the cut off, as leaving it out does.
+                top_k: p.top_k.filter(|&k| k > 0).map(|k| k as usize),
+                top_p: given(p.top_p, "top_p", kind)?,
+            }
+        } else {
+            ProposalParams::GREEDY
+        };
         Ok(SearchConfig {
             kind,
             stop: StopRule { max_new_tokens: p.max_new_tokens as usize, stop_tokens, predicate: None },
@@ -284,7 +241,7 @@ impl SearchConfig {
             kv_cap: DEFAULT_KV_CAP,
             keep_top: DEFAULT_KEEP_TOP,
             max_tokens_generated: p.max_tokens_generated,
-            parallel_rollouts: parallel as usize,
+            parallel_rollouts: if searches { count(p.parallel_rollouts, "parallel_rollouts", kind)? } else { 1 },
             constraint: None,
             method,
         })
@@ -324,10 +281,34 @@ impl SearchConfig {
     }
 }
 
-fn rollout_k(p: &MethodParams, k: usize) -> Result<usize, SearchError> {
-    match p.rollout_top_k {
-        Some(0) => Err(config_err("`rollout_top_k` must be at least 1")),
-        Some(r) => Ok(r as usize),
-        None => Ok(k),
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{structural_names, structures};
+
+    #[test]
+    fn every_structure_the_declarations_admit_builds_a_config() {
+        for kind in MethodKind::ALL {
+            for s in structures(kind) {
+                let mut v = serde_json::json!({ "max_new_tokens": 16, "num_rollouts": 4, "expansion_k": 3 });
+                for name in structural_names() {
+                    if let Some(choice) = s.get(name) {
+                        v[name] = choice;
+                    }
+                }
+                let p: MethodParams = serde_json::from_value(v).expect("params");
+                let p = p.with_defaults(kind).expect("defaults");
+                let cfg = SearchConfig::from_params(kind, &p, vec![0], 0).unwrap_or_else(|e| panic!("{kind:?} {s:?}: {e}"));
+                assert_eq!(cfg.stop.max_new_tokens, 16);
+                // Left out, a default is an error here, not filled in.
+                let mut bare = serde_json::to_value(&p).expect("json");
+                if kind != MethodKind::Greedy {
+                    bare.as_object_mut().expect("object").remove("sampling_temperature");
+                    let bare: MethodParams = serde_json::from_value(bare).expect("params");
+                    let e = SearchConfig::from_params(kind, &bare, vec![0], 0).err().map(|e| e.to_string()).unwrap_or_default();
+                    assert!(e.contains("sampling_temperature"), "{kind:?}: {e}");
+                }
+            }
+        }
     }
 }

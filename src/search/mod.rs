@@ -29,7 +29,7 @@ mod kv;
 use serde::{Deserialize, Serialize};
 
 pub use config::{
-    BestOfNConfig, BonOutput, DtsConfig, MctsConfig, MethodConfig, SearchConfig, TopKConfig, TopKSelection, TreeOutput,
+    BestOfNConfig, BonOutput, DtsConfig, MctsConfig, MethodConfig, SearchConfig, SoftSelection, TopKConfig, TreeOutput,
 };
 pub use constraint::{Allowed, Constraint, TokenConstraint};
 pub use counters::{Counters, TreeStats};

@@ -4,6 +4,7 @@
 
 mod diagnostic;
 mod load;
+mod param_decl;
 mod params;
 mod source_map;
 mod types;
@@ -13,8 +14,9 @@ use std::path::PathBuf;
 
 pub use diagnostic::{did_you_mean, Diagnostic, Origin};
 pub use load::{load, load_text, LoadedSpec, MAX_FILE_BYTES, TOP_LEVEL_KEYS};
+pub use param_decl::{column_value, columns, decl, names, structural_names, structures, ColumnType, Fill, ParamDecl, ParamError, Range, Structure};
 pub use params::{
-    ChildWeights, Expansion, GridSpec, MethodKind, MethodSpec, OutputRule, ParamAxes, Selection, PARAM_NAMES,
+    ChildWeights, Expansion, GridSpec, MethodKind, MethodParams, MethodSpec, OutputRule, ParamAxes, Selection, PARAMS, PARAM_NAMES,
 };
 pub use source_map::{Location, SourceMap, MAX_DEPTH, MAX_EXPANDED_NODES};
 pub use types::{

@@ -74,6 +74,7 @@ pub struct Lambda(f64);
 
 impl Lambda {
     pub const INFINITE: Lambda = Lambda(f64::INFINITY);
+    pub const ONE: Lambda = Lambda(1.0);
 
     /// A λ from a float; rejects NaN and negative values.
     pub fn new(value: f64) -> Result<Lambda, String> {

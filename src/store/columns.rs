@@ -8,6 +8,7 @@
 use std::sync::LazyLock;
 
 use crate::metrics::{self, registry, Kind};
+use crate::spec::{self, ColumnType};
 
 /// Identity of the row.
 pub const RUN_ID: &str = "run_id";
@@ -24,10 +25,11 @@ pub const SEED: &str = "seed";
 
 /// The rollout budget (null for methods without one, such as greedy).
 pub const NUM_ROLLOUTS: &str = "num_rollouts";
-/// Sweep parameters, as columns: integer ones (Int64, nullable).
-pub const INT_PARAMS: &[&str] = &[NUM_ROLLOUTS, "expansion_k", "max_new_tokens", "top_k"];
+/// Sweep parameters, as columns (declared with the parameters in
+/// `spec::params`): integer ones (Int64, nullable).
+pub static INT_PARAMS: LazyLock<Vec<&'static str>> = LazyLock::new(|| spec::columns(ColumnType::Int));
 /// Floating-point ones (Float64, nullable; `lambda` = inf for the max backup).
-pub const FLOAT_PARAMS: &[&str] = &["sampling_temperature", "top_p", "lambda", "c_uct", "c_puct"];
+pub static FLOAT_PARAMS: LazyLock<Vec<&'static str>> = LazyLock::new(|| spec::columns(ColumnType::Float));
 
 /// Per-sample metric columns (Float64; null where undefined, e.g. `smape`
 /// for activity recognition, `correct` for forecasting), in the order of

@@ -5,6 +5,8 @@ use serde_json::Value;
 
 use crate::metrics::{self, Cell};
 use crate::plan::RunConfig;
+use crate::spec;
+use crate::store::columns;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SampleRow {
@@ -37,7 +39,8 @@ pub struct RunColumns {
 
 impl RunColumns {
     pub fn of(run: &RunConfig) -> RunColumns {
-        let p = &run.method.params;
+        let p = serde_json::to_value(&run.method.params).unwrap_or(Value::Null);
+        let cell = |name: &&str| p.get(*name).and_then(spec::column_value);
         let method = serde_json::to_value(run.method.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         RunColumns {
             run_id: run.run_id.0.clone(),
@@ -46,8 +49,8 @@ impl RunColumns {
             method_name: run.method.name.clone(),
             method,
             seed: run.seed.map(|s| s as i64),
-            int_params: vec![p.num_rollouts.map(i64::from), p.expansion_k.map(i64::from), Some(i64::from(p.max_new_tokens)), p.top_k.map(i64::from)],
-            float_params: vec![p.sampling_temperature, p.top_p, p.lambda.map(|l| l.value()), p.c_uct, p.c_puct],
+            int_params: columns::INT_PARAMS.iter().map(|n| cell(n).map(|v| v as i64)).collect(),
+            float_params: columns::FLOAT_PARAMS.iter().map(cell).collect(),
         }
     }
 }

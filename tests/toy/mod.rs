@@ -228,7 +228,8 @@ pub fn params(kind: MethodKind, extra: serde_json::Value) -> MethodParams {
             b.insert(k.clone(), v.clone());
         }
     }
-    serde_json::from_value(base).expect("valid params")
+    let p: MethodParams = serde_json::from_value(base).expect("valid params");
+    p.with_defaults(kind).expect("defaults")
 }
 
 pub fn with_lambda(mut p: MethodParams, lam: Lam) -> MethodParams {

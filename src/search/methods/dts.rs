@@ -15,7 +15,7 @@ use rand::Rng;
 
 use crate::spec::ChildWeights;
 
-use super::super::config::{DtsConfig, MethodConfig, SearchConfig, TreeOutput};
+use super::super::config::{DtsConfig, MethodConfig, SearchConfig, SoftSelection, TreeOutput};
 use super::super::context::{output_rng, stream_rng, Ctx, RolloutJob};
 use super::super::counters::Counters;
 use super::super::error::{config_err, SearchError};
@@ -180,11 +180,12 @@ impl<'m> DtsRun<'m> {
                 return Ok(Some(Plan::Expand { path }));
             }
             let choices: Vec<Choice> = opts.iter().map(|o| o.0).collect();
-            let i = if self.cfg.star {
-                let visits: Vec<u64> = opts.iter().map(|o| self.tree.node(o.1).map(|n| n.n.max(1)).unwrap_or(1)).collect();
-                soft_uct_pick(self.cfg.c_uct, node.n, &choices, &visits)
-            } else {
-                boltzmann_choice(self.cfg.tilt, &choices, &mut rng)
+            let i = match self.cfg.selection {
+                SoftSelection::SoftUct(c_uct) => {
+                    let visits: Vec<u64> = opts.iter().map(|o| self.tree.node(o.1).map(|n| n.n.max(1)).unwrap_or(1)).collect();
+                    soft_uct_pick(c_uct, node.n, &choices, &visits)
+                }
+                SoftSelection::Boltzmann => boltzmann_choice(self.cfg.tilt, &choices, &mut rng),
             };
             s = opts.get(i.ok_or_else(|| SearchError::Internal("no child to select".into()))?).map(|o| o.1).ok_or_else(|| SearchError::Internal("bad choice".into()))?;
             path.push(s);

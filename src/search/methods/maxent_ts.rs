@@ -8,7 +8,7 @@
 
 use crate::spec::ChildWeights;
 
-use super::super::config::{MethodConfig, SearchConfig, TopKConfig, TopKSelection};
+use super::super::config::{MethodConfig, SearchConfig, TopKConfig, SoftSelection};
 use super::super::context::{output_rng, stream_rng, Ctx, RolloutJob};
 use super::super::counters::Counters;
 use super::super::error::{config_err, SearchError};
@@ -164,12 +164,12 @@ impl<'m> MaxEntRun<'m> {
                 return Ok(None);
             }
             let i = match self.cfg.selection {
-                TopKSelection::Boltzmann => {
+                SoftSelection::Boltzmann => {
                     let options: Vec<TopKChild> = kids.iter().map(|k| TopKChild { token: k.4, weight: k.1, value: k.2 }).collect();
                     let (tilt, choices) = maxent_choices(self.cfg.tilt, parent_value, &options);
                     boltzmann_choice(tilt, &choices, &mut rng)
                 }
-                TopKSelection::SoftUct(c_uct) => {
+                SoftSelection::SoftUct(c_uct) => {
                     let choices: Vec<Choice> = kids.iter().map(|k| Choice { weight: k.1, value: k.2.unwrap_or(0.0), token: k.4 }).collect();
                     let visits: Vec<u64> = kids.iter().map(|k| k.3).collect();
                     soft_uct_pick(c_uct, n_s, &choices, &visits)

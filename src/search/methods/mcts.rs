@@ -5,7 +5,6 @@
 //! `parallel_rollouts > 1`, a selected path carries a virtual loss
 //! (one visit with reward r_lo, 0 before any reward) until its backup.
 
-use crate::spec::Selection;
 
 use super::super::config::{MctsConfig, MethodConfig, SearchConfig};
 use super::super::context::{stream_rng, Ctx, RolloutJob};
@@ -16,7 +15,7 @@ use super::super::lm::{Evaluator, LanguageModel};
 use super::super::tree::{NodeId, Tree, ROOT};
 use super::super::{Method, SearchInput, SearchOutcome};
 use super::common::{best_found, outcome, under_token_cap};
-use super::select::{mcts_pick, normalised_value, Arm, Explore, Pick};
+use super::select::{mcts_pick, normalised_value, Arm, Pick};
 
 /// MCTS as a [`Method`].
 pub struct Mcts {
@@ -153,11 +152,7 @@ impl<'m> MctsRun<'m> {
                     ids.push(c);
                 }
             }
-            let rule = match self.cfg.selection {
-                Selection::Uct => Explore::Uct(self.cfg.c_uct),
-                Selection::Puct => Explore::Puct(self.cfg.c_puct),
-            };
-            match mcts_pick(rule, n_s, self.q_norm(s)?, &kids, &untried) {
+            match mcts_pick(self.cfg.explore, n_s, self.q_norm(s)?, &kids, &untried) {
                 Some(Pick::Child(i)) => {
                     s = *ids.get(i).ok_or_else(|| SearchError::Internal("bad choice".into()))?;
                     path.push(s);

@@ -15,6 +15,7 @@ pub use dts::Dts;
 pub use greedy::Greedy;
 pub use maxent_ts::MaxEntTs;
 pub use mcts::Mcts;
+pub use select::Explore;
 
 use super::config::{MethodConfig, SearchConfig};
 use super::Method;

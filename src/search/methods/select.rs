@@ -38,7 +38,7 @@ pub(crate) fn first_play_urgency(n_s: u64, q_s: f64) -> f64 {
 
 /// The MCTS exploration rule and its constant.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Explore {
+pub enum Explore {
     Uct(f64),
     Puct(f64),
 }
