@@ -15,6 +15,7 @@ pub mod execute;
 pub mod metrics;
 pub mod plan;
 pub mod report;
+pub mod sampling;
 pub mod schedule;
 pub mod search;
 pub mod spec;

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use mlx_rs::Dtype;
 use runner::engine::model::{load, LoadedModel};
-use runner::engine::sampling::{Sampler, SamplingParams};
+use runner::sampling::{Sampler, SamplingParams};
 use runner::engine::service::{EngineOptions, EngineService, SeqId, Session};
 
 const SMOLLM2: &str = "models/SmolLM2-135M-Instruct.Q4_1.gguf";

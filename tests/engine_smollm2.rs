@@ -9,7 +9,7 @@ use mlx_rs::{Array, Dtype};
 use runner::engine::generate::generate;
 use runner::engine::kv_cache::SeqCache;
 use runner::engine::model::{load, LoadedModel};
-use runner::engine::sampling::SamplingParams;
+use runner::sampling::SamplingParams;
 use runner::engine::tokenizer::Message;
 use runner::engine::EngineError;
 

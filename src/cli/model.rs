@@ -3,7 +3,7 @@
 use super::CliError;
 use crate::engine::generate::generate;
 use crate::engine::model::{load, ComputeDtype};
-use crate::engine::sampling::SamplingParams;
+use crate::sampling::SamplingParams;
 use crate::engine::tokenizer::Message;
 
 #[derive(Debug, clap::Subcommand)]
@@ -68,7 +68,7 @@ pub fn model(cmd: ModelCommand) -> Result<(), CliError> {
     match cmd {
         ModelCommand::Info { model, dtype, json } => {
             let m = load(&model, compute_dtype(&dtype)?)?;
-            let c = &m.model.config;
+            let c = m.model.config();
             let info = serde_json::json!({
                 "path": m.path,
                 "architecture": c.model_type,
@@ -95,7 +95,10 @@ pub fn model(cmd: ModelCommand) -> Result<(), CliError> {
             Ok(())
         }
         ModelCommand::Convert { src, dst, quantize, group_size } => {
-            let path = crate::engine::model::local_path(&src).unwrap_or_else(|| src.clone().into());
+            let path = match crate::engine::locator::ModelLocator::parse(&src) {
+                Ok(crate::engine::locator::ModelLocator::Local(path)) => path,
+                _ => src.clone().into(),
+            };
             let q = quantize.map(|bits| crate::engine::convert::Quantization { bits, group_size });
             crate::engine::convert::convert_gguf(&path, &dst, q)?;
             println!("wrote {}", dst.display());

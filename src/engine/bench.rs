@@ -10,7 +10,7 @@ use mlx_rs::{Array, Dtype};
 use super::generate::{last_logits, peak_memory};
 use super::kv_cache::SeqCache;
 use super::model::{load, LoadedModel};
-use super::sampling::argmax;
+use crate::sampling::argmax;
 use super::service::EngineService;
 use super::EngineError;
 

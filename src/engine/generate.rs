@@ -6,7 +6,7 @@ use mlx_rs::Array;
 
 use super::kv_cache::SeqCache;
 use super::model::LoadedModel;
-use super::sampling::{log_softmax, Sampler, SamplingParams};
+use crate::sampling::{log_softmax, Sampler, SamplingParams};
 use super::EngineError;
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -70,7 +70,7 @@ pub fn generate(
     if prompt_ids.is_empty() {
         return Err(EngineError::BadInput("the prompt has no tokens".into()));
     }
-    if let Some(ctx) = m.model.config.max_position_embeddings {
+    if let Some(ctx) = m.model.config().max_position_embeddings {
         if prompt_ids.len() + max_tokens > ctx as usize {
             return Err(EngineError::BadInput(format!(
                 "the prompt ({} tokens) plus {max_tokens} new tokens exceeds the model's context of {ctx}",

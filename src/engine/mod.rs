@@ -12,12 +12,12 @@ pub mod gguf;
 mod gguf_header;
 pub mod hub;
 pub mod kv_cache;
+pub mod locator;
 pub mod model;
 pub mod models;
 pub mod prompt_cache;
 pub mod runtime;
 pub mod safetensors_header;
-pub mod sampling;
 pub mod service;
 pub mod tokenizer;
 

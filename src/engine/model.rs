@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use mlx_rs::ops::dequantize;
 use mlx_rs::{Array, Dtype};
 
+use super::locator::ModelLocator;
 use super::gguf::Gguf;
-use super::models::llama::{Llama, LlamaConfig};
+use super::models::{architecture, Model};
 use super::tokenizer::TextTokenizer;
 use super::EngineError;
 
@@ -54,7 +55,7 @@ impl ComputeDtype {
 
 /// A model ready to run.
 pub struct LoadedModel {
-    pub model: Llama,
+    pub model: Model,
     pub tokenizer: TextTokenizer,
     pub path: PathBuf,
     /// sha256 of the weights file (GGUF) — what runs record as the revision.
@@ -84,7 +85,7 @@ pub fn load_gguf(path: &Path, dtype: Option<Dtype>) -> Result<LoadedModel, Engin
     let weights = gguf.weights(&config, dtype)?;
     // Materialise now, so dequantisation is paid at load, not in the first forward.
     mlx_rs::transforms::eval(weights.values())?;
-    let model = Llama::from_weights(config, weights, super::gguf::GROUP_SIZE)?;
+    let model = Model::from_weights(config, weights, super::gguf::GROUP_SIZE)?;
     let revision = crate::assets::sha256_file(path).map_err(|e| EngineError::ModelNotFound(format!("{}: {e}", path.display())))?;
     let file_type = gguf.number("general.file_type")?.map(|v| v as i64);
     let format = match file_type {
@@ -124,17 +125,8 @@ pub fn load_dir(dir: &Path, dtype: Option<Dtype>) -> Result<LoadedModel, EngineE
     let text = std::fs::read_to_string(&config_path)
         .map_err(|e| EngineError::ModelNotFound(format!("{}: {e}", config_path.display())))?;
     let extra: DirConfig = serde_json::from_str(&text).map_err(|e| bad(format!("config.json: {e}")))?;
-    if !["llama", "mistral", "qwen2"].contains(&extra.model_type.as_str()) {
-        return Err(EngineError::Unsupported(format!(
-            "{}: model_type `{}` (supported: llama, mistral, qwen2)",
-            dir.display(),
-            extra.model_type
-        )));
-    }
-    let mut config: LlamaConfig = serde_json::from_str(&text).map_err(|e| bad(format!("config.json: {e}")))?;
-    if extra.model_type == "qwen2" {
-        config.attention_bias = true;
-    }
+    let arch = architecture(&extra.model_type).map_err(|e| EngineError::Unsupported(format!("{}: {e}", dir.display())))?;
+    let config = (arch.config)(&text).map_err(|e| bad(format!("config.json: {e}")))?;
     config.validate().map_err(|e| bad(format!("config.json: {e}")))?;
     let files: Vec<PathBuf> = if dir.join("model.safetensors").is_file() {
         vec![dir.join("model.safetensors")]
@@ -217,7 +209,7 @@ pub fn load_dir(dir: &Path, dtype: Option<Dtype>) -> Result<LoadedModel, EngineE
         None => "safetensors".to_owned(),
     };
     let group = extra.quantization.as_ref().map_or(64, |q| q.group_size);
-    let model = Llama::from_weights(config, weights, group)?;
+    let model = Model::from_weights(config, weights, group)?;
     let revision = dir_revision(dir, &digest)?;
     Ok(LoadedModel { model, tokenizer, path: dir.to_owned(), revision, compute: compute_name(dtype), format })
 }
@@ -251,37 +243,16 @@ pub fn dir_revision(dir: &Path, weights: &str) -> Result<String, EngineError> {
     Ok(crate::assets::hex(&sha2::Sha256::digest(digest.as_bytes())))
 }
 
-/// A model argument that names something on disk: the path itself, or a
-/// file in the asset cache.
-pub fn local_path(reference: &str) -> Option<PathBuf> {
-    let direct = PathBuf::from(reference);
-    if direct.exists() {
-        return Some(direct);
-    }
-    let asset = crate::assets::resolve(reference);
-    asset.exists().then_some(asset)
+/// Loads the model a command-line argument names (read by
+/// [`ModelLocator::parse`]), downloading a hub model that is not cached.
+pub fn load(reference: &str, dtype: impl Into<ComputeDtype>) -> Result<LoadedModel, EngineError> {
+    load_from(&ModelLocator::parse(reference)?, dtype)
 }
 
-/// Resolves a model argument: a path (`.gguf` file or model directory), a
-/// file in the asset cache, or a Hugging Face repo id (`org/name`, optionally
-/// `@revision`) resolved through the hub and its local cache; loads it.
-pub fn load(reference: &str, dtype: impl Into<ComputeDtype>) -> Result<LoadedModel, EngineError> {
+/// Loads the model at `locator`, downloading a hub model that is not cached.
+pub fn load_from(locator: &ModelLocator, dtype: impl Into<ComputeDtype>) -> Result<LoadedModel, EngineError> {
     let dtype = dtype.into().resolve()?;
-    let (repo, revision) = match reference.split_once('@') {
-        Some((r, rev)) => (r, Some(rev)),
-        None => (reference, None),
-    };
-    let (path, commit) = if let Some(path) = local_path(reference) {
-        (path, None)
-    } else if super::hub::is_repo_id(repo) {
-        let snap = super::hub::resolve(repo, revision)?;
-        (snap.dir, Some(snap.commit))
-    } else {
-        return Err(EngineError::ModelNotFound(format!(
-            "`{reference}` is not a file, a model directory, an asset in {} (run `make setup`) or a repo id",
-            crate::assets::assets_dir().display()
-        )));
-    };
+    let (path, commit) = locator.files(true)?;
     let mut model = if path.is_dir() {
         load_dir(&path, dtype)?
     } else if path.extension().is_some_and(|e| e == "gguf") {

@@ -18,7 +18,7 @@ use super::batch_cache::BatchCache;
 use super::kv_cache::SeqCache;
 use super::model::LoadedModel;
 use super::prompt_cache::{PromptCache, PromptCacheCounters};
-use super::sampling::log_softmax_in_place;
+use crate::sampling::log_softmax_in_place;
 use super::tokenizer::TextTokenizer;
 use super::EngineError;
 

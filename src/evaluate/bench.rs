@@ -24,7 +24,7 @@ use super::evaluator::TaskEvaluator;
 use super::prompt::render_prompt;
 use super::EvaluateError;
 use crate::engine::model::{load, ComputeDtype};
-use crate::engine::sampling::argmax;
+use crate::sampling::argmax;
 use crate::engine::service::{EngineService, Session};
 use crate::engine::tokenizer::TextTokenizer;
 use crate::engine::EngineError;

@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::engine::model::{load, ComputeDtype};
+use crate::engine::locator::ModelLocator;
+use crate::engine::model::{load_from, ComputeDtype};
 use crate::engine::service::{EngineOptions, EngineService};
 use crate::engine::tokenizer::TextTokenizer;
 use crate::engine::EngineError;
@@ -44,8 +45,8 @@ impl Engines {
         Engines { options, loaded: Mutex::new(HashMap::new()) }
     }
 
-    /// The engine of `key`, loading `reference` on first use.
-    pub fn get(&self, key: &str, reference: &str) -> Result<Arc<LoadedEngine>, EngineError> {
+    /// The engine of `key`, loading the model at `locator` on first use.
+    pub fn get(&self, key: &str, locator: &ModelLocator) -> Result<Arc<LoadedEngine>, EngineError> {
         let slot: Slot = {
             let mut map = self.loaded.lock().map_err(|_| EngineError::Mlx("engine table poisoned".into()))?;
             map.entry(key.to_owned()).or_default().clone()
@@ -54,18 +55,18 @@ impl Engines {
         if let Some(e) = slot.as_ref() {
             return Ok(e.clone());
         }
-        let engine = Arc::new(self.load(reference)?);
+        let engine = Arc::new(self.load(locator)?);
         *slot = Some(engine.clone());
         Ok(engine)
     }
 
-    fn load(&self, reference: &str) -> Result<LoadedEngine, EngineError> {
+    fn load(&self, locator: &ModelLocator) -> Result<LoadedEngine, EngineError> {
         let (rev_tx, rev_rx) = std::sync::mpsc::channel();
-        let reference = reference.to_owned();
+        let locator = locator.clone();
         let service = EngineService::start_with(
             move || {
-                let m = load(&reference, ComputeDtype::Auto)?;
-                let context = m.model.config.max_position_embeddings.and_then(|c| usize::try_from(c).ok()).filter(|&c| c > 0);
+                let m = load_from(&locator, ComputeDtype::Auto)?;
+                let context = m.model.config().max_position_embeddings.and_then(|c| usize::try_from(c).ok()).filter(|&c| c > 0);
                 let _ = rev_tx.send((m.revision.clone(), context, m.compute.clone()));
                 Ok(m)
             },

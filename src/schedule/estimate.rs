@@ -79,8 +79,9 @@ use super::engines::{model_key, Engines, LoadedEngine};
 use super::run_one::{check_constraints, configured_task};
 use super::sources::Sources;
 use super::{peer, ScheduleError};
-use crate::engine::sampling::argmax;
+use crate::sampling::argmax;
 use crate::engine::service::{EngineOptions, SeqId, Session};
+use crate::engine::locator::ModelLocator;
 use crate::engine::EngineError;
 use crate::evaluate::fit_prompt;
 use crate::plan::{DataSource, DatasetRef, ModelSource, Plan, RunConfig};
@@ -366,19 +367,12 @@ fn dataset_path(d: &DatasetRef, sources: &Sources) -> Result<PathBuf, (String, P
 
 /// The reference the engine loads for `source` without downloading, or
 /// why there is none.
-fn local_reference(source: &ModelSource, sources: &Sources) -> Result<String, String> {
-    match source {
-        ModelSource::Hf { repo, revision } => crate::engine::hub::resolve_cached(repo, sources.model_revision(repo, revision.as_deref()).as_deref())
-            .map(|s| s.dir.display().to_string())
-            .map_err(|e| format!("{e}; the estimate loads the model's tokenizer and weights but does not download them (`runner fetch` does)")),
-        other => {
-            let r = sources.model_reference(other);
-            if Path::new(&r).exists() {
-                Ok(r)
-            } else {
-                Err(format!("{r} does not exist"))
-            }
-        }
+fn local_reference(source: &ModelSource, sources: &Sources) -> Result<ModelLocator, String> {
+    let locator = sources.model_locator(source);
+    match locator.files(false) {
+        Ok((path, _)) if path.exists() => Ok(ModelLocator::Local(path)),
+        Ok((path, _)) => Err(format!("{} does not exist", path.display())),
+        Err(e) => Err(format!("{e}; the estimate loads the model's tokenizer and weights but does not download them (`runner fetch` does)")),
     }
 }
 

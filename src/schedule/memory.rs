@@ -5,9 +5,9 @@
 //! still runs, alone).
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use super::sources::Sources;
+use crate::engine::EngineError;
 use crate::plan::{ModelSource, RunConfig};
 
 /// KV bytes per token per sequence assumed when the model's shape is not
@@ -17,51 +17,11 @@ pub const KV_BYTES_PER_TOKEN: u64 = 64 * 1024;
 /// Prompt tokens assumed per sequence (a series of a few hundred values).
 pub const PROMPT_TOKENS: u64 = 512;
 
-/// Weights in memory: file size, times the expansion when quantized
-/// weights are computed dequantized (GGUF is dequantized to the compute
-/// dtype at load; an MLX-quantized directory is on the CPU backend, where
-/// `--dtype auto` computes in f32: 32 / bits times its size).
-pub fn weights_bytes(path: &Path) -> u64 {
-    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-    if path.is_dir() {
-        let total: u64 = std::fs::read_dir(path)
-            .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "safetensors")).map(|p| size(&p)).sum())
-            .unwrap_or(0);
-        match quantized_bits(path) {
-            Some(bits) if dequantized_here() => total.saturating_mul(u64::from(32 / bits.clamp(1, 32))),
-            _ => total,
-        }
-    } else if path.extension().is_some_and(|x| x == "gguf") {
-        size(path).saturating_mul(6)
-    } else {
-        size(path)
-    }
-}
-
-/// The bits of an MLX-quantized model directory (`quantization.bits` of
-/// its config.json), if it is one.
-fn quantized_bits(dir: &Path) -> Option<u32> {
-    let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
-    let config: serde_json::Value = serde_json::from_str(&text).ok()?;
-    let q = config.get("quantization").or_else(|| config.get("quantization_config"))?;
-    q.get("bits").and_then(serde_json::Value::as_u64).and_then(|b| u32::try_from(b).ok()).filter(|b| *b > 0)
-}
-
-/// Whether `--dtype auto` computes quantized weights dequantized here.
-fn dequantized_here() -> bool {
-    matches!(crate::engine::model::ComputeDtype::Auto.resolve(), Ok(Some(_)))
-}
-
-/// The weights in memory of a run's model: a hub model from its snapshot
-/// in the local cache at the commit `sources` pins (0 when it is not
-/// there yet: `runner fetch` first makes it count).
-pub fn model_bytes(source: &ModelSource, sources: &Sources) -> u64 {
-    match source {
-        ModelSource::Hf { repo, revision } => crate::engine::hub::resolve_cached(repo, sources.model_revision(repo, revision.as_deref()).as_deref())
-            .map(|snap| weights_bytes(&snap.dir))
-            .unwrap_or(0),
-        other => weights_bytes(Path::new(&sources.model_reference(other))),
-    }
+/// The weights in memory of a run's model, as the engine counts them. A
+/// hub model not yet in the local cache is downloaded first when
+/// `download` (the run needs it next anyway); otherwise its size is unknown.
+pub fn model_bytes(source: &ModelSource, sources: &Sources, download: bool) -> Result<u64, EngineError> {
+    sources.model_locator(source).memory_bytes(download)
 }
 
 /// The KV budget of one wave of `run`: every search keeps at most its
@@ -141,16 +101,5 @@ mod tests {
         b.take("a", u64::MAX, u64::MAX);
         assert_eq!(b.used(), u64::MAX);
         assert!(!b.fits("b", 1, 1), "a full budget admits nothing more");
-    }
-
-    #[test]
-    fn an_mlx_quantized_directory_counts_dequantized_on_the_cpu() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("model.safetensors"), vec![0u8; 1000]).expect("write");
-        std::fs::write(dir.path().join("config.json"), r#"{"quantization": {"group_size": 64, "bits": 4}}"#).expect("write");
-        let expected = if dequantized_here() { 8000 } else { 1000 };
-        assert_eq!(weights_bytes(dir.path()), expected);
-        std::fs::write(dir.path().join("config.json"), "{}").expect("write");
-        assert_eq!(weights_bytes(dir.path()), 1000);
     }
 }

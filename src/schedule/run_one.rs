@@ -28,7 +28,6 @@ use crate::store::layout::{run_dir, RUN_JSON, RUN_LOCK, SAMPLES_JSONL, SAMPLES_P
 use crate::store::lock::{Lock, LockTiming};
 use crate::store::row::{RunColumns, SampleRow};
 use crate::store::{write_samples_parquet, RunFile, RunStatus};
-use crate::tasks::activity::prompt::Downsample;
 use crate::tasks::constrain::ConstraintFix;
 use crate::tasks::{Sample, Selection, Task};
 
@@ -136,29 +135,14 @@ pub fn dataset_task(dataset: &DatasetRef, path: &Path, tokenizer: &TextTokenizer
 
 /// [`dataset_task`] on a dataset already loaded (with default options).
 pub fn configured_task(d: &DatasetRef, loaded: Task, tokenizer: &TextTokenizer) -> Result<(Task, Selection, Vec<Sample>), ScheduleError> {
-    let mut task = loaded.with_reward_on_failure(d.reward_on_failure);
-    if let Some(n) = d.readings {
-        task.prompt.activity.downsample = Downsample::TargetLength(n as usize);
-    }
-    let llmtime = crate::evaluate::llmtime_for(tokenizer)?;
-    task.prompt.llmtime = match &d.serialization {
-        Some(s) => llmtime.overridden(s),
-        None => llmtime,
-    };
-    task.prompt.mode = d.prompt;
-    task.prompt.history = d.history.map(|n| n as usize);
-    task.prompt.constrain = d.constrain.unwrap_or(true);
-    task.prompt.reasoning = d.reasoning.unwrap_or(false);
-    if let Some(f) = d.on_failure {
-        task.score.forecast.on_failure = f;
-    }
+    let task = loaded.for_dataset(d, crate::evaluate::llmtime_for(tokenizer)?);
     let selection = task.select(d.samples as usize, d.selection_seed, d.stratify_by.as_deref())?;
     let samples: Vec<Sample> = task.dataset.selected(&selection).cloned().collect();
     Ok((task, selection, samples))
 }
 
 fn inputs(env: &RunEnv<'_>, run: &RunConfig) -> Result<Inputs, ScheduleError> {
-    let engine = env.engines.get(&model_key(run), &env.sources.model_reference(&run.model.source))?;
+    let engine = env.engines.get(&model_key(run), &env.sources.model_locator(&run.model.source))?;
     let path = env.sources.data_path(&run.dataset.source)?;
     let (task, selection, samples) = dataset_task(&run.dataset, &path, &engine.tokenizer)?;
     check_constraints(run, &path, &task, &samples, &engine.texts)?;

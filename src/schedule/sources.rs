@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::assets::lockfile::{self, LockFile, LockedModel};
 use crate::assets::remote::FetchMode;
 use crate::assets::{FetchError, Fetched};
+use crate::engine::locator::ModelLocator;
 use crate::plan::{DataSource, ModelSource, RunConfig};
 
 /// The resolved sources of a sweep.
@@ -157,17 +158,14 @@ impl Sources {
         }
     }
 
-    /// The string the engine's loader takes for a model source: hub models
-    /// at their locked commit when there is one.
-    pub fn model_reference(&self, source: &ModelSource) -> String {
+    /// Where the engine finds a model source: assets and paths on disk,
+    /// hub models at their locked commit when there is one.
+    pub fn model_locator(&self, source: &ModelSource) -> ModelLocator {
         match source {
-            ModelSource::Asset { asset } => crate::assets::resolve(asset).display().to_string(),
-            ModelSource::Path { path } => resolve_path(path, &self.spec_dir).display().to_string(),
+            ModelSource::Asset { asset } => ModelLocator::Local(crate::assets::resolve(asset)),
+            ModelSource::Path { path } => ModelLocator::Local(resolve_path(path, &self.spec_dir)),
             ModelSource::Hf { repo, revision } => {
-                match self.model_revision(repo, revision.as_deref()) {
-                    Some(r) => format!("{repo}@{r}"),
-                    None => repo.clone(),
-                }
+                ModelLocator::Hub { repo: repo.clone(), revision: self.model_revision(repo, revision.as_deref()) }
             }
         }
     }

@@ -230,15 +230,26 @@ pub fn execute_sweep(
     selected.sort_by_key(|r| execution_order(r));
     let done: HashSet<String> = plan.runs.iter().zip(&states).filter(|(_, s)| s.is_complete()).map(|(r, _)| r.run_id.0.clone()).collect();
     let mut weights_cache: BTreeMap<String, u64> = BTreeMap::new();
-    let estimates: Vec<(String, u64, u64)> = selected
-        .iter()
-        .map(|r| {
-            let key = model_key(r);
-            // The weights and the prompt cache, once per model.
-            let w = *weights_cache.entry(key.clone()).or_insert_with(|| model_bytes(&r.model.source, sources).saturating_add(options.prompt_cache_bytes));
-            (key, w, kv_bytes(r, options.wave))
-        })
-        .collect();
+    let mut estimates: Vec<(String, u64, u64)> = Vec::with_capacity(selected.len());
+    for r in &selected {
+        let key = model_key(r);
+        // The weights and the prompt cache, once per model. Under a memory
+        // budget every model is sized, a hub model downloaded first if it
+        // must be; without one the sizes decide nothing.
+        let w = match weights_cache.get(&key) {
+            Some(w) => *w,
+            None => {
+                let bytes = match options.max_memory {
+                    Some(_) => model_bytes(&r.model.source, sources, true)?,
+                    None => 0,
+                };
+                let w = bytes.saturating_add(options.prompt_cache_bytes);
+                weights_cache.insert(key.clone(), w);
+                w
+            }
+        };
+        estimates.push((key, w, kv_bytes(r, options.wave)));
+    }
     let mut remaining = BTreeMap::new();
     for (k, _, _) in &estimates {
         *remaining.entry(k.clone()).or_insert(0) += 1;

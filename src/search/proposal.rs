@@ -4,7 +4,7 @@ use rand::Rng;
 use rand_chacha::ChaCha20Rng;
 
 use super::error::SearchError;
-use crate::engine::sampling::{self, SamplingParams};
+use crate::sampling::{self, SamplingParams};
 
 /// How logits become the proposal: softmax(z/τ), top-k, top-p, renormalise.
 /// `temperature == 0` is the one-hot argmax (ties to the smaller id).

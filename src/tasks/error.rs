@@ -25,7 +25,7 @@ pub enum TaskError {
     #[error("{}: {format} data has no {} split (valid: {valid})", path.display(), split_name(*split))]
     UnsupportedSplit {
         path: PathBuf,
-        format: &'static str,
+        format: String,
         split: Split,
         valid: &'static str,
     },

@@ -13,6 +13,7 @@ pub mod dataset;
 pub mod digest;
 pub mod error;
 pub mod forecast;
+pub mod prompt;
 pub mod sample;
 pub mod scored;
 pub mod select;
@@ -21,11 +22,14 @@ use std::path::Path;
 
 pub use dataset::{load, task_of, Dataset};
 pub use error::TaskError;
-pub use sample::{ChatMessage, Prompt, PromptOptions, Sample, ScoreOptions};
+pub use prompt::{ChatMessage, Prompt};
+pub use sample::{PromptOptions, Sample, ScoreOptions};
 pub use scored::{Answer, ParseStatus, SampleMetrics, Scored};
 pub use select::Selection;
 
+use crate::plan::DatasetRef;
 use crate::spec::{DataFormat, Split};
+use forecast::llmtime::LlmTimeOptions;
 
 /// A dataset with the options its prompts and scores use.
 #[derive(Debug, Clone)]
@@ -44,6 +48,30 @@ impl Task {
     /// A task over `dataset` with default options.
     pub fn new(dataset: Dataset) -> Task {
         Task { dataset, prompt: PromptOptions::default(), score: ScoreOptions::default() }
+    }
+
+    /// This task with the settings of a run's dataset entry applied: the
+    /// reward of a failed parse, readings per channel, the serialization
+    /// (the entry's settings over `llmtime`, the model's defaults), the
+    /// prompt mode, history, constraint, reasoning and the stand-in forecast
+    /// of a failed parse.
+    pub fn for_dataset(self, d: &DatasetRef, llmtime: LlmTimeOptions) -> Task {
+        let mut task = self.with_reward_on_failure(d.reward_on_failure);
+        if let Some(n) = d.readings {
+            task.prompt.activity.downsample = activity::prompt::Downsample::TargetLength(n as usize);
+        }
+        task.prompt.llmtime = match &d.serialization {
+            Some(s) => llmtime.overridden(s),
+            None => llmtime,
+        };
+        task.prompt.mode = d.prompt;
+        task.prompt.history = d.history.map(|n| n as usize);
+        task.prompt.constrain = d.constrain.unwrap_or(true);
+        task.prompt.reasoning = d.reasoning.unwrap_or(false);
+        if let Some(f) = d.on_failure {
+            task.score.forecast.on_failure = f;
+        }
+        task
     }
 
     /// Sets the reward of unparsable answers.

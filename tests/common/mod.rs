@@ -83,7 +83,7 @@ pub fn fresh_last_logits(m: &runner::engine::model::LoadedModel, tokens: &[u32])
 /// Log-probabilities (f64 log-softmax, as f32) at the last position of
 /// `tokens`, computed from an empty cache.
 pub fn fresh_last_logprobs(m: &runner::engine::model::LoadedModel, tokens: &[u32]) -> Vec<f32> {
-    runner::engine::sampling::log_softmax(&fresh_last_logits(m, tokens)).into_iter().map(|x| x as f32).collect()
+    runner::sampling::log_softmax(&fresh_last_logits(m, tokens)).into_iter().map(|x| x as f32).collect()
 }
 
 /// Largest absolute difference between two equally long rows.

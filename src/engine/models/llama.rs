@@ -73,6 +73,13 @@ pub struct LlamaConfig {
     pub max_position_embeddings: Option<i32>,
 }
 
+pub const ARCHITECTURE: super::Architecture = super::Architecture { model_type: "llama", config: read_config };
+
+/// A `config.json` text as written, with nothing implied by its model type.
+pub fn read_config(text: &str) -> Result<LlamaConfig, String> {
+    serde_json::from_str(text).map_err(|e| e.to_string())
+}
+
 impl LlamaConfig {
     /// Checks every size and constant before anything is shaped by them: a
     /// hostile or broken config (zero heads, negative or huge counts) is an

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::ActivityCase;
 use crate::spec::PromptMode;
-use crate::tasks::sample::{ChatMessage, Prompt};
+use crate::tasks::prompt::{ChatMessage, Prompt};
 
 /// How many readings of each channel the prompt shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -34,7 +34,7 @@ pub(crate) fn resolve_file(files: &SourceFiles, split: Split) -> Result<PathBuf,
         Split::Validation => {
             return Err(TaskError::UnsupportedSplit {
                 path: root.to_path_buf(),
-                format: "ts",
+                format: "ts".into(),
                 split,
                 valid: "train (*_TRAIN.ts), test (*_TEST.ts)",
             })

@@ -34,7 +34,7 @@ pub(crate) fn load(files: &mut SourceFiles, split: Split) -> Result<(Vec<Activit
         return Err(TaskError::invalid(&root, "the uci_har format needs the `UCI HAR Dataset` directory"));
     }
     if split == Split::Validation {
-        return Err(TaskError::UnsupportedSplit { path: root, format: "uci_har", split, valid: "train, test" });
+        return Err(TaskError::UnsupportedSplit { path: root, format: "uci_har".into(), split, valid: "train, test" });
     }
     let s = split_name(split);
     let labels_path = root.join("activity_labels.txt");

@@ -77,7 +77,7 @@ pub(crate) fn apply_split(
     raw: Vec<RawSeries>,
     split: Split,
     path: &Path,
-    format: &'static str,
+    format: &str,
 ) -> Result<(Vec<Series>, usize), TaskError> {
     let mut out = Vec::with_capacity(raw.len());
     let mut skipped = 0;
@@ -98,7 +98,7 @@ pub(crate) fn apply_split(
             Split::Train => {
                 return Err(TaskError::UnsupportedSplit {
                     path: path.to_path_buf(),
-                    format,
+                    format: format.to_owned(),
                     split,
                     valid: "test (held-out future), validation (last h values of the history held out)",
                 })

@@ -9,7 +9,7 @@
 use super::llmtime::{serialize, LlmTimeOptions};
 use super::Series;
 use crate::spec::PromptMode;
-use crate::tasks::sample::{ChatMessage, Prompt};
+use crate::tasks::prompt::{ChatMessage, Prompt};
 
 fn describe_separators(opts: &LlmTimeOptions) -> String {
     let time = format!("time steps are separated by \"{}\"", opts.time_sep);

@@ -1,3 +1,4 @@
+//! Sampling math, with no MLX in it (the engine and search both use it).
 //! Choosing the next token: greedy, or a draw from the proposal
 //! q = softmax(z/τ) cut to the top-k and the top-p nucleus, renormalised;
 //! seeded per caller (ChaCha), so the same seed gives the same tokens.
