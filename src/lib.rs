@@ -8,6 +8,7 @@
 //! answers; `evaluate` runs one sample through all three; `assets` knows where offline models and data live.
 
 pub mod assets;
+pub mod bench;
 pub mod cli;
 pub mod engine;
 pub mod evaluate;

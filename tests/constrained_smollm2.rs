@@ -4,7 +4,7 @@
 //! to fit a small context; the serialization that follows the tokenizer;
 //! constraints a budget cannot meet refused before any search.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! `runner doctor` reports MLX, the BLAS actually loaded (with a measured
 //! sgemm figure) and the installed assets.
 
-mod common;
+use crate::common;
 
 use common::{runner, stderr, stdout};
 

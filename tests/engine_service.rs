@@ -1,7 +1,7 @@
 //! The engine loop: many callers share batched passes; batches, and so
 //! every token and log-probability, do not depend on timing.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 

@@ -1,7 +1,7 @@
 //! The engine on the real SmolLM2-135M GGUF that setup installs: known
 //! answers, cache correctness, tokenizer behaviour and bad input.
 
-mod common;
+use crate::common;
 
 use std::sync::{Mutex, MutexGuard, OnceLock};
 

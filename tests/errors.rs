@@ -1,7 +1,7 @@
 //! Every class of bad input exits with code 2 and one message naming the
 //! file, the key path and (where known) the line and column; nothing panics.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -7,8 +7,8 @@
 //! both digests; offline, a missing cache says so; an interrupted download
 //! resumes with a `Range` request.
 
-mod common;
-mod hub_fake;
+use crate::common;
+use crate::hub_fake;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,6 @@
 //! file < RUNNER_* environment < --set.
 
-mod common;
+use crate::common;
 
 use common::{plan_text, root, runner, spec_with, stdout};
 

@@ -3,7 +3,7 @@
 //! bound the records' `tokens_generated`, and its totals add up. Small real
 //! sweep (SmolLM2 on M3 and BasicMotions, constrained answers).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

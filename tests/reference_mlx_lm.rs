@@ -6,8 +6,8 @@
 //! formats without a real file here are compared on tiny random-weight models
 //! written by scripts/peer/reference.py.
 
-mod common;
-mod hub_fake;
+use crate::common;
+use crate::hub_fake;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! hand-computed values; a results set against itself; runs and samples on
 //! one side only; the regression gate.
 
-mod report_fixture;
+use crate::report_fixture;
 
 use report_fixture::{frame, rec, set_metric_recs, source, two_methods, Rec};
 use runner::report::bootstrap::sign_test;

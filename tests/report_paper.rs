@@ -2,7 +2,7 @@
 //! dataset, each cell the block's primary metric, equal to the long
 //! table's value of the same group; other swept parameters never pooled.
 
-mod report_fixture;
+use crate::report_fixture;
 
 use polars::prelude::Column;
 use report_fixture::{activity, forecast, frame, source, Rec};

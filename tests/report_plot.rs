@@ -1,6 +1,6 @@
 //! `runner plot`: figures from a fixture, as PNG and SVG files.
 
-mod report_fixture;
+use crate::report_fixture;
 
 use report_fixture::{frame, source, two_methods};
 use runner::report::plot::{figures, plot};

@@ -1,7 +1,7 @@
 //! `runner table`: means and intervals against hand-computed values,
 //! defaults, bad names, every format, and byte-for-byte determinism.
 
-mod report_fixture;
+use crate::report_fixture;
 
 use report_fixture::{frame, set_metric_recs, source, two_methods};
 use runner::report::bootstrap::{mean_ci_with, CiMethod};
@@ -212,7 +212,7 @@ fn tables_read_what_the_store_writes() {
 
 #[test]
 fn bench_reports_seconds() {
-    let v = runner::report::bench::bench_table(12_000).unwrap();
+    let v = runner::bench::report::bench_table(12_000).unwrap();
     assert_eq!(v["rows"], 12_000);
     assert!(v["seconds"].as_f64().unwrap() > 0.0);
     assert_eq!(v["default"]["groups"], 6);

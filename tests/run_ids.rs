@@ -1,7 +1,7 @@
 //! Run ids hash the resolved config as declared: stable under reordering,
 //! different for any changed value.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

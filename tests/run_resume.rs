@@ -3,7 +3,7 @@
 //! an uninterrupted run; a torn last record is discarded; SIGTERM stops it
 //! within 3 seconds with its locks released.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};

@@ -1,6 +1,6 @@
 //! The checked-in schema is generated from the spec types.
 
-mod common;
+use crate::common;
 
 use common::root;
 

@@ -4,7 +4,7 @@
 //! constraint allows, and MaxEnt-TS's values and descent law are exact for
 //! the masked, renormalised proposal and the constrained terminal set.
 
-mod toy;
+use crate::toy;
 
 use runner::search::methods::maxent_ts::MaxEntRun;
 use runner::search::tree::NodeId;
@@ -128,7 +128,7 @@ fn every_method_returns_what_the_constraint_allows() {
 fn maxent_ts_is_exact_for_the_masked_proposal() {
     for lam in [Lam::Finite(0.5), Lam::Finite(1.0), Lam::Finite(4.0)] {
         let Lam::Finite(l) = lam else { unreachable!() };
-        let cfg = constrained(MethodKind::MaxentTs, json!({"expansion_k": 3, "rollout_top_k": 3, "num_rollouts": 200000}), lam, 11);
+        let cfg = constrained(MethodKind::MaxentTs, json!({"expansion_k": 3, "rollout_top_k": 3, "num_rollouts": 100000}), lam, 11);
         let (mut m, mut e) = (model(), evaluator());
         let mut r = MaxEntRun::start(&cfg, &mut m, &mut e, &PROMPT).expect("start");
         while !r.finished() && !maxent_complete(r.tree()) {

@@ -1,6 +1,6 @@
 //! docs/algorithms.md §6 exact invariants on the three-token toy.
 
-mod toy;
+use crate::toy;
 
 use toy::*;
 use runner::search::methods::dts::DtsRun;

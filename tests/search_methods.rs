@@ -1,7 +1,7 @@
 //! Validity, baselines, counters, configuration, KV handling and
 //! determinism of every method on toy models.
 
-mod toy;
+use crate::toy;
 
 use toy::*;
 use runner::search::config::SearchConfig;

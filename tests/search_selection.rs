@@ -8,7 +8,7 @@
 //! wrong rule is made alongside, and it must disagree at some iteration of
 //! each configuration, so the runs tell the rules apart.
 
-mod toy;
+use crate::toy;
 
 use runner::search::methods::dts::DtsRun;
 use runner::search::methods::maxent_ts::MaxEntRun;

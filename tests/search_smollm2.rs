@@ -3,7 +3,7 @@
 //! evaluated sequences, rewards recompute from the recorded text, counters
 //! agree with each other and with the method's budget.
 
-mod common;
+use crate::common;
 
 
 use mlx_rs::Dtype;

@@ -2,7 +2,7 @@
 //! value and to π*. Tolerances are 4 standard errors measured here over 20
 //! seeds; nothing is copied from an earlier run.
 
-mod toy;
+use crate::toy;
 
 use toy::*;
 use rand::SeedableRng;

@@ -1,6 +1,6 @@
 //! `make setup` is idempotent and never leaves a half-written asset.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -6,7 +6,7 @@
 //! requeued task continues its run; a failing task is reported with its log
 //! tail and does not block the others.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

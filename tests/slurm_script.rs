@@ -4,7 +4,7 @@
 //! and for `#SBATCH`), nothing is submitted, and unsafe values are refused
 //! naming the option.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 //! per mean and a column per set statistic (`owa`, `f1`), and a run's W&B
 //! summary carries the same values under the same keys.
 
-mod report_fixture;
+use crate::report_fixture;
 
 use std::path::Path;
 

@@ -3,7 +3,7 @@
 //! cluster uses; a second submission needs `--resume`, which then finds
 //! nothing missing.
 
-mod common;
+use crate::common;
 
 const SPEC: &str = r#"
 name: local-submit

@@ -1,6 +1,6 @@
 //! Each sweep rule, defaults, and the shipped experiments.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

@@ -6,8 +6,8 @@
 //! endpoints, `file_stream` keys, reserved history keys, authorization and
 //! resume offset.
 
-mod common;
-mod wandb_fake;
+use crate::common;
+use crate::wandb_fake;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -4,8 +4,8 @@
 //! killed mid-upload loses and duplicates nothing through sync and resume;
 //! a refusing server costs no result; the key is in no file and no log line.
 
-mod common;
-mod wandb_fake;
+use crate::common;
+use crate::wandb_fake;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -4,7 +4,7 @@
 //! acknowledgement is replayed without duplicating lines, and the API key
 //! appears only in the Authorization header.
 
-mod wandb_fake;
+use crate::wandb_fake;
 
 use std::path::Path;
 use std::sync::atomic::AtomicBool;

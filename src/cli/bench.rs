@@ -69,13 +69,13 @@ pub enum BenchCommand {
 pub fn bench(cmd: BenchCommand) -> Result<(), CliError> {
     if let BenchCommand::Store { runs, samples } = cmd {
         let dir = std::env::temp_dir().join(format!("runner-bench-store-{}", std::process::id()));
-        let result = crate::store::bench::run(&dir, runs, samples);
+        let result = crate::bench::store::run(&dir, runs, samples);
         let _ = std::fs::remove_dir_all(&dir);
         println!("{}", serde_json::to_string_pretty(&result?).unwrap_or_default());
         return Ok(());
     }
     if let BenchCommand::Report { rows } = cmd {
-        let v = crate::report::bench::bench_table(rows)?;
+        let v = crate::bench::report::bench_table(rows)?;
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return Ok(());
     }
@@ -83,15 +83,15 @@ pub fn bench(cmd: BenchCommand) -> Result<(), CliError> {
     match cmd {
         BenchCommand::Engine { model, prompt, prompt_tokens, tokens, rows } => {
             let prompt = match prompt_tokens {
-                Some(n) => crate::engine::bench::BenchPrompt::Tokens(n),
-                None => crate::engine::bench::BenchPrompt::Text(prompt),
+                Some(n) => crate::bench::engine::BenchPrompt::Tokens(n),
+                None => crate::bench::engine::BenchPrompt::Text(prompt),
             };
-            let b = crate::engine::bench::run(&model, &prompt, tokens, &rows)?;
+            let b = crate::bench::engine::run(&model, &prompt, tokens, &rows)?;
             println!("{}", serde_json::to_string(&b).unwrap_or_default());
             Ok(())
         }
         BenchCommand::Search { model, num_rollouts, expansion_k, max_new_tokens, parallel_rollouts, wave, naive_rollouts, history, reps } => {
-            let o = crate::evaluate::bench::SearchBenchOptions {
+            let o = crate::bench::search::SearchBenchOptions {
                 model,
                 num_rollouts,
                 expansion_k,
@@ -102,7 +102,7 @@ pub fn bench(cmd: BenchCommand) -> Result<(), CliError> {
                 history,
                 reps,
             };
-            let b = crate::evaluate::bench::run(&o)?;
+            let b = crate::bench::search::run(&o)?;
             println!("{}", serde_json::to_string_pretty(&b).unwrap_or_default());
             Ok(())
         }

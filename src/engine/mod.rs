@@ -3,7 +3,6 @@
 //! cache, tokenizers and chat templates, sampling and generation.
 
 pub mod batch_cache;
-pub mod bench;
 pub mod blas;
 pub mod convert;
 pub mod cpu_math;

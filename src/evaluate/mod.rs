@@ -3,7 +3,6 @@
 //! The scheduler runs many of these at once, one engine session each, so
 //! that their forward passes share batches.
 
-pub mod bench;
 pub mod engine_lm;
 pub mod evaluator;
 pub mod prompt;

@@ -4,7 +4,6 @@
 //! `store::load_samples` gives them), so none reads files itself except to
 //! write figures.
 
-pub mod bench;
 pub mod bootstrap;
 pub mod diff;
 mod error;

@@ -6,7 +6,6 @@
 //! written is rewritten. Parquet files are derived from it, written to a
 //! temporary name and renamed.
 
-pub mod bench;
 pub mod columns;
 pub mod git;
 pub mod jsonl;

@@ -9,10 +9,10 @@ use polars::prelude::{DataFrame, ParquetWriter};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::format::Format;
-use super::provenance::Source;
-use super::table::{self, TableOptions};
-use super::ReportError;
+use crate::report::format::Format;
+use crate::report::provenance::Source;
+use crate::report::table::{self, TableOptions};
+use crate::report::ReportError;
 use crate::store::row::RunColumns;
 use crate::store::{self, SampleRow};
 
@@ -96,7 +96,7 @@ fn timed(df: &DataFrame, opts: &TableOptions) -> Result<serde_json::Value, Repor
     let t1 = Instant::now();
     let bytes: usize = [Format::Md, Format::Latex, Format::Csv, Format::Json].iter().map(|f| f.exporter().table(&t).len()).sum();
     let render = t1.elapsed().as_secs_f64();
-    let bootstrap = t.rows.iter().flat_map(|r| &r.cells).flatten().filter(|c| c.method == super::bootstrap::CiMethod::Bootstrap).count();
+    let bootstrap = t.rows.iter().flat_map(|r| &r.cells).flatten().filter(|c| c.method == crate::report::bootstrap::CiMethod::Bootstrap).count();
     let cells = t.rows.iter().flat_map(|r| &r.cells).flatten().count();
     Ok(serde_json::json!({
         "groups": t.rows.len(),

@@ -9,11 +9,11 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::layout::{run_dir, RUN_JSON, SAMPLES_JSONL, SAMPLES_PARQUET};
-use super::row::{RunColumns, SampleRow};
-use super::run_file::RunFile;
-use super::scan::scan;
-use super::{write_samples_parquet, StoreError};
+use crate::store::layout::{run_dir, RUN_JSON, SAMPLES_JSONL, SAMPLES_PARQUET};
+use crate::store::row::{RunColumns, SampleRow};
+use crate::store::run_file::RunFile;
+use crate::store::scan::scan;
+use crate::store::{write_samples_parquet, StoreError};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct StoreBench {

@@ -19,10 +19,10 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::engine_lm::{EngineLm, RecomputeLm};
-use super::evaluator::TaskEvaluator;
-use super::prompt::render_prompt;
-use super::EvaluateError;
+use crate::evaluate::engine_lm::{EngineLm, RecomputeLm};
+use crate::evaluate::evaluator::TaskEvaluator;
+use crate::evaluate::prompt::render_prompt;
+use crate::evaluate::EvaluateError;
 use crate::engine::model::{load, ComputeDtype};
 use crate::sampling::argmax;
 use crate::engine::service::{EngineService, Session};

@@ -7,12 +7,12 @@ use std::time::Instant;
 
 use mlx_rs::{Array, Dtype};
 
-use super::generate::{last_logits, peak_memory};
-use super::kv_cache::SeqCache;
-use super::model::{load, LoadedModel};
+use crate::engine::generate::{last_logits, peak_memory};
+use crate::engine::kv_cache::SeqCache;
+use crate::engine::model::{load, LoadedModel};
 use crate::sampling::argmax;
-use super::service::EngineService;
-use super::EngineError;
+use crate::engine::service::EngineService;
+use crate::engine::EngineError;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct EngineBench {

@@ -1,0 +1,8 @@
+//! Integration tests: tables, paper layouts, figures and diffs.
+
+mod report_fixture;
+
+mod report_diff;
+mod report_paper;
+mod report_plot;
+mod report_table;
