@@ -4,5 +4,5 @@ mod common;
 mod hub_fake;
 
 mod doctor;
-mod setup;
 mod fetch_lock;
+mod setup;

@@ -55,7 +55,14 @@ fn smollm2(rows: usize) -> (EngineService, TextTokenizer, Arc<TokenTexts>) {
     (engine, tokenizer, texts)
 }
 
-fn run_one(engine: &EngineService, texts: &Arc<TokenTexts>, run: &RunConfig, task: &Task, sample: &Sample, context: Option<usize>) -> SampleRecord {
+fn run_one(
+    engine: &EngineService,
+    texts: &Arc<TokenTexts>,
+    run: &RunConfig,
+    task: &Task,
+    sample: &Sample,
+    context: Option<usize>,
+) -> SampleRecord {
     let tokenizer = engine.tokenizer().unwrap();
     let config = SearchConfig::from_params(run.method.kind, &run.method.params, tokenizer.stop_ids().to_vec(), 0).unwrap();
     let identity = Identity {
@@ -110,7 +117,11 @@ fn constrained_answers_parse_on_smollm2() {
                 }
                 Sample::Activity(c) => {
                     assert_eq!(r.parse_status, ParseStatus::Ok, "{what}: {:?}", r.output);
-                    assert!(c.labels.iter().any(|l| r.output == format!("Answer: {l}") || r.output == format!("Answer:{l}")), "{what}: {:?}", r.output);
+                    assert!(
+                        c.labels.iter().any(|l| r.output == format!("Answer: {l}") || r.output == format!("Answer:{l}")),
+                        "{what}: {:?}",
+                        r.output
+                    );
                     assert_eq!(r.prompt_template, "chat");
                     assert_eq!(r.serialization, None);
                 }

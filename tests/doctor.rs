@@ -29,11 +29,7 @@ fn doctor_reports_mlx_openblas_sgemm_and_assets() {
 #[test]
 fn doctor_notices_a_missing_asset_cache() {
     let dir = tempfile::tempdir().unwrap();
-    let out = runner()
-        .args(["doctor", "--no-bench"])
-        .env("RUNNER_ASSETS_DIR", dir.path())
-        .output()
-        .expect("runner runs");
+    let out = runner().args(["doctor", "--no-bench"]).env("RUNNER_ASSETS_DIR", dir.path()).output().expect("runner runs");
     assert!(out.status.success());
     let text = stdout(&out);
     assert!(text.contains(&dir.path().display().to_string()));
@@ -52,11 +48,7 @@ fn doctor_sees_the_reference_blas_when_it_is_loaded() {
         .map(|e| e.path())
         .find(|p| p.to_string_lossy().contains("libblas-") && p.to_string_lossy().ends_with(".reference"))
         .expect("setup keeps the reference BLAS beside its link");
-    let out = runner()
-        .args(["doctor", "--json"])
-        .env("LD_PRELOAD", &reference)
-        .output()
-        .expect("runner runs");
+    let out = runner().args(["doctor", "--json"]).env("LD_PRELOAD", &reference).output().expect("runner runs");
     assert!(out.status.success(), "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON report");
     assert_eq!(report["blas"]["kind"], "reference", "{}", report["blas"]);

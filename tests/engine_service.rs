@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use mlx_rs::Dtype;
 use runner::engine::model::{load, LoadedModel};
-use runner::sampling::{Sampler, SamplingParams};
 use runner::engine::service::{EngineOptions, EngineService, SeqId, Session};
+use runner::sampling::{Sampler, SamplingParams};
 
 const SMOLLM2: &str = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
 
@@ -309,5 +309,8 @@ fn forks_of_a_prompt_share_one_copy_of_it_while_they_decode() {
     let peak = engine.stats().unwrap().peak_cache_bytes;
     // The prompt once, and 16 rows of at most 64 own positions; copies of
     // the prompt per row would be 16 × 600 positions.
-    assert!(peak >= prompt_bytes && peak <= prompt_bytes + 16 * 64 * per_token, "peak {peak} B, prompt {prompt_bytes} B, {per_token} B a position");
+    assert!(
+        peak >= prompt_bytes && peak <= prompt_bytes + 16 * 64 * per_token,
+        "peak {peak} B, prompt {prompt_bytes} B, {per_token} B a position"
+    );
 }

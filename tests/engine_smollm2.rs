@@ -9,9 +9,9 @@ use mlx_rs::{Array, Dtype};
 use runner::engine::generate::generate;
 use runner::engine::kv_cache::SeqCache;
 use runner::engine::model::{load, LoadedModel};
-use runner::sampling::SamplingParams;
 use runner::engine::tokenizer::Message;
 use runner::engine::EngineError;
+use runner::sampling::SamplingParams;
 
 const SMOLLM2: &str = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
 /// f32 logits of cached and uncached paths agree to this (absolute).
@@ -138,7 +138,8 @@ fn rows_of_a_batch_equal_single_rows() {
 #[test]
 fn tokenizer_round_trips_and_splits_digits() {
     let m = model();
-    for text in ["Hello, world!", "  leading spaces\nand lines\n", "x = 3.14159; y = -2e10", "naïve café ✓ 東京", "<|im_start|>user"] {
+    for text in ["Hello, world!", "  leading spaces\nand lines\n", "x = 3.14159; y = -2e10", "naïve café ✓ 東京", "<|im_start|>user"]
+    {
         let ids = m.tokenizer.encode(text).unwrap();
         assert_eq!(m.tokenizer.decode(&ids).unwrap(), text);
     }
@@ -153,10 +154,7 @@ fn tokenizer_round_trips_and_splits_digits() {
 #[test]
 fn chat_template_renders_a_two_message_conversation() {
     let m = model();
-    let text = m
-        .tokenizer
-        .apply_chat_template(&[Message::new("system", "Be brief."), Message::new("user", "Hi")], true)
-        .unwrap();
+    let text = m.tokenizer.apply_chat_template(&[Message::new("system", "Be brief."), Message::new("user", "Hi")], true).unwrap();
     assert_eq!(text, "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
     let default_system = m.tokenizer.apply_chat_template(&[Message::new("user", "Hi")], false).unwrap();
     assert_eq!(

@@ -86,7 +86,10 @@ fn impossible_values_are_refused() {
         &spec_with("methods:\n  best_of_n:\n    num_rollouts: 4\n    sampling_temperature: [1.0, .nan]\n"),
         &["methods.best_of_n.sampling_temperature", "finite number"],
     );
-    assert_error(&spec_with("methods:\n  mcts:\n    num_rollouts: 4\n    expansion_k: 2\n    c_uct: .inf\n"), &["methods.mcts.c_uct", "finite number"]);
+    assert_error(
+        &spec_with("methods:\n  mcts:\n    num_rollouts: 4\n    expansion_k: 2\n    c_uct: .inf\n"),
+        &["methods.mcts.c_uct", "finite number"],
+    );
     assert_error(&spec_with("methods:\n  best_of_n:\n    num_rollouts: 4\n    top_p: 1.5\n"), &["top_p", "(0, 1]"]);
     assert_error(&spec_with("methods:\n  mtcs:\n    num_rollouts: 4\n"), &["methods.mtcs", "did you mean `mcts`?"]);
     assert_error(&spec_with("methods:\n  x:\n    method: beam\n"), &["methods.x.method", "unknown value `beam`"]);
@@ -114,7 +117,10 @@ fn empty_sweeps_are_errors() {
         &spec_with("methods:\n  greedy: {}\nsweep:\n  exclude:\n    - {method: greedy}\n"),
         &["sweep.exclude", "the sweep is empty"],
     );
-    assert_error(&format!("{}seeds: []\n", spec_with("methods:\n  mcts: {num_rollouts: 2, expansion_k: 2}\n")), &["seeds", "the sweep is empty"]);
+    assert_error(
+        &format!("{}seeds: []\n", spec_with("methods:\n  mcts: {num_rollouts: 2, expansion_k: 2}\n")),
+        &["seeds", "the sweep is empty"],
+    );
 }
 
 #[test]
@@ -147,12 +153,7 @@ fn bad_set_flags_and_missing_files_are_clear() {
     let out = runner().args(["validate", "--set", "nonsense"]).arg(&spec).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("KEY.PATH=VALUE"));
-    let out = runner()
-        .args(["validate"])
-        .arg(&spec)
-        .env("RUNNER_METHODS__MCTS__EXPANSION_K", "zero")
-        .output()
-        .unwrap();
+    let out = runner().args(["validate"]).arg(&spec).env("RUNNER_METHODS__MCTS__EXPANSION_K", "zero").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("RUNNER_METHODS__MCTS__EXPANSION_K"), "{}", stderr(&out));
     let out = runner().args(["validate", "/nonexistent/exp.yaml"]).output().unwrap();
@@ -241,7 +242,10 @@ fn a_small_spec_that_expands_past_the_run_limit_is_refused_before_it_is_built() 
 
 #[test]
 fn labels_names_revisions_and_counts_out_of_bounds_are_refused() {
-    assert_error("name: ..\nmodels: {m: {asset: x.gguf}}\ndatasets: {d: {task: forecasting, asset: a.json, samples: 2}}\nmethods: {greedy: {}}\n", &["name", "results folder"]);
+    assert_error(
+        "name: ..\nmodels: {m: {asset: x.gguf}}\ndatasets: {d: {task: forecasting, asset: a.json, samples: 2}}\nmethods: {greedy: {}}\n",
+        &["name", "results folder"],
+    );
     assert_error(&spec_with("methods:\n  \"a/b\": {method: greedy}\n"), &["methods.a/b", "not a valid label"]);
     assert_error(&spec_with("methods:\n  \"x\\ny\": {method: greedy}\n"), &["not a valid label"]);
     assert_error(
@@ -250,7 +254,10 @@ fn labels_names_revisions_and_counts_out_of_bounds_are_refused() {
     );
     assert_error(&spec_with("methods:\n  greedy: {max_new_tokens: 10000000}\n"), &["max_new_tokens", "at most 32768"]);
     assert_error(&spec_with("methods:\n  best_of_n: {num_rollouts: 1000000000}\n"), &["num_rollouts", "at most 100000"]);
-    assert_error(&spec_with("methods:\n  mcts: {num_rollouts: 4, expansion_k: 2, parallel_rollouts: 100000}\n"), &["parallel_rollouts", "at most 4096"]);
+    assert_error(
+        &spec_with("methods:\n  mcts: {num_rollouts: 4, expansion_k: 2, parallel_rollouts: 100000}\n"),
+        &["parallel_rollouts", "at most 4096"],
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let path = write(&dir, "exp.yaml", &spec_with("methods:\n  greedy: {}\n"));
     let out = runner().args(["run", "--wave", "100000"]).arg(&path).output().expect("runner runs");
@@ -267,7 +274,9 @@ fn hostile_model_directories_are_refused_naming_what_is_wrong() {
         )
     };
     let info = |dir: &std::path::Path| runner().args(["model", "info"]).arg(dir).output().expect("runner runs");
-    for (heads, layers, needle) in [(0, 2, "num_attention_heads is 0"), (4, -3, "num_hidden_layers is -3"), (4, 2_000_000_000, "num_hidden_layers is 2000000000")] {
+    for (heads, layers, needle) in
+        [(0, 2, "num_attention_heads is 0"), (4, -3, "num_hidden_layers is -3"), (4, 2_000_000_000, "num_hidden_layers is 2000000000")]
+    {
         std::fs::write(dir.path().join("config.json"), config(heads, layers)).expect("write");
         let out = info(dir.path());
         let err = stderr(&out);

@@ -16,9 +16,8 @@ use std::process::Output;
 
 use sha2::{Digest, Sha256};
 
-const HAR_SIGNALS: [&str; 9] = [
-    "body_acc_x", "body_acc_y", "body_acc_z", "body_gyro_x", "body_gyro_y", "body_gyro_z", "total_acc_x", "total_acc_y", "total_acc_z",
-];
+const HAR_SIGNALS: [&str; 9] =
+    ["body_acc_x", "body_acc_y", "body_acc_z", "body_gyro_x", "body_gyro_y", "body_gyro_z", "total_acc_x", "total_acc_y", "total_acc_z"];
 
 fn sha(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
@@ -36,7 +35,10 @@ fn har_zip(path: &Path) -> Vec<(String, Vec<u8>)> {
         files.push((format!("UCI HAR Dataset/{split}/subject_{split}.txt"), b"1\n2\n".to_vec()));
         for (k, sig) in HAR_SIGNALS.iter().enumerate() {
             let row = |r: usize| (0..16).map(|t| format!(" {:.7e}", (k + r) as f64 * 0.1 + t as f64 * 0.01)).collect::<String>();
-            files.push((format!("UCI HAR Dataset/{split}/Inertial Signals/{sig}_{split}.txt"), format!("{}\n{}\n", row(0), row(1)).into_bytes()));
+            files.push((
+                format!("UCI HAR Dataset/{split}/Inertial Signals/{sig}_{split}.txt"),
+                format!("{}\n{}\n", row(0), row(1)).into_bytes(),
+            ));
         }
     }
     let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
@@ -200,7 +202,10 @@ fn fetch_lock_run_refetch_and_tamper() {
     let hubbed = data.iter().find(|(k, _)| k.as_str().unwrap().starts_with("hf:org/m4-yearly")).unwrap().1;
     assert_eq!(hubbed["commit"].as_str(), Some("0123456789abcdef0123456789abcdef01234567"));
     assert_eq!(hubbed["files"].as_mapping().unwrap().len(), 3);
-    assert!(common::files_under(&f.assets.join("fetched")).iter().all(|p| !p.to_string_lossy().contains("/train/")), "unselected members stay packed");
+    assert!(
+        common::files_under(&f.assets.join("fetched")).iter().all(|p| !p.to_string_lossy().contains("/train/")),
+        "unselected members stay packed"
+    );
 
     // A second fetch is served from the cache: no request, the lock unchanged.
     let before = f.hub.request_count();
@@ -211,7 +216,10 @@ fn fetch_lock_run_refetch_and_tamper() {
 
     // A small sweep from the fetched files, offline.
     ok(&f.runner(&["run", "--quiet"], true));
-    let runs = common::files_under(&f.spec.parent().unwrap().join("results")).into_iter().filter(|p| p.ends_with("samples.jsonl")).collect::<Vec<_>>();
+    let runs = common::files_under(&f.spec.parent().unwrap().join("results"))
+        .into_iter()
+        .filter(|p| p.ends_with("samples.jsonl"))
+        .collect::<Vec<_>>();
     assert_eq!(runs.len(), 3, "{runs:?}");
     let mut ids: Vec<String> = Vec::new();
     for r in &runs {
@@ -236,7 +244,10 @@ fn fetch_lock_run_refetch_and_tamper() {
     assert!(uci.iter().any(|r| r.contains("[bytes=")), "the cut download resumed with a Range request: {uci:?}");
     // The first fetch's request, the stalled one, then the rest asked for.
     let hubbed = f.hub.requests_with(stalled);
-    assert!(hubbed.len() == 3 && !hubbed[1].contains("[bytes=") && hubbed[2].contains("[bytes="), "the stalled hub download resumed with a Range request: {hubbed:?}");
+    assert!(
+        hubbed.len() == 3 && !hubbed[1].contains("[bytes=") && hubbed[2].contains("[bytes="),
+        "the stalled hub download resumed with a Range request: {hubbed:?}"
+    );
 
     // A tampered cache file: named, with both digests; nothing runs.
     let labels = f.fetched_file("activity_labels.txt");
@@ -265,7 +276,10 @@ fn fetch_lock_run_refetch_and_tamper() {
     let err = common::stderr(&out);
     assert!(err.contains("Yearly-test.csv") && err.contains(&sha(b"\"V1\",\"V2\"\n\"Y1\",\"1\"\n")), "{err}");
     assert!(err.contains(m4["files"]["Test/Yearly-test.csv"].as_str().unwrap()), "{err}");
-    assert!(!common::files_under(&f.assets.join("fetched")).iter().any(|p| p.ends_with("Test/Yearly-test.csv")), "refused bytes are not kept");
+    assert!(
+        !common::files_under(&f.assets.join("fetched")).iter().any(|p| p.ends_with("Test/Yearly-test.csv")),
+        "refused bytes are not kept"
+    );
     assert_eq!(f.lock(), lock_text, "a refused fetch leaves the lock alone");
     let _ = f.served_zip;
 }

@@ -33,12 +33,7 @@ fn environment_overrides_the_file_and_set_overrides_the_environment() {
     assert!(file.status.success());
     assert!(mcts_rollouts(&stdout(&file)).iter().all(|n| *n == 4));
 
-    let env = runner()
-        .args(["plan", "--json"])
-        .arg(&spec)
-        .env("RUNNER_METHODS__MCTS__NUM_ROLLOUTS", "7")
-        .output()
-        .expect("runs");
+    let env = runner().args(["plan", "--json"]).arg(&spec).env("RUNNER_METHODS__MCTS__NUM_ROLLOUTS", "7").output().expect("runs");
     assert!(env.status.success());
     assert!(mcts_rollouts(&stdout(&env)).iter().all(|n| *n == 7));
 

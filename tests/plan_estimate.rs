@@ -116,7 +116,8 @@ fn the_estimate_counts_what_the_runs_then_do() {
 
     // Without a prompt cache every run computes its prompts, and no run
     // gets faster.
-    let off = json(&common::runner().args(["plan", "--estimate", "--json", "--wave", "2", "--prompt-cache", "0"]).arg(&spec).output().unwrap());
+    let off =
+        json(&common::runner().args(["plan", "--estimate", "--json", "--wave", "2", "--prompt-cache", "0"]).arg(&spec).output().unwrap());
     assert_eq!(off["prompt_cache_bytes"], 0);
     assert_eq!(u(&off["total"], "cached_prompt_tokens"), 0);
     for r in off["runs"].as_array().unwrap() {

@@ -298,10 +298,7 @@ fn hub_downloads_into_the_standard_cache() {
     let tmp = tempfile::tempdir().unwrap();
     let tok = tokenizer_dir(tmp.path());
     let published = tmp.path().join("published");
-    run_py(
-        &["tiny", published.to_str().unwrap(), "--arch", "llama", "--tokenizer-from", tok.to_str().unwrap(), "--shards", "2"],
-        None,
-    );
+    run_py(&["tiny", published.to_str().unwrap(), "--arch", "llama", "--tokenizer-from", tok.to_str().unwrap(), "--shards", "2"], None);
     let hub = hub_fake::start();
     let sha = "89abcdef0123456789abcdef0123456789abcdef";
     hub.publish("tiny-org/sharded", sha, published.clone(), &["main", "v1"]);
@@ -313,7 +310,14 @@ fn hub_downloads_into_the_standard_cache() {
     assert_eq!(info["layers"], 2);
     assert_eq!(std::fs::read_to_string(repo_dir.join("refs/main")).unwrap().trim(), sha);
     let snap = repo_dir.join("snapshots").join(sha);
-    for name in ["config.json", "tokenizer.json", "tokenizer_config.json", "model.safetensors.index.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"] {
+    for name in [
+        "config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "model.safetensors.index.json",
+        "model-00001-of-00002.safetensors",
+        "model-00002-of-00002.safetensors",
+    ] {
         let ours = std::fs::read(snap.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(ours, std::fs::read(published.join(name)).unwrap(), "{name} differs from the published file");
     }
@@ -330,7 +334,8 @@ fn hub_downloads_into_the_standard_cache() {
 
     // The downloaded model is the published one.
     let gen = |model: &str, offline: bool| {
-        let out = hub_runner(&["generate", model, "--prompt", "Hello there", "--max-tokens", "4", "--json"], Some(&hub.url), &cache, offline);
+        let out =
+            hub_runner(&["generate", model, "--prompt", "Hello there", "--max-tokens", "4", "--json"], Some(&hub.url), &cache, offline);
         let v = json_of(&out);
         (v["generated_ids"].clone(), v["logprobs"].clone(), v["top10"].clone())
     };

@@ -12,7 +12,10 @@ use runner::report::{paper, render_paper, table, Format, TableOptions};
 /// Forecasts (OWA applies) on `m3` and labels on `har`, for greedy (no
 /// budget), best_of_n at 4 and mcts at 4 and 16.
 fn recs() -> Vec<Rec> {
-    let f = |run, sample, method, budget: Option<i64>, s: f64| Rec { budget, ..forecast(run, sample, method, [Some(s), Some(s / 10.0), Some(20.0), Some(2.0)]) };
+    let f = |run, sample, method, budget: Option<i64>, s: f64| Rec {
+        budget,
+        ..forecast(run, sample, method, [Some(s), Some(s / 10.0), Some(20.0), Some(2.0)])
+    };
     let a = |run, sample, method, budget: Option<i64>, truth, answer| Rec { budget, ..activity(run, sample, method, truth, answer) };
     vec![
         f("g", "s1", "greedy", None, 30.0),
@@ -81,7 +84,9 @@ fn markdown_and_latex_show_blocks_budgets_and_the_best_per_column() {
     let mcts = md.lines().find(|l| l.starts_with("| mcts |") && l.matches('|').count() == 5).unwrap();
     assert_eq!(mcts.matches("**").count(), 2, "{mcts}");
     let tex = render_paper(&df, source("abc"), Some(&["reward".to_owned()]), Format::Latex).unwrap();
-    for needle in ["\\begin{tabular}{lrrr}", "\\multicolumn{4}{c}{smollm2 on m3: reward $\\uparrow$, $n=2$}", "method / rollouts & - & 4 & 16 \\\\"] {
+    for needle in
+        ["\\begin{tabular}{lrrr}", "\\multicolumn{4}{c}{smollm2 on m3: reward $\\uparrow$, $n=2$}", "method / rollouts & - & 4 & 16 \\\\"]
+    {
         assert!(tex.contains(needle), "{needle} missing from\n{tex}");
     }
     let e = render_paper(&df, source("abc"), None, Format::Csv).unwrap_err();

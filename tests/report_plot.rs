@@ -16,7 +16,14 @@ fn figures_are_written_as_png_and_svg() {
     let stems: Vec<&str> = figs.iter().map(|f| f.stem.as_str()).collect();
     assert_eq!(
         stems,
-        ["reward_vs_nfe", "reward_vs_tokens_generated", "reward_vs_num_rollouts", "smape_vs_nfe", "smape_vs_tokens_generated", "smape_vs_num_rollouts"]
+        [
+            "reward_vs_nfe",
+            "reward_vs_tokens_generated",
+            "reward_vs_num_rollouts",
+            "smape_vs_nfe",
+            "smape_vs_tokens_generated",
+            "smape_vs_num_rollouts"
+        ]
     );
     // mcts has two budgets, hence two points; greedy has no budget.
     let scaling = &figs[2];

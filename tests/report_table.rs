@@ -9,10 +9,7 @@ use runner::report::frame::Level;
 use runner::report::{render_table, table, Format, ReportError, TableOptions};
 
 fn opts(by: &[&str], metrics: &[&str]) -> TableOptions {
-    TableOptions {
-        by: Some(by.iter().map(|s| s.to_string()).collect()),
-        metrics: Some(metrics.iter().map(|s| s.to_string()).collect()),
-    }
+    TableOptions { by: Some(by.iter().map(|s| s.to_string()).collect()), metrics: Some(metrics.iter().map(|s| s.to_string()).collect()) }
 }
 
 fn close(a: f64, b: f64) -> bool {
@@ -21,7 +18,8 @@ fn close(a: f64, b: f64) -> bool {
 
 #[test]
 fn means_counts_and_intervals_match_hand_computed_values() {
-    let t = table::build(&frame(&two_methods()), source("a"), &opts(&["method_name"], &["reward", "smape", "nfe", "tokens_generated"])).unwrap();
+    let t = table::build(&frame(&two_methods()), source("a"), &opts(&["method_name"], &["reward", "smape", "nfe", "tokens_generated"]))
+        .unwrap();
     assert_eq!(t.rows.len(), 2);
     let (greedy, mcts) = (&t.rows[0], &t.rows[1]);
     assert_eq!(greedy.key, vec![Level::Str("greedy".into())]);
@@ -110,14 +108,23 @@ fn formats_carry_provenance_and_the_numbers() {
     let o = opts(&["method_name"], &["reward", "smape", "nfe"]);
     let md = render_table(&df, source("abc123"), &o, Format::Md).unwrap();
     assert!(md.starts_with("<!-- runner table\n"), "{md}");
-    for needle in ["results: results/fixture/abc123", "commit: abc123", "spec: experiments/fixture.yaml", "runs: 2 (sha256 of sorted run ids: "] {
+    for needle in
+        ["results: results/fixture/abc123", "commit: abc123", "spec: experiments/fixture.yaml", "runs: 2 (sha256 of sorted run ids: "]
+    {
         assert!(md.contains(needle), "{needle} missing from\n{md}");
     }
     assert!(md.contains("| method_name | n | reward ↑ | smape ↓ | nfe ↓ |"), "{md}");
     assert!(md.contains("| greedy | 4 |") && md.contains("(n=3)"), "{md}");
 
     let tex = render_table(&df, source("abc123"), &o, Format::Latex).unwrap();
-    for needle in ["% commit: abc123", "\\begin{tabular}{lrrrr}", "\\toprule", "\\midrule", "\\bottomrule", "method\\_name & $n$ & reward $\\uparrow$"] {
+    for needle in [
+        "% commit: abc123",
+        "\\begin{tabular}{lrrrr}",
+        "\\toprule",
+        "\\midrule",
+        "\\bottomrule",
+        "method\\_name & $n$ & reward $\\uparrow$",
+    ] {
         assert!(tex.contains(needle), "{needle} missing from\n{tex}");
     }
     // Best per column: reward and sMAPE by mcts, NFE by greedy (5, constant).
@@ -317,7 +324,8 @@ fn owa_f1_and_the_parse_rate_per_group() {
     assert!(md.contains("| method_name | n | owa ↓ | f1 ↑ | parsed ↑ |"), "{md}");
     assert!(md.contains("| A | 3 | ") && md.contains("| C | 5 | - | "), "{md}");
     assert!(md.contains("owa, f1: the statistic of the group's samples"), "{md}");
-    let json: serde_json::Value = serde_json::from_str(&render_table(&df, source("a"), &opts(&["method_name"], &["owa", "f1"]), Format::Json).unwrap()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&render_table(&df, source("a"), &opts(&["method_name"], &["owa", "f1"]), Format::Json).unwrap()).unwrap();
     assert_eq!(json["metrics"][0]["aggregate"], "set");
     assert_eq!(json["metrics"][0]["columns"], serde_json::json!(["smape", "mase", "smape_naive2", "mase_naive2"]));
     assert_eq!(json["rows"][2]["metrics"]["f1"]["n"], 5);
@@ -351,14 +359,19 @@ fn a_set_statistic_of_a_large_group_has_the_delta_method_interval() {
 
 #[test]
 fn results_written_before_the_new_columns_still_load() {
-    use runner::store::load_samples;
     use polars::prelude::{DataFrame, ParquetWriter};
+    use runner::store::load_samples;
     let dir = tempfile::tempdir().unwrap();
     report_fixture::write_results(dir.path(), &set_metric_recs());
     // An older file: the same run without the Naive2 and label columns.
     let old = dir.path().join("runs/r_a/samples.parquet");
     let df = runner::store::parquet::read_frame(&old).unwrap();
-    let keep: Vec<_> = df.columns().iter().filter(|c| !["smape_naive2", "mase_naive2", "true_label", "predicted_label"].contains(&c.name().as_str())).cloned().collect();
+    let keep: Vec<_> = df
+        .columns()
+        .iter()
+        .filter(|c| !["smape_naive2", "mase_naive2", "true_label", "predicted_label"].contains(&c.name().as_str()))
+        .cloned()
+        .collect();
     let mut df = DataFrame::new(df.height(), keep).unwrap();
     ParquetWriter::new(std::fs::File::create(&old).unwrap()).finish(&mut df).unwrap();
     let all = load_samples(dir.path()).unwrap();

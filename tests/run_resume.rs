@@ -73,8 +73,7 @@ fn recorded(results: &Path) -> usize {
 /// A parquet file without its timing columns.
 fn reproducible(path: &Path) -> DataFrame {
     let df = runner::store::parquet::read_frame(path).unwrap_or_else(|e| panic!("{e}"));
-    let keep: Vec<String> =
-        df.get_column_names().iter().map(|c| c.to_string()).filter(|c| !TIMING_COLUMNS.contains(&c.as_str())).collect();
+    let keep: Vec<String> = df.get_column_names().iter().map(|c| c.to_string()).filter(|c| !TIMING_COLUMNS.contains(&c.as_str())).collect();
     df.select(keep).unwrap()
 }
 
@@ -156,7 +155,8 @@ fn killed_and_resumed_sweeps_end_with_the_tables_of_an_uninterrupted_one() {
         assert_eq!(fx.height(), 6);
         assert!(fx.equals_missing(&fy), "{}: samples differ\n{fx}\n{fy}", x.display());
     }
-    let (sx, sy) = (reproducible(&commit_dir(&reference).join("summary.parquet")), reproducible(&commit_dir(&interrupted).join("summary.parquet")));
+    let (sx, sy) =
+        (reproducible(&commit_dir(&reference).join("summary.parquet")), reproducible(&commit_dir(&interrupted).join("summary.parquet")));
     assert_eq!(sx.height(), 3);
     assert!(sx.equals_missing(&sy), "summaries differ\n{sx}\n{sy}");
 
@@ -165,7 +165,16 @@ fn killed_and_resumed_sweeps_end_with_the_tables_of_an_uninterrupted_one() {
     for format in ["md", "latex", "csv", "json"] {
         let table = |results: &Path| {
             let out = common::runner()
-                .args(["table", "--commit", "nogit", "--metrics", "reward,smape,parsed,nfe,tokens_generated", "--format", format, "--results-dir"])
+                .args([
+                    "table",
+                    "--commit",
+                    "nogit",
+                    "--metrics",
+                    "reward,smape,parsed,nfe,tokens_generated",
+                    "--format",
+                    format,
+                    "--results-dir",
+                ])
                 .arg(results)
                 .arg(&spec)
                 .output()
@@ -423,7 +432,8 @@ methods:
     .unwrap();
     let plan = common::runner().args(["plan", "--json"]).arg(&spec).output().unwrap();
     let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
-    let greedy = plan["runs"].as_array().unwrap().iter().find(|r| r["method"]["name"] == "greedy").unwrap()["run_id"].as_str().unwrap().to_owned();
+    let greedy =
+        plan["runs"].as_array().unwrap().iter().find(|r| r["method"]["name"] == "greedy").unwrap()["run_id"].as_str().unwrap().to_owned();
     let results = tmp.path().join("results");
     let out = common::runner()
         .args(["run", "--quiet", "--results-dir"])

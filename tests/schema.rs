@@ -10,11 +10,7 @@ fn checked_in_schema_is_fresh() {
     expected.push('\n');
     let path = root().join("schemas/experiment.schema.json");
     let actual = std::fs::read_to_string(&path).expect("schemas/experiment.schema.json exists");
-    assert!(
-        actual == expected,
-        "{} is stale: regenerate it with `runner schema --output schemas/experiment.schema.json`",
-        path.display()
-    );
+    assert!(actual == expected, "{} is stale: regenerate it with `runner schema --output schemas/experiment.schema.json`", path.display());
 }
 
 #[test]
@@ -47,9 +43,7 @@ fn cited_docs(text: &str) -> Vec<String> {
     let mut rest = text;
     while let Some(i) = rest.find("docs/") {
         let after = &rest[i + "docs/".len()..];
-        let len = after
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '/'))
-            .unwrap_or(after.len());
+        let len = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '/')).unwrap_or(after.len());
         if len > 0 && after[len..].starts_with(".md") {
             out.push(format!("docs/{}.md", &after[..len]));
         }

@@ -2,13 +2,13 @@
 
 use crate::toy;
 
-use toy::*;
 use runner::search::methods::dts::DtsRun;
 use runner::search::methods::maxent_ts::MaxEntRun;
 use runner::search::methods::mcts::MctsRun;
 use runner::search::tree::{NodeId, Tree, ROOT};
 use runner::spec::MethodKind;
 use serde_json::json;
+use toy::*;
 
 const EXACT: f64 = 1e-12;
 
@@ -41,11 +41,8 @@ fn check_soft_identity(tree: &Tree, lam: Lam, multiplicity: bool, e_len: usize, 
             assert!(e < e_len);
             continue;
         }
-        let wv: Vec<(f64, f64)> = n
-            .children
-            .iter()
-            .filter_map(|&(_, c)| tree.nodes()[c as usize].value.map(|v| (weight(tree, c, multiplicity), v)))
-            .collect();
+        let wv: Vec<(f64, f64)> =
+            n.children.iter().filter_map(|&(_, c)| tree.nodes()[c as usize].value.map(|v| (weight(tree, c, multiplicity), v))).collect();
         assert!(!wv.is_empty(), "{what}: visited non-terminal {id} is a leaf");
         let v = n.value.expect("visited node has a value");
         assert!(close(v, soft(lam, &wv)), "{what}: node {id}: {v} vs {}", soft(lam, &wv));
@@ -234,11 +231,7 @@ fn subtree_max(t: &Tree, id: NodeId) -> f64 {
     if n.terminal {
         return n.reward.unwrap_or(f64::NAN);
     }
-    n.children
-        .iter()
-        .filter(|&&(_, c)| t.nodes()[c as usize].n > 0)
-        .map(|&(_, c)| subtree_max(t, c))
-        .fold(f64::NEG_INFINITY, f64::max)
+    n.children.iter().filter(|&&(_, c)| t.nodes()[c as usize].n > 0).map(|&(_, c)| subtree_max(t, c)).fold(f64::NEG_INFINITY, f64::max)
 }
 
 #[test]
@@ -264,7 +257,10 @@ fn an_unvisited_child_is_not_a_zero() {
 fn mcts_visit_and_reward_sums_are_consistent() {
     for (sel, add) in [("uct", false), ("puct", false), ("uct", true)] {
         for seed in 0..10 {
-            let p = params(MethodKind::Mcts, json!({ "selection": sel, "add_rollout_to_tree": add, "num_rollouts": 18, "prune_exhausted": false }));
+            let p = params(
+                MethodKind::Mcts,
+                json!({ "selection": sel, "add_rollout_to_tree": add, "num_rollouts": 18, "prune_exhausted": false }),
+            );
             let cfg = config(MethodKind::Mcts, &p, seed);
             let (mut m, mut e) = (model(), evaluator());
             let mut r = MctsRun::start(&cfg, &mut m, &mut e, &PROMPT).expect("start");

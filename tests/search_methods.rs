@@ -3,7 +3,6 @@
 
 use crate::toy;
 
-use toy::*;
 use runner::search::config::SearchConfig;
 use runner::search::lm::Evaluator;
 use runner::search::methods::maxent_ts::MaxEntRun;
@@ -12,6 +11,7 @@ use runner::search::toy::{ToyEvaluator, ToyModel};
 use runner::search::{method_for, SearchError, SearchInput, SearchOutcome};
 use runner::spec::MethodKind;
 use serde_json::json;
+use toy::*;
 
 /// Every configuration the validity test runs.
 fn all_configs() -> Vec<(MethodKind, serde_json::Value)> {
@@ -68,7 +68,11 @@ fn every_method_returns_an_evaluated_terminal() {
                 assert!(m.violations.is_empty(), "{what}: {:?}", m.violations);
                 assert_eq!(m.live(), 0, "{what}: sequences left alive");
                 assert_eq!(e.calls, out.counters.reward_calls);
-                assert_eq!((m.calls, m.rows, m.tokens), (out.counters.nfe, out.counters.forward_rows, out.counters.tokens_forwarded), "{what}");
+                assert_eq!(
+                    (m.calls, m.rows, m.tokens),
+                    (out.counters.nfe, out.counters.forward_rows, out.counters.tokens_forwarded),
+                    "{what}"
+                );
                 if best_found {
                     let max = out.evaluated.iter().map(|e| e.reward).fold(f64::NEG_INFINITY, f64::max);
                     assert_eq!(out.output.reward, max, "{what}");
@@ -150,7 +154,9 @@ fn token_matched_best_of_n_stops_at_the_budget() {
     let err = method_for(cfg.clone()).search(&mut model(), &mut evaluator(), &SearchInput::new(&PROMPT));
     assert!(matches!(err, Err(SearchError::MissingTokenBudget(_))));
     for g in [1u64, 7, 25] {
-        let out = method_for(cfg.clone()).search(&mut model(), &mut evaluator(), &SearchInput::new(&PROMPT).with_token_budget(g)).expect("search");
+        let out = method_for(cfg.clone())
+            .search(&mut model(), &mut evaluator(), &SearchInput::new(&PROMPT).with_token_budget(g))
+            .expect("search");
         let lens: Vec<u64> = out.evaluated.iter().map(|e| e.tokens.len() as u64).collect();
         let total: u64 = lens.iter().sum();
         assert!(total >= g && total - lens.last().copied().unwrap_or(0) < g, "budget {g}: {lens:?}");
@@ -158,7 +164,10 @@ fn token_matched_best_of_n_stops_at_the_budget() {
         // The kept draws are the first draws of plain best-of-N with the same seed.
         let plain = params(MethodKind::BestOfN, json!({ "num_rollouts": lens.len() }));
         let (bon, _, _) = run(config(MethodKind::BestOfN, &plain, 4));
-        assert_eq!(bon.evaluated.iter().map(|e| &e.tokens).collect::<Vec<_>>(), out.evaluated.iter().map(|e| &e.tokens).collect::<Vec<_>>());
+        assert_eq!(
+            bon.evaluated.iter().map(|e| &e.tokens).collect::<Vec<_>>(),
+            out.evaluated.iter().map(|e| &e.tokens).collect::<Vec<_>>()
+        );
     }
     // With `num_rollouts` given it is the wave width, not a cap: the budget
     // is still reached.
@@ -233,7 +242,11 @@ fn config_errors_are_clear() {
     assert!(msg(bad(MethodKind::BestOfN, json!({ "top_p": 0.0 }))).contains("top_p"));
     assert!(msg(bad(MethodKind::Greedy, json!({ "max_new_tokens": 0 }))).contains("max_new_tokens"));
     assert!(bad(MethodKind::Dts, json!({})).is_ok());
-    let empty = method_for(config(MethodKind::Greedy, &params(MethodKind::Greedy, json!({})), 0)).search(&mut model(), &mut evaluator(), &SearchInput::new(&[]));
+    let empty = method_for(config(MethodKind::Greedy, &params(MethodKind::Greedy, json!({})), 0)).search(
+        &mut model(),
+        &mut evaluator(),
+        &SearchInput::new(&[]),
+    );
     assert!(matches!(empty, Err(SearchError::EmptyPrompt)));
 }
 

@@ -108,7 +108,14 @@ impl_steps!(MaxEntRun, |r| r.finished());
 /// whose visits grow); `rules[1..]` are wrong rules, and for each the
 /// number of iterations where it would have gone elsewhere is added to
 /// `differ`.
-fn follow<R: Copy>(run: &mut dyn Steps, rules: &[R], predict: impl Fn(&Tree, &[f64], R) -> Vec<Hop>, whole: bool, differ: &mut [usize], what: &str) {
+fn follow<R: Copy>(
+    run: &mut dyn Steps,
+    rules: &[R],
+    predict: impl Fn(&Tree, &[f64], R) -> Vec<Hop>,
+    whole: bool,
+    differ: &mut [usize],
+    what: &str,
+) {
     let mut iteration = 0;
     while !run.done() {
         let before = run.tree().clone();
@@ -297,12 +304,22 @@ fn top_k_dts_star_takes_the_path_its_scores_say() {
     for c in [0.2, 1.0] {
         let mut differ = [0, 0];
         for seed in 0..8 {
-            let p = with_lambda(params(MethodKind::DtsStar, json!({ "expansion": "top_k", "expansion_k": 3, "c_uct": c, "num_rollouts": 40 })), Lam::Finite(1.0));
+            let p = with_lambda(
+                params(MethodKind::DtsStar, json!({ "expansion": "top_k", "expansion_k": 3, "c_uct": c, "num_rollouts": 40 })),
+                Lam::Finite(1.0),
+            );
             let cfg = config(MethodKind::DtsStar, &p, seed);
             let (mut m, mut e) = (model(), evaluator());
             let mut r = MaxEntRun::start(&cfg, &mut m, &mut e, &PROMPT).expect("start");
             let rules = [Star::Uct, Star::WithoutLog, Star::UnvisitedAsZero];
-            follow(&mut r, &rules, |t, _, rule| top_k_star_path(t, rule, c, 3), false, &mut differ, &format!("top-k DTS* c={c} seed {seed}"));
+            follow(
+                &mut r,
+                &rules,
+                |t, _, rule| top_k_star_path(t, rule, c, 3),
+                false,
+                &mut differ,
+                &format!("top-k DTS* c={c} seed {seed}"),
+            );
         }
         assert!(differ[0] > 0, "top-k DTS* c={c}: the rule without the log never chose differently");
         assert!(differ[1] > 0, "top-k DTS* c={c}: scoring unvisited children as 0 never chose differently");

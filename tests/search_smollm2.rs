@@ -5,7 +5,6 @@
 
 use crate::common;
 
-
 use mlx_rs::Dtype;
 use runner::engine::model::load;
 use runner::engine::service::EngineService;

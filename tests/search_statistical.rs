@@ -4,13 +4,13 @@
 
 use crate::toy;
 
-use toy::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use runner::search::methods::dts::DtsRun;
 use runner::search::tree::{NodeId, Tree};
 use runner::spec::MethodKind;
 use serde_json::json;
+use toy::*;
 
 const SEEDS: u64 = 20;
 const ITERATIONS: u64 = 20_000;

@@ -52,7 +52,8 @@ impl Cluster {
         must(cluster_sh().arg("install").output().unwrap(), "cluster.sh install (as root, or through sudo -n)");
         let state = tempfile::tempdir().unwrap();
         let out = must(cluster_sh().arg("up").arg(state.path()).output().unwrap(), "cluster.sh up");
-        let conf = out.lines().last().and_then(|l| l.strip_prefix("export SLURM_CONF=")).expect("cluster.sh up prints SLURM_CONF last").to_owned();
+        let conf =
+            out.lines().last().and_then(|l| l.strip_prefix("export SLURM_CONF=")).expect("cluster.sh up prints SLURM_CONF last").to_owned();
         Cluster { state, conf }
     }
 
@@ -196,7 +197,12 @@ fn array_equals_local(cluster: &Cluster) {
     // The dependent job wrote the table once the array succeeded.
     let t = Instant::now();
     let tables = loop {
-        let found: Vec<PathBuf> = std::fs::read_dir(commit_dir(slurm.path()).join("submissions")).unwrap().flatten().map(|e| e.path().join("tables.md")).filter(|p| p.is_file()).collect();
+        let found: Vec<PathBuf> = std::fs::read_dir(commit_dir(slurm.path()).join("submissions"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path().join("tables.md"))
+            .filter(|p| p.is_file())
+            .collect();
         if let Some(p) = found.first() {
             break p.clone();
         }
@@ -250,7 +256,12 @@ fn requeue_continues(cluster: &Cluster) {
     cluster.wait_done(&job);
     assert_eq!(cluster.states(&job), vec!["COMPLETED"]);
     complete_without_duplicates(dir.path(), 8, &before);
-    let log = std::fs::read_dir(commit_dir(dir.path()).join("submissions")).unwrap().flatten().map(|e| e.path().join("logs").join(format!("{job}_0.out"))).find(|p| p.is_file()).expect("the task log");
+    let log = std::fs::read_dir(commit_dir(dir.path()).join("submissions"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("logs").join(format!("{job}_0.out")))
+        .find(|p| p.is_file())
+        .expect("the task log");
     let log = std::fs::read_to_string(log).unwrap();
     assert!(log.contains("(restart 0)") && log.contains("(restart 1)"), "the task ran twice:\n{log}");
     // The second attempt continued: some run was partial when requeued and
@@ -258,7 +269,11 @@ fn requeue_continues(cluster: &Cluster) {
     let attempts: Vec<u64> = std::fs::read_dir(commit_dir(dir.path()).join("runs"))
         .unwrap()
         .flatten()
-        .map(|e| serde_json::from_str::<Value>(&std::fs::read_to_string(e.path().join("run.json")).unwrap()).unwrap()["attempts"].as_u64().unwrap())
+        .map(|e| {
+            serde_json::from_str::<Value>(&std::fs::read_to_string(e.path().join("run.json")).unwrap()).unwrap()["attempts"]
+                .as_u64()
+                .unwrap()
+        })
         .collect();
     assert!(attempts.contains(&2), "no run was continued by a second attempt: {attempts:?}");
 }

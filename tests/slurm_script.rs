@@ -43,7 +43,21 @@ fn the_dry_run_script_matches_the_expected_one() {
     let dir = tempfile::tempdir().unwrap();
     let out = dry_run(
         dir.path(),
-        &["--partition", "gpu", "--array-parallelism", "3", "--cpus-per-task", "4", "--gres", "gpu:1", "--account", "proj-1", "--extra-sbatch", "--constraint=a100 --qos=high", "--tables"],
+        &[
+            "--partition",
+            "gpu",
+            "--array-parallelism",
+            "3",
+            "--cpus-per-task",
+            "4",
+            "--gres",
+            "gpu:1",
+            "--account",
+            "proj-1",
+            "--extra-sbatch",
+            "--constraint=a100 --qos=high",
+            "--tables",
+        ],
     );
     assert!(out.status.success(), "{}", common::stderr(&out));
     let subs = dir.path().join("it's here/results/scripted/nogit/submissions");
@@ -51,13 +65,21 @@ fn the_dry_run_script_matches_the_expected_one() {
     assert_eq!(ids.len(), 1);
     assert!(ids[0].ends_with("-dry-run"), "{ids:?}");
     let printed = common::stdout(&out);
-    assert_eq!(printed.split("\n# then").next().unwrap(), std::fs::read_to_string(subs.join(&ids[0]).join("job.sbatch")).unwrap(), "printed and written scripts differ");
-    let normalized = printed.replace(&dir.path().display().to_string(), "<TMP>").replace(env!("CARGO_BIN_EXE_runner"), "<RUNNER>").replace(&ids[0], "<ID>");
+    assert_eq!(
+        printed.split("\n# then").next().unwrap(),
+        std::fs::read_to_string(subs.join(&ids[0]).join("job.sbatch")).unwrap(),
+        "printed and written scripts differ"
+    );
+    let normalized = printed
+        .replace(&dir.path().display().to_string(), "<TMP>")
+        .replace(env!("CARGO_BIN_EXE_runner"), "<RUNNER>")
+        .replace(&ids[0], "<ID>");
     let expected = std::fs::read_to_string(common::root().join("tests/slurm/expected.sbatch")).unwrap();
     assert_eq!(normalized, expected, "the dry-run script changed; if on purpose, update tests/slurm/expected.sbatch");
     assert!(common::stderr(&out).contains("dry run: nothing submitted (4 runs in 2 tasks"), "{}", common::stderr(&out));
     // A dry run is no submission: a real one would not need --resume.
-    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(subs.join(&ids[0]).join("manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(subs.join(&ids[0]).join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["dry_run"], true);
     assert!(!subs.join(&ids[0]).join("job.json").exists());
 }

@@ -52,8 +52,20 @@ fn the_summary_has_every_metric_per_run() {
     assert_eq!(
         names[first..],
         [
-            "mean_reward", "mean_smape", "mean_mase", "mean_smape_naive2", "mean_mase_naive2", "owa", "mean_correct", "f1", "mean_parsed",
-            "mean_nfe", "mean_tokens_generated", "mean_tokens_forwarded", "mean_rollouts", "mean_wall_seconds"
+            "mean_reward",
+            "mean_smape",
+            "mean_mase",
+            "mean_smape_naive2",
+            "mean_mase_naive2",
+            "owa",
+            "mean_correct",
+            "f1",
+            "mean_parsed",
+            "mean_nfe",
+            "mean_tokens_generated",
+            "mean_tokens_forwarded",
+            "mean_rollouts",
+            "mean_wall_seconds"
         ]
     );
     // Run 1 (A): OWA ½ (20/20 + 1/1.5) = 5/6, no F1; run 2 (B): OWA 0.425
@@ -82,7 +94,8 @@ fn tracked(dir: &Path, run: &RunConfig, recorded: &[Value], settings: runner::tr
     let sent = serde_json::json!({"status": "complete", "samples": recorded.len(), "mean_batch": 2.0, "mean_reward": -0.1});
     tracker.run_finished(&run.run_id.0, sent, Some(&rdir.join(SAMPLES_PARQUET)), 0);
     let entries = Outbox::entries(&Outbox::dir_of(&rdir)).unwrap();
-    let summary = entries.iter().rev().find_map(|e| if let Op::Summary { summary } = &e.op { Some(summary.clone()) } else { None }).unwrap();
+    let summary =
+        entries.iter().rev().find_map(|e| if let Op::Summary { summary } = &e.op { Some(summary.clone()) } else { None }).unwrap();
     let history = entries.iter().filter_map(|e| if let Op::History { line } = &e.op { Some(line.clone()) } else { None }).collect();
     (summary, history)
 }

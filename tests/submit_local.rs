@@ -36,7 +36,11 @@ fn a_local_submission_runs_every_task_through_the_worker() {
     assert_eq!(again.status.code(), Some(2));
     assert!(common::stderr(&again).contains("--resume"), "{}", common::stderr(&again));
     let resumed = run(&["submit", "--resume"]);
-    assert!(resumed.status.success() && common::stdout(&resumed).contains("nothing to submit (2 runs complete"), "{}", common::stdout(&resumed));
+    assert!(
+        resumed.status.success() && common::stdout(&resumed).contains("nothing to submit (2 runs complete"),
+        "{}",
+        common::stdout(&resumed)
+    );
 
     // A worker refuses a task that is not in its manifest.
     let subs = dir.path().join("results/local-submit/nogit/submissions");

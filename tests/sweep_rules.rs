@@ -26,13 +26,16 @@ fn the_paper_sweep_has_1300_distinct_runs_in_the_declared_shape() {
     let ids: BTreeSet<_> = plan.runs.iter().map(|r| r.run_id.clone()).collect();
     assert_eq!(ids.len(), 1300, "no duplicate runs");
     // Per model and dataset: 1 + 12 + 12 + 60 + 48 + 12 + 180 = 325.
-    let shape = [("greedy", 1), ("best_of_n", 12), ("best_of_n_matched", 12), ("mcts", 60), ("dts", 48), ("dts_star", 12), ("maxent_ts", 180)];
+    let shape =
+        [("greedy", 1), ("best_of_n", 12), ("best_of_n_matched", 12), ("mcts", 60), ("dts", 48), ("dts_star", 12), ("maxent_ts", 180)];
     for (name, per_pair) in shape {
         assert_eq!(runs_of(&plan, name).len(), per_pair * 4, "{name}");
     }
     // DTS includes the max backup; DTS* uses it, with c_uct in reward units.
     assert!(runs_of(&plan, "dts").iter().any(|r| r.method.params.lambda == Some(Lambda::INFINITE)));
-    assert!(runs_of(&plan, "dts_star").iter().all(|r| r.method.params.lambda == Some(Lambda::INFINITE) && r.method.params.c_uct == Some(0.1)));
+    assert!(runs_of(&plan, "dts_star")
+        .iter()
+        .all(|r| r.method.params.lambda == Some(Lambda::INFINITE) && r.method.params.c_uct == Some(0.1)));
     // Every token-matched best-of-N run has exactly one DTS* peer: the one
     // of its model, dataset, seed and num_rollouts.
     for run in runs_of(&plan, "best_of_n_matched") {
@@ -68,11 +71,8 @@ fn the_plan_fills_exactly_what_the_declarations_say_and_search_accepts_it() {
 fn grid_crosses_every_listed_value() {
     let plan = plan_text(&spec_with("methods:\n  mcts:\n    num_rollouts: [2, 4, 8]\n    expansion_k: [2, 3]\n"), &[]);
     assert_eq!(plan.runs.len(), 6);
-    let pairs: BTreeSet<(u32, u32)> = plan
-        .runs
-        .iter()
-        .map(|r| (r.method.params.num_rollouts.unwrap(), r.method.params.expansion_k.unwrap()))
-        .collect();
+    let pairs: BTreeSet<(u32, u32)> =
+        plan.runs.iter().map(|r| (r.method.params.num_rollouts.unwrap(), r.method.params.expansion_k.unwrap())).collect();
     assert_eq!(pairs.len(), 6);
 }
 
@@ -82,11 +82,8 @@ fn zip_varies_lists_together() {
         &spec_with("methods:\n  mcts:\n    num_rollouts: [2, 4, 8]\n    expansion_k: [2, 3, 5]\n    zip: [[num_rollouts, expansion_k]]\n"),
         &[],
     );
-    let pairs: Vec<(u32, u32)> = plan
-        .runs
-        .iter()
-        .map(|r| (r.method.params.num_rollouts.unwrap(), r.method.params.expansion_k.unwrap()))
-        .collect();
+    let pairs: Vec<(u32, u32)> =
+        plan.runs.iter().map(|r| (r.method.params.num_rollouts.unwrap(), r.method.params.expansion_k.unwrap())).collect();
     assert_eq!(pairs, vec![(2, 2), (4, 3), (8, 5)]);
 
     let global = plan_text(
@@ -127,10 +124,8 @@ fn include_adds_and_exclude_removes_specific_combinations() {
     assert_eq!(plan.runs.len(), 4);
 
     // Exclude by method kind and by lists of alternatives.
-    let plan = plan_text(
-        &spec_with(&format!("{base}  greedy: {{}}\nsweep:\n  exclude:\n    - {{method: mcts, expansion_k: [2, 3]}}\n")),
-        &[],
-    );
+    let plan =
+        plan_text(&spec_with(&format!("{base}  greedy: {{}}\nsweep:\n  exclude:\n    - {{method: mcts, expansion_k: [2, 3]}}\n")), &[]);
     assert_eq!(plan.runs.len(), 1);
     assert_eq!(plan.runs[0].method.kind, MethodKind::Greedy);
 }

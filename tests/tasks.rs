@@ -1,6 +1,5 @@
 //! Integration tests: datasets, prompts, parsing, rewards and metrics.
 
-
 mod tasks_activity;
 mod tasks_assets;
 mod tasks_forecast;

@@ -108,9 +108,7 @@ fn har_dir() -> tempfile::TempDir {
         write(root, &format!("{split}/y_{split}.txt"), "5\n2\n");
         write(root, &format!("{split}/subject_{split}.txt"), "1\n1\n");
         for (k, sig) in runner::tasks::activity::uci_har::SIGNALS.iter().enumerate() {
-            let text = format!(
-                "  {k}.0000000e+00  1.0138560e-02 -2.5e-01  1.0e+00\n  2.0000000e-01  {k}.5e+00  3.0e+00  4.0e+00\n"
-            );
+            let text = format!("  {k}.0000000e+00  1.0138560e-02 -2.5e-01  1.0e+00\n  2.0000000e-01  {k}.5e+00  3.0e+00  4.0e+00\n");
             write(root, &format!("{split}/Inertial Signals/{sig}_{split}.txt"), &text);
         }
     }
@@ -232,10 +230,8 @@ fn activity_prompt_lists_channels_labels_and_answer_format() {
     let dir = tempfile::tempdir().unwrap();
     let p = write(dir.path(), "Tiny_TEST.ts", TS);
     let ds = load(&p, DataFormat::Ts, Split::Test).unwrap();
-    let opts = PromptOptions {
-        activity: ActivityPromptOptions { downsample: Downsample::Factor(2), decimals: 1 },
-        ..PromptOptions::default()
-    };
+    let opts =
+        PromptOptions { activity: ActivityPromptOptions { downsample: Downsample::Factor(2), decimals: 1 }, ..PromptOptions::default() };
     let prompt = ds.samples[1].prompt(&opts);
     let user = &prompt.messages[1].content;
     assert!(user.contains("dim_1: -1.5, 0.2\n"), "{user}");

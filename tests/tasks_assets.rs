@@ -75,9 +75,7 @@ fn m1_and_tourism_load() {
 
 #[test]
 fn basic_motions_has_40_cases_of_6_by_100() {
-    let (Some(test), Some(train)) =
-        (asset("BasicMotions/BasicMotions_TEST.ts"), asset("BasicMotions/BasicMotions_TRAIN.ts"))
-    else {
+    let (Some(test), Some(train)) = (asset("BasicMotions/BasicMotions_TEST.ts"), asset("BasicMotions/BasicMotions_TRAIN.ts")) else {
         return;
     };
     for (path, split) in [(&test, Split::Test), (&train, Split::Train)] {

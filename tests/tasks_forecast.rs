@@ -71,7 +71,10 @@ fn m4_directory_loads_in_frequency_order_with_info() {
     assert_eq!(h2.history, vec![3.5, 4.0], "padding ends the series");
     let y1 = series(&ds.samples[0]);
     assert_eq!((y1.period, y1.frequency.as_str(), y1.horizon()), (1, "yearly", 1));
-    assert_eq!(ds.files, ["M4-info.csv", "Test/Hourly-test.csv", "Test/Yearly-test.csv", "Train/Hourly-train.csv", "Train/Yearly-train.csv"]);
+    assert_eq!(
+        ds.files,
+        ["M4-info.csv", "Test/Hourly-test.csv", "Test/Yearly-test.csv", "Train/Hourly-train.csv", "Train/Yearly-train.csv"]
+    );
     assert_eq!(ds.sha256.len(), 64);
     // Same content, same hash; a changed file changes it.
     let again = load(dir.path(), DataFormat::M4, Split::Test).unwrap();
@@ -407,7 +410,10 @@ fn forecast_score_rewards_and_failures() {
     let wild = toy().score("-99999999, 99999999999", &popts, &sopts);
     assert!(wild.reward.is_finite() && (-1.0..=0.0).contains(&wild.reward), "{}", wild.reward);
 
-    let mase = ScoreOptions { forecast: ForecastScoring { reward: ForecastReward::NegMaseCapped { cap: 10.0 }, ..ForecastScoring::default() }, ..ScoreOptions::default() };
+    let mase = ScoreOptions {
+        forecast: ForecastScoring { reward: ForecastReward::NegMaseCapped { cap: 10.0 }, ..ForecastScoring::default() },
+        ..ScoreOptions::default()
+    };
     // 1340 → 6.5, 1440 → 7: MAE 0.25, scale 1 → MASE 0.25 → reward −0.025.
     let r = toy().score("1340, 1440", &popts, &mase);
     assert!((r.reward + 0.025).abs() < 1e-9, "{}", r.reward);

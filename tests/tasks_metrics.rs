@@ -1,8 +1,8 @@
 //! Metric functions against hand-computed values.
+use runner::spec::FailureForecast;
 use runner::tasks::activity::metrics::classification;
 use runner::tasks::forecast::metrics::{mase, mase_scale, owa, smape, ForecastMetrics};
 use runner::tasks::forecast::naive2::{acf, is_seasonal, naive2, seasonal_indices};
-use runner::spec::FailureForecast;
 
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < 1e-9
@@ -151,13 +151,7 @@ fn forecast_metrics_of_a_sample() {
 
 #[test]
 fn accuracy_and_macro_f1_by_hand() {
-    let pairs = [
-        ("a", Some("a")),
-        ("a", Some("b")),
-        ("b", Some("b")),
-        ("b", None),
-        ("c", Some("c")),
-    ];
+    let pairs = [("a", Some("a")), ("a", Some("b")), ("b", Some("b")), ("b", None), ("c", Some("c"))];
     let c = classification(&pairs);
     // a: tp 1, fp 0, fn 1 → 2/3; b: tp 1, fp 1, fn 1 → 1/2; c: 1.
     assert_eq!((c.n, c.correct, c.failed), (5, 3, 1));

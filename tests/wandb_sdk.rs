@@ -29,7 +29,13 @@ fn python() -> PathBuf {
     assert!(p.exists(), "{} is missing: run `make setup`", p.display());
     let out = Command::new(&p).args(["-c", "import wandb; print(wandb.__version__)"]).output().expect("python runs");
     let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    assert_eq!(version, SDK_VERSION, "the wandb SDK {SDK_VERSION} is not in {} (run `make setup`): {}", p.display(), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        version,
+        SDK_VERSION,
+        "the wandb SDK {SDK_VERSION} is not in {} (run `make setup`): {}",
+        p.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     p
 }
 
@@ -176,7 +182,11 @@ fn our_client_speaks_the_protocol_as_the_official_sdk_does() {
     for (name, (texts, vars)) in &our_ops {
         let (sdk_texts, sdk_vars) = &sdk_ops[name];
         assert!(texts.is_subset(sdk_texts), "{name}: our query text differs from the SDK's:\n ours {texts:?}\n sdk  {sdk_texts:?}");
-        assert!(vars.is_subset(sdk_vars), "{name}: variables {:?} are not among the SDK's {sdk_vars:?}", vars.difference(sdk_vars).collect::<Vec<_>>());
+        assert!(
+            vars.is_subset(sdk_vars),
+            "{name}: variables {:?} are not among the SDK's {sdk_vars:?}",
+            vars.difference(sdk_vars).collect::<Vec<_>>()
+        );
     }
 
     // Config in W&B's {"key": {"value": ...}} shape on both sides.
@@ -190,11 +200,18 @@ fn our_client_speaks_the_protocol_as_the_official_sdk_does() {
     for (who, reqs, run) in [("sdk", &sdk, "sdkrun01"), ("ours", &ours, "ourrun01")] {
         let s = streams(reqs);
         assert!(!s.is_empty(), "{who}: no file_stream posts");
-        assert!(s.iter().all(|r| r.method == "POST" && r.path == format!("/files/{ENTITY}/proj/{run}/file_stream")), "{who}: file_stream path");
+        assert!(
+            s.iter().all(|r| r.method == "POST" && r.path == format!("/files/{ENTITY}/proj/{run}/file_stream")),
+            "{who}: file_stream path"
+        );
     }
     let (sdk_top, sdk_files) = stream_keys(&sdk);
     let (our_top, our_files) = stream_keys(&ours);
-    assert!(our_top.is_subset(&sdk_top), "file_stream keys {:?} are not among the SDK's {sdk_top:?}", our_top.difference(&sdk_top).collect::<Vec<_>>());
+    assert!(
+        our_top.is_subset(&sdk_top),
+        "file_stream keys {:?} are not among the SDK's {sdk_top:?}",
+        our_top.difference(&sdk_top).collect::<Vec<_>>()
+    );
     for (name, keys) in &our_files {
         assert_eq!(Some(keys), sdk_files.get(name), "file_stream file {name}: its keys, against the SDK's {sdk_files:?}");
     }
@@ -224,18 +241,27 @@ fn our_client_speaks_the_protocol_as_the_official_sdk_does() {
 
     // Completion names the uploaded file on both sides.
     for (who, reqs) in [("sdk", &sdk), ("ours", &ours)] {
-        let done = streams(reqs).into_iter().map(Request::json).find(|v| v["complete"] == json!(true)).unwrap_or_else(|| panic!("{who}: no completion"));
+        let done = streams(reqs)
+            .into_iter()
+            .map(Request::json)
+            .find(|v| v["complete"] == json!(true))
+            .unwrap_or_else(|| panic!("{who}: no completion"));
         assert_eq!(done["exitcode"], 0, "{who}");
         assert!(done["uploaded"].as_array().is_some_and(|u| u.contains(&json!("table.bin"))), "{who}: {done}");
     }
 
     // Files go up by PUT to the URL createRunFiles returned.
     for (who, reqs) in [("sdk", &sdk), ("ours", &ours)] {
-        assert!(reqs.iter().any(|r| r.method == "PUT" && r.path.starts_with("/upload/") && r.path.ends_with("/table.bin")), "{who}: upload");
+        assert!(
+            reqs.iter().any(|r| r.method == "PUT" && r.path.starts_with("/upload/") && r.path.ends_with("/table.bin")),
+            "{who}: upload"
+        );
     }
 
     // The same authorization on every API request.
-    let auth = |reqs: &[Request]| -> BTreeSet<Option<String>> { reqs.iter().filter(|r| r.path == "/graphql" || r.path.ends_with("/file_stream")).map(|r| r.authorization.clone()).collect() };
+    let auth = |reqs: &[Request]| -> BTreeSet<Option<String>> {
+        reqs.iter().filter(|r| r.path == "/graphql" || r.path.ends_with("/file_stream")).map(|r| r.authorization.clone()).collect()
+    };
     assert_eq!(auth(&sdk), auth(&ours), "Authorization headers");
     assert_eq!(auth(&ours).len(), 1);
 }

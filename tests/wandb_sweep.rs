@@ -174,11 +174,16 @@ fn a_sweep_streams_every_run_and_offline_then_sync_delivers_the_same() {
         assert_eq!(files, vec!["samples.parquet".to_owned(), "summary.parquet".to_owned()]);
     }
     // Figures made afterwards go up with the next sync, to every run.
-    let plot = common::runner().args(["plot", "--results-dir"]).arg(b.path().join("results")).arg(b.path().join("tracked.yaml")).output().unwrap();
+    let plot =
+        common::runner().args(["plot", "--results-dir"]).arg(b.path().join("results")).arg(b.path().join("tracked.yaml")).output().unwrap();
     assert!(plot.status.success(), "{}", common::stderr(&plot));
     let (ok, log) = run(b.path(), &later.url, "offline", &["wandb", "sync"]);
     assert!(ok, "{log}");
-    let figures = std::fs::read_dir(b.path().join("results/tracked/nogit/figures")).unwrap().flatten().filter(|e| e.path().extension().is_some_and(|x| x == "png" || x == "svg")).count();
+    let figures = std::fs::read_dir(b.path().join("results/tracked/nogit/figures"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "png" || x == "svg"))
+        .count();
     assert!(figures > 0);
     {
         let st = later.state.lock().unwrap();

@@ -43,7 +43,8 @@ fn fill(dir: &Path, n: u64) {
     })
     .unwrap();
     for step in 0..n {
-        o.push(Op::History { line: json!({"_step": step, "_runtime": 0.5 * step as f64, "_timestamp": 1.7e9, "reward": -(step as f64)}) }).unwrap();
+        o.push(Op::History { line: json!({"_step": step, "_runtime": 0.5 * step as f64, "_timestamp": 1.7e9, "reward": -(step as f64)}) })
+            .unwrap();
     }
     o.push(Op::Summary { summary: json!({"mean_reward": -2.0, "samples": n}) }).unwrap();
     o.push(Op::File { name: "samples.parquet".into(), path: file, sha256: None }).unwrap();
@@ -219,7 +220,8 @@ fn one_sender_at_a_time_per_outbox() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
     fill(dir.path(), 3);
-    let other = runner::store::lock::Lock::acquire(&dir.path().join(runner::track::upload::SEND_LOCK), "sending", Default::default()).unwrap();
+    let other =
+        runner::store::lock::Lock::acquire(&dir.path().join(runner::track::upload::SEND_LOCK), "sending", Default::default()).unwrap();
     let client = Client::new(settings(&server.url)).unwrap();
     match drain(&client, dir.path(), &quick(), &AtomicBool::new(false)).unwrap() {
         Drained::Pending { sent: 0, reason } => assert!(reason.contains("being sent by"), "{reason}"),
@@ -264,7 +266,10 @@ fn a_refusal_is_cleared_by_a_sync_by_hand() {
     state.refused = Some("HTTP 401: bad key".into());
     Outbox::save_state(dir.path(), &state).unwrap();
     let client = Client::new(settings(&server.url)).unwrap();
-    assert!(matches!(drain(&client, dir.path(), &quick(), &AtomicBool::new(false)).unwrap(), Drained::Refused { .. }), "the sweep's uploads stay stopped");
+    assert!(
+        matches!(drain(&client, dir.path(), &quick(), &AtomicBool::new(false)).unwrap(), Drained::Refused { .. }),
+        "the sweep's uploads stay stopped"
+    );
     let report = runner::track::sync::sync(settings(&server.url), &[dir.path().to_path_buf()], quick()).unwrap();
     assert_eq!(report.cleared.len(), 1, "{report:?}");
     assert_eq!((report.done, report.sent), (1, 6), "{report:?}");

@@ -53,9 +53,7 @@ fn mlx_prefix() -> PathBuf {
         }
         return p;
     }
-    let venv = env::var_os("RUNNER_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| manifest_dir().join("../../.venv"));
+    let venv = env::var_os("RUNNER_VENV").map(PathBuf::from).unwrap_or_else(|| manifest_dir().join("../../.venv"));
     venv_mlx(&venv).unwrap_or_else(|| {
         fail(&format!(
             "no prebuilt MLX found in the venv {}.\n\
@@ -161,11 +159,7 @@ fn main() {
             .raw_line("pub struct float16_t(pub u16);")
             .raw_line("pub type bfloat16_t = u16;");
     }
-    let bindings = builder
-        .generate()
-        .unwrap_or_else(|e| fail(&format!("bindgen failed on the mlx-c headers: {e}")));
+    let bindings = builder.generate().unwrap_or_else(|e| fail(&format!("bindgen failed on the mlx-c headers: {e}")));
     let out = PathBuf::from(env::var("OUT_DIR").unwrap_or_else(|_| fail("OUT_DIR is not set")));
-    bindings
-        .write_to_file(out.join("bindings.rs"))
-        .unwrap_or_else(|e| fail(&format!("cannot write bindings: {e}")));
+    bindings.write_to_file(out.join("bindings.rs")).unwrap_or_else(|e| fail(&format!("cannot write bindings: {e}")));
 }

@@ -47,7 +47,8 @@ pub fn unzip(archive: &Path, target: &Path, members: &[String]) -> Result<Vec<St
         out.push(name);
     }
     if let Some(m) = members.iter().zip(&used).find_map(|(m, u)| (!u).then_some(m)) {
-        let names: Vec<String> = (0..zip.len().min(8)).filter_map(|i| zip.name_for_index(i).and_then(|n| n.ok()).map(|n| n.into_owned())).collect();
+        let names: Vec<String> =
+            (0..zip.len().min(8)).filter_map(|i| zip.name_for_index(i).and_then(|n| n.ok()).map(|n| n.into_owned())).collect();
         return Err(bad(format!("no member matches `{m}` (a folder ends in `/`); the archive begins with: {}", names.join(", "))));
     }
     if out.is_empty() {

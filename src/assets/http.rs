@@ -20,7 +20,11 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn read_timeout() -> Duration {
-    std::env::var("RUNNER_HTTP_READ_TIMEOUT").ok().and_then(|s| s.parse::<f64>().ok()).filter(|s| *s > 0.0 && s.is_finite()).map_or(READ_TIMEOUT, Duration::from_secs_f64)
+    std::env::var("RUNNER_HTTP_READ_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .filter(|s| *s > 0.0 && s.is_finite())
+        .map_or(READ_TIMEOUT, Duration::from_secs_f64)
 }
 
 pub(crate) fn agent() -> ureq::Agent {
@@ -91,7 +95,9 @@ fn attempt_once(agent: &ureq::Agent, url: &str, part: &Path, headers: &[(&str, S
         Err(ureq::Error::Status(code, r)) if code == 429 || code >= 500 => {
             return Ok(Step::Retry(format!("HTTP {code} {}", r.status_text())))
         }
-        Err(ureq::Error::Status(code, r)) => return Err(FetchError::Status { url: url.to_owned(), code, reason: r.status_text().to_owned() }),
+        Err(ureq::Error::Status(code, r)) => {
+            return Err(FetchError::Status { url: url.to_owned(), code, reason: r.status_text().to_owned() })
+        }
         Err(ureq::Error::Transport(t)) => return Ok(Step::Retry(t.to_string())),
     };
     let resumed = response.status() == 206 && have > 0;

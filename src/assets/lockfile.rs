@@ -93,8 +93,8 @@ impl LockFile {
                 return Err(format!("data `{key}`: commit `{}` is not 40 hex digits", c.escape_debug()));
             }
             for (name, digest) in &d.files {
-                let inside = !name.is_empty()
-                    && std::path::Path::new(name).components().all(|c| matches!(c, std::path::Component::Normal(_)));
+                let inside =
+                    !name.is_empty() && std::path::Path::new(name).components().all(|c| matches!(c, std::path::Component::Normal(_)));
                 if !inside {
                     return Err(format!("data `{key}`: file `{}` is not a relative path inside the dataset's folder", name.escape_debug()));
                 }

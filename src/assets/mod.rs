@@ -21,4 +21,4 @@ pub mod remote;
 pub use cache::*;
 pub use error::FetchError;
 pub use lockfile::LockFile;
-pub use remote::{RemoteData, Fetched};
+pub use remote::{Fetched, RemoteData};

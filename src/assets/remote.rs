@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-
 use super::hub::{is_commit, RepoKind};
 use super::lockfile::LockedData;
 use super::{archive, http, FetchError};
@@ -100,8 +99,9 @@ impl RemoteData {
             }
             std::fs::create_dir_all(&cache).map_err(|e| FetchError::io(&cache, e))?;
             // One process fetches a source at a time; the others wait and then find it.
-            let _guard = Lock::acquire_waiting(&cache.join(".fetching"), "fetching data", LockTiming::default(), Duration::from_secs(6 * 3600))
-                .map_err(|e| FetchError::io(&cache, e))?;
+            let _guard =
+                Lock::acquire_waiting(&cache.join(".fetching"), "fetching data", LockTiming::default(), Duration::from_secs(6 * 3600))
+                    .map_err(|e| FetchError::io(&cache, e))?;
             if !manifest.is_file() {
                 download_url(url, files, members, &cache, &tree)?;
                 let digests = digest_tree(&tree)?;
@@ -314,12 +314,16 @@ fn fetch_hub(
             (None, false) => files.to_vec(),
             (None, true) => {
                 let snap = folder.join("snapshots").join(&commit);
-                digest_tree(&snap).map_err(|_| FetchError::Offline { source_name: source.clone(), cache: snap, why: "HF_HUB_OFFLINE is set".into() })?.into_keys().collect()
+                digest_tree(&snap)
+                    .map_err(|_| FetchError::Offline { source_name: source.clone(), cache: snap, why: "HF_HUB_OFFLINE is set".into() })?
+                    .into_keys()
+                    .collect()
             }
         };
         (commit, names)
     } else {
-        let info = super::hub::revision_info(RepoKind::Dataset, repo, &want_rev).map_err(|e| hub_err(format!("the hub at {} answered: {e}", super::hub_endpoint())))?;
+        let info = super::hub::revision_info(RepoKind::Dataset, repo, &want_rev)
+            .map_err(|e| hub_err(format!("the hub at {} answered: {e}", super::hub_endpoint())))?;
         let names = if files.is_empty() { info.files.clone() } else { files.to_vec() };
         for name in &names {
             super::hub::fetch_file(RepoKind::Dataset, repo, &info.commit, name).map_err(|e| hub_err(format!("{name}: {e}")))?;
@@ -345,7 +349,6 @@ fn fetch_hub(
     }
     Ok(Fetched { dir, files: found, commit: Some(commit) })
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -10,9 +10,9 @@ use mlx_rs::{Array, Dtype};
 use crate::engine::generate::{last_logits, peak_memory};
 use crate::engine::kv_cache::SeqCache;
 use crate::engine::model::{load, LoadedModel};
-use crate::sampling::argmax;
 use crate::engine::service::EngineService;
 use crate::engine::EngineError;
+use crate::sampling::argmax;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct EngineBench {

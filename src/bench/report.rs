@@ -16,14 +16,8 @@ use crate::report::ReportError;
 use crate::store::row::RunColumns;
 use crate::store::{self, SampleRow};
 
-const METHODS: &[(&str, &str)] = &[
-    ("greedy", "greedy"),
-    ("bon", "best_of_n"),
-    ("mcts", "mcts"),
-    ("dts", "dts"),
-    ("dts_star", "dts_star"),
-    ("maxent", "maxent_ts"),
-];
+const METHODS: &[(&str, &str)] =
+    &[("greedy", "greedy"), ("bon", "best_of_n"), ("mcts", "mcts"), ("dts", "dts"), ("dts_star", "dts_star"), ("maxent", "maxent_ts")];
 const BUDGETS: &[i64] = &[5, 10, 20, 50];
 /// Samples per generated run.
 pub const SAMPLES_PER_RUN: usize = 1000;
@@ -96,7 +90,8 @@ fn timed(df: &DataFrame, opts: &TableOptions) -> Result<serde_json::Value, Repor
     let t1 = Instant::now();
     let bytes: usize = [Format::Md, Format::Latex, Format::Csv, Format::Json].iter().map(|f| f.exporter().table(&t).len()).sum();
     let render = t1.elapsed().as_secs_f64();
-    let bootstrap = t.rows.iter().flat_map(|r| &r.cells).flatten().filter(|c| c.method == crate::report::bootstrap::CiMethod::Bootstrap).count();
+    let bootstrap =
+        t.rows.iter().flat_map(|r| &r.cells).flatten().filter(|c| c.method == crate::report::bootstrap::CiMethod::Bootstrap).count();
     let cells = t.rows.iter().flat_map(|r| &r.cells).flatten().count();
     Ok(serde_json::json!({
         "groups": t.rows.len(),

@@ -19,16 +19,16 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::engine::model::{load, ComputeDtype};
+use crate::engine::service::{EngineService, Session};
+use crate::engine::tokenizer::TextTokenizer;
+use crate::engine::EngineError;
 use crate::evaluate::engine_lm::{EngineLm, RecomputeLm};
 use crate::evaluate::evaluator::TaskEvaluator;
 use crate::evaluate::prompt::render_prompt;
 use crate::evaluate::EvaluateError;
-use crate::engine::model::{load, ComputeDtype};
-use crate::sampling::argmax;
-use crate::engine::service::{EngineService, Session};
-use crate::engine::tokenizer::TextTokenizer;
-use crate::engine::EngineError;
 use crate::plan::RunConfig;
+use crate::sampling::argmax;
 use crate::search::{method_for, LanguageModel, SearchConfig, SearchInput};
 use crate::tasks::{Sample, Task};
 
@@ -187,8 +187,12 @@ pub fn run(o: &SearchBenchOptions) -> Result<SearchBench, EvaluateError> {
     let engine = EngineService::start(move || load(&model, ComputeDtype::Auto), 256)?;
     let tok = engine.tokenizer()?;
     let stop = tok.stop_ids().to_vec();
-    let (maxent, dts, bon, naive) =
-        (config(&setup, "maxent_ts", &stop)?, config(&setup, "dts", &stop)?, config(&setup, "best_of_n", &stop)?, config(&setup, "naive", &stop)?);
+    let (maxent, dts, bon, naive) = (
+        config(&setup, "maxent_ts", &stop)?,
+        config(&setup, "dts", &stop)?,
+        config(&setup, "best_of_n", &stop)?,
+        config(&setup, "naive", &stop)?,
+    );
     let first = setup.samples.first().ok_or_else(|| EvaluateError::Engine(EngineError::BadInput("no sample".into())))?;
     let prompt = render_prompt(&tok, &setup.task, first)?;
     let mut m = Measurements::default();

@@ -90,7 +90,17 @@ pub fn bench(cmd: BenchCommand) -> Result<(), CliError> {
             println!("{}", serde_json::to_string(&b).unwrap_or_default());
             Ok(())
         }
-        BenchCommand::Search { model, num_rollouts, expansion_k, max_new_tokens, parallel_rollouts, wave, naive_rollouts, history, reps } => {
+        BenchCommand::Search {
+            model,
+            num_rollouts,
+            expansion_k,
+            max_new_tokens,
+            parallel_rollouts,
+            wave,
+            naive_rollouts,
+            history,
+            reps,
+        } => {
             let o = crate::bench::search::SearchBenchOptions {
                 model,
                 num_rollouts,

@@ -12,8 +12,13 @@ pub fn doctor(as_json: bool, bench: bool) -> Result<(), CliError> {
     let mlx = engine::mlx_info()?;
     let blas = engine::detect_blas();
     let sgemm = if bench { Some(engine::measure_sgemm(1024, Duration::from_millis(700))?) } else { None };
-    let asset_rows: Vec<(assets::AssetEntry, AssetStatus)> =
-        assets::manifest().into_iter().map(|e| { let s = assets::check(&e); (e, s) }).collect();
+    let asset_rows: Vec<(assets::AssetEntry, AssetStatus)> = assets::manifest()
+        .into_iter()
+        .map(|e| {
+            let s = assets::check(&e);
+            (e, s)
+        })
+        .collect();
 
     if as_json {
         let report = json!({
@@ -32,8 +37,13 @@ pub fn doctor(as_json: bool, bench: bool) -> Result<(), CliError> {
         return Ok(());
     }
     println!("runner {} (checked {})", env!("CARGO_PKG_VERSION"), chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC"));
-    println!("MLX            {} (built against {}), backend {}, default device {}",
-        mlx.version, mlx.build_version, serde_json::to_value(mlx.backend).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(), mlx.default_device);
+    println!(
+        "MLX            {} (built against {}), backend {}, default device {}",
+        mlx.version,
+        mlx.build_version,
+        serde_json::to_value(mlx.backend).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+        mlx.default_device
+    );
     println!("libmlx         {}", env!("RUNNER_MLX_LIBDIR"));
     let kind = match blas.kind {
         BlasKind::OpenBlas => "OpenBLAS",

@@ -3,8 +3,8 @@
 use super::CliError;
 use crate::engine::generate::generate;
 use crate::engine::model::{load, ComputeDtype};
-use crate::sampling::SamplingParams;
 use crate::engine::tokenizer::Message;
+use crate::sampling::SamplingParams;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ModelCommand {
@@ -58,9 +58,8 @@ pub enum ModelCommand {
 }
 
 fn compute_dtype(name: &str) -> Result<ComputeDtype, CliError> {
-    serde_json::from_value(serde_json::Value::String(name.to_owned())).map_err(|_| {
-        crate::engine::EngineError::BadInput(format!("--dtype {name}: expected auto, f32, f16, bf16 or quantized")).into()
-    })
+    serde_json::from_value(serde_json::Value::String(name.to_owned()))
+        .map_err(|_| crate::engine::EngineError::BadInput(format!("--dtype {name}: expected auto, f32, f16, bf16 or quantized")).into())
 }
 
 pub fn model(cmd: ModelCommand) -> Result<(), CliError> {
@@ -107,10 +106,7 @@ pub fn model(cmd: ModelCommand) -> Result<(), CliError> {
         ModelCommand::Generate { model, prompt, dtype, chat, max_tokens, sampling_temperature, top_k, top_p, seed, json } => {
             let valid = sampling_temperature >= 0.0 && sampling_temperature.is_finite() && top_p > 0.0 && top_p <= 1.0;
             if !valid {
-                return Err(crate::engine::EngineError::BadInput(
-                    "--sampling-temperature must be >= 0 and --top-p in (0, 1]".into(),
-                )
-                .into());
+                return Err(crate::engine::EngineError::BadInput("--sampling-temperature must be >= 0 and --top-p in (0, 1]".into()).into());
             }
             let m = load(&model, compute_dtype(&dtype)?)?;
             let text = if chat { m.tokenizer.apply_chat_template(&[Message::new("user", &prompt)], true)? } else { prompt };

@@ -66,7 +66,8 @@ pub fn plan(args: &PlanArgs) -> Result<(), CliError> {
 
 fn estimate(args: &PlanArgs, plan: &Plan) -> Result<(), CliError> {
     crate::engine::init()?;
-    let opts = EstimateOptions { wave: args.wave.max(1), prompt_cache_bytes: (args.prompt_cache * 1e9) as u64, ..EstimateOptions::default() };
+    let opts =
+        EstimateOptions { wave: args.wave.max(1), prompt_cache_bytes: (args.prompt_cache * 1e9) as u64, ..EstimateOptions::default() };
     let sources = crate::schedule::Sources::cached(&plan.runs, &args.spec.spec)?;
     let e = crate::schedule::estimate(plan, &sources, &opts, &|note| eprintln!("{note}"))?;
     for skipped in &e.not_estimated {
@@ -166,12 +167,27 @@ fn write_estimate(out: &mut impl Write, e: &Estimate) -> std::io::Result<()> {
         .calibration
         .iter()
         .map(|c| {
-            let decode = c.decode.iter().map(|p| format!("{:.1} ({} {})", p.tokens_per_s, p.rows, if p.rows == 1 { "row" } else { "rows" })).collect::<Vec<_>>().join(", ");
-            let prefill = c.prefill.iter().map(|p| format!("{:.1} ({} tokens)", p.tokens as f64 / p.seconds.max(1e-12), p.tokens)).collect::<Vec<_>>().join(", ");
+            let decode = c
+                .decode
+                .iter()
+                .map(|p| format!("{:.1} ({} {})", p.tokens_per_s, p.rows, if p.rows == 1 { "row" } else { "rows" }))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let prefill = c
+                .prefill
+                .iter()
+                .map(|p| format!("{:.1} ({} tokens)", p.tokens as f64 / p.seconds.max(1e-12), p.tokens))
+                .collect::<Vec<_>>()
+                .join(", ");
             vec![c.model.clone(), c.dataset.clone(), c.prompt_tokens.to_string(), prefill, decode, duration(c.seconds)]
         })
         .collect();
-    aligned(out, &["MODEL", "DATASET", "PROMPT", "PREFILL TOK/S", "DECODE TOK/S", "TOOK"], &rows, &[false, false, true, false, false, true])?;
+    aligned(
+        out,
+        &["MODEL", "DATASET", "PROMPT", "PREFILL TOK/S", "DECODE TOK/S", "TOOK"],
+        &rows,
+        &[false, false, true, false, false, true],
+    )?;
     writeln!(out)?;
     let rows: Vec<Vec<String>> = e
         .runs
@@ -193,7 +209,8 @@ fn write_estimate(out: &mut impl Write, e: &Estimate) -> std::io::Result<()> {
             ]
         })
         .collect();
-    let header = ["RUN ID", "MODEL", "DATASET", "METHOD", "SEED", "ROLLOUTS", "SAMPLES", "PREFILL", "OF THEM CACHED", "GENERATED ≤", "ROWS", "TIME"];
+    let header =
+        ["RUN ID", "MODEL", "DATASET", "METHOD", "SEED", "ROLLOUTS", "SAMPLES", "PREFILL", "OF THEM CACHED", "GENERATED ≤", "ROWS", "TIME"];
     let right = [false, false, false, false, true, true, true, true, true, true, true, true];
     aligned(out, &header, &rows, &right)?;
     writeln!(out)?;
@@ -210,7 +227,12 @@ fn write_estimate(out: &mut impl Write, e: &Estimate) -> std::io::Result<()> {
     };
     let mut rows: Vec<Vec<String>> = e.methods.iter().map(|m| totals_row(&m.method, &m.totals)).collect();
     rows.push(totals_row("total", &e.total));
-    aligned(out, &["METHOD", "RUNS", "SAMPLES", "PREFILL", "OF THEM CACHED", "GENERATED ≤", "TIME"], &rows, &[false, true, true, true, true, true, true])?;
+    aligned(
+        out,
+        &["METHOD", "RUNS", "SAMPLES", "PREFILL", "OF THEM CACHED", "GENERATED ≤", "TIME"],
+        &rows,
+        &[false, true, true, true, true, true, true],
+    )?;
     for s in &e.not_estimated {
         writeln!(out, "\nNOT ESTIMATED: model `{}` ({}), {} runs: {}", s.model, s.source, s.runs.len(), s.reason)?;
     }

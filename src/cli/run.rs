@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use super::{CliError, SpecArgs};
-use crate::plan::{resolve, Plan};
 use crate::assets::remote::FetchMode;
+use crate::plan::{resolve, Plan};
 use crate::schedule::{execute_sweep, signals, Reporter, RunFilter, Sources, SweepOptions};
 use crate::spec::load;
 use crate::store::lock::LockTiming;
@@ -113,7 +113,12 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
 
 /// The results directory of `spec` for the working tree as it is now;
 /// a dirty tree is refused unless allowed.
-pub fn current_commit_dir(spec: &SpecArgs, experiment: &str, results_dir: Option<&Path>, allow_dirty: bool) -> Result<(Results, crate::store::CommitTag, PathBuf), CliError> {
+pub fn current_commit_dir(
+    spec: &SpecArgs,
+    experiment: &str,
+    results_dir: Option<&Path>,
+    allow_dirty: bool,
+) -> Result<(Results, crate::store::CommitTag, PathBuf), CliError> {
     let results = Results::locate(&spec.spec, results_dir);
     let tag = results.current_tag()?;
     if let (Some(hash), false) = (&tag.dirty, allow_dirty) {
@@ -169,10 +174,13 @@ pub fn run_scoped(args: &RunArgs, scope: Option<Scope>) -> Result<(), CliError> 
     };
     let wandb = loaded.spec.tracking.as_ref().and_then(|t| t.wandb.as_ref());
     let tracker = match WandbSettings::resolve(wandb, &plan.experiment) {
-        Ok(Some(settings)) => Tracker::start(settings, &plan.experiment, tag.clone(), crate::track::sync::outboxes(std::slice::from_ref(&commit_dir))).unwrap_or_else(|e| {
-            eprintln!("{e}; the sweep runs without tracking");
-            None
-        }),
+        Ok(Some(settings)) => {
+            Tracker::start(settings, &plan.experiment, tag.clone(), crate::track::sync::outboxes(std::slice::from_ref(&commit_dir)))
+                .unwrap_or_else(|e| {
+                    eprintln!("{e}; the sweep runs without tracking");
+                    None
+                })
+        }
         Ok(None) => None,
         Err(e) => {
             eprintln!("wandb: {e}; the sweep runs without tracking");
@@ -197,7 +205,11 @@ pub fn run_scoped(args: &RunArgs, scope: Option<Scope>) -> Result<(), CliError> 
             "wandb: {} operations sent for {} runs{}",
             up.sent,
             up.runs,
-            if up.pending > 0 { format!("; {} runs have operations left in their outbox (`runner wandb sync`)", up.pending) } else { String::new() }
+            if up.pending > 0 {
+                format!("; {} runs have operations left in their outbox (`runner wandb sync`)", up.pending)
+            } else {
+                String::new()
+            }
         );
     }
     println!(
@@ -240,7 +252,15 @@ pub fn status(args: &StatusArgs) -> Result<(), CliError> {
             crate::store::RunProgress::Failed { .. } => 3,
         };
         counts[k] += 1;
-        println!("{}  {}/{}/{}{}  {}", run.run_id, run.model.name, run.dataset.name, run.method.name, run.seed.map(|s| format!(" seed {s}")).unwrap_or_default(), state.label());
+        println!(
+            "{}  {}/{}/{}{}  {}",
+            run.run_id,
+            run.model.name,
+            run.dataset.name,
+            run.method.name,
+            run.seed.map(|s| format!(" seed {s}")).unwrap_or_default(),
+            state.label()
+        );
         for line in notes.get(&run.run_id.0).into_iter().flatten() {
             println!("    {line}");
         }

@@ -132,7 +132,8 @@ pub fn submit(args: &SubmitArgs) -> Result<(), CliError> {
     let busy = crate::execute::status::busy_runs(&earlier, &states);
     let progress = scan(&commit_dir, &plan.runs)?;
     let complete = progress.iter().filter(|p| p.is_complete()).count();
-    let pending: Vec<&RunConfig> = plan.runs.iter().zip(&progress).filter(|(r, p)| !p.is_complete() && !busy.contains(&r.run_id.0)).map(|(r, _)| r).collect();
+    let pending: Vec<&RunConfig> =
+        plan.runs.iter().zip(&progress).filter(|(r, p)| !p.is_complete() && !busy.contains(&r.run_id.0)).map(|(r, _)| r).collect();
     if pending.is_empty() {
         println!("{}: nothing to submit ({} runs complete, {} in queued or running tasks)", plan.experiment, complete, busy.len());
         return Ok(());
@@ -172,7 +173,8 @@ pub fn submit(args: &SubmitArgs) -> Result<(), CliError> {
 }
 
 pub fn worker(args: &WorkerArgs) -> Result<(), CliError> {
-    let dir = if args.manifest.is_dir() { args.manifest.clone() } else { args.manifest.parent().map(Path::to_path_buf).unwrap_or_default() };
+    let dir =
+        if args.manifest.is_dir() { args.manifest.clone() } else { args.manifest.parent().map(Path::to_path_buf).unwrap_or_default() };
     let manifest = Manifest::read(&dir)?;
     let index = match args.task {
         Some(i) => i,

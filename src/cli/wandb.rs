@@ -53,11 +53,19 @@ pub fn wandb(cmd: WandbCommand) -> Result<(), CliError> {
         }
     }
     let boxes = outboxes(&dirs);
-    let report = sync(settings, &boxes, Backoff::default()).map_err(|e| CliError::Io { context: e, source: std::io::Error::other("wandb") })?;
+    let report =
+        sync(settings, &boxes, Backoff::default()).map_err(|e| CliError::Io { context: e, source: std::io::Error::other("wandb") })?;
     for (dir, was) in &report.cleared {
         println!("  {}: trying again after an earlier refusal ({was})", dir.display());
     }
-    println!("wandb sync: {} outboxes, {} operations sent, {} complete, {} waiting, {} refused", report.outboxes, report.sent, report.done, report.pending.len(), report.refused.len());
+    println!(
+        "wandb sync: {} outboxes, {} operations sent, {} complete, {} waiting, {} refused",
+        report.outboxes,
+        report.sent,
+        report.done,
+        report.pending.len(),
+        report.refused.len()
+    );
     for (dir, why) in report.pending.iter().chain(&report.refused) {
         println!("  {}: {why}", dir.display());
     }

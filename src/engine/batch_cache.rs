@@ -377,9 +377,8 @@ impl BatchCache {
         let (bk, bv) = self.layers.get_mut(layer).ok_or_else(|| EngineError::Mlx(format!("no cache layer {layer}")))?;
         *bk = scatter_single(&*bk, &step.writes, k.reshape(&[-1, 1, hd])?, 0)?;
         *bv = scatter_single(&*bv, &step.writes, v.reshape(&[-1, 1, hd])?, 0)?;
-        let view = |x: &Array| -> Result<Array, EngineError> {
-            Ok(x.reshape(&[slots, kv, cap, hd])?.index((..step.span, .., ..step.width, ..)))
-        };
+        let view =
+            |x: &Array| -> Result<Array, EngineError> { Ok(x.reshape(&[slots, kv, cap, hd])?.index((..step.span, .., ..step.width, ..))) };
         let (keys, values) = (view(bk)?, view(bv)?);
         let (rows, heads) = (q.shape()[0], q.shape()[1]);
         let group = heads / kv;
@@ -398,7 +397,9 @@ impl BatchCache {
             parts.push(own.index(g.start..g.end));
             let used = g.prefix_len() + step.width;
             if used < step.joint {
-                parts.push(full::<f32>(&[g.end - g.start, kv, group, step.joint - used], Array::from_f32(f32::NEG_INFINITY))?.as_dtype(dtype)?);
+                parts.push(
+                    full::<f32>(&[g.end - g.start, kv, group, step.joint - used], Array::from_f32(f32::NEG_INFINITY))?.as_dtype(dtype)?,
+                );
             }
             joint.push(if parts.len() == 1 { parts.swap_remove(0) } else { concatenate(&parts, 3)? });
         }

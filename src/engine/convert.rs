@@ -74,10 +74,7 @@ pub fn convert_gguf(src: &Path, dst: &Path, q: Option<Quantization>) -> Result<(
         None => weights,
         Some(q) => quantize_weights(weights, q)?,
     };
-    let tmp = dst.with_file_name(format!(
-        ".{}.partial",
-        dst.file_name().and_then(|n| n.to_str()).unwrap_or("converted")
-    ));
+    let tmp = dst.with_file_name(format!(".{}.partial", dst.file_name().and_then(|n| n.to_str()).unwrap_or("converted")));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(|e| io_err(&tmp, e))?;
     let write = || -> Result<(), EngineError> {

@@ -90,7 +90,8 @@ fn with_kernels<T>(f: impl FnOnce(&mut Kernels) -> Result<T, EngineError>) -> Re
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
             let constants = CONSTANTS.iter().map(|&c| Array::from_f32(c)).collect();
-            *slot = Some(Kernels { constants, exp_parts: Box::new(compile(exp_parts, true)), silu_tail: Box::new(compile(silu_tail, true)) });
+            *slot =
+                Some(Kernels { constants, exp_parts: Box::new(compile(exp_parts, true)), silu_tail: Box::new(compile(silu_tail, true)) });
         }
         match slot.as_mut() {
             Some(k) => f(k),
@@ -156,7 +157,8 @@ pub fn attention(q: &Array, k: &Array, v: &Array, scale: f32) -> Result<Array, E
     for start in (0..len).step_by(QUERY_BLOCK as usize) {
         let end = (start + QUERY_BLOCK).min(len);
         let seen = offset + end;
-        let out = attention_block(&q.index((.., .., start..end, ..)), &k.index((.., .., ..seen, ..)), &v.index((.., .., ..seen, ..)), scale)?;
+        let out =
+            attention_block(&q.index((.., .., start..end, ..)), &k.index((.., .., ..seen, ..)), &v.index((.., .., ..seen, ..)), scale)?;
         out.eval()?;
         blocks.push(out);
     }

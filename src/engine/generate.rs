@@ -6,8 +6,8 @@ use mlx_rs::Array;
 
 use super::kv_cache::SeqCache;
 use super::model::LoadedModel;
-use crate::sampling::{log_softmax, Sampler, SamplingParams};
 use super::EngineError;
+use crate::sampling::{log_softmax, Sampler, SamplingParams};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TopToken {

@@ -8,21 +8,13 @@ use std::io::{BufReader, Read};
 use std::path::Path;
 
 /// Tensor types MLX's GGUF loader reads: (id, name, block elements, block bytes).
-const SUPPORTED: &[(u32, &str, u64, u64)] = &[
-    (0, "F32", 1, 4),
-    (1, "F16", 1, 2),
-    (2, "Q4_0", 32, 18),
-    (3, "Q4_1", 32, 20),
-    (8, "Q8_0", 32, 34),
-    (30, "BF16", 1, 2),
-];
+const SUPPORTED: &[(u32, &str, u64, u64)] =
+    &[(0, "F32", 1, 4), (1, "F16", 1, 2), (2, "Q4_0", 32, 18), (3, "Q4_1", 32, 20), (8, "Q8_0", 32, 34), (30, "BF16", 1, 2)];
 
 /// Names of the other GGUF tensor types, for the error message.
 fn type_name(id: u32) -> String {
-    let names = [
-        "F32", "F16", "Q4_0", "Q4_1", "Q4_2", "Q4_3", "Q5_0", "Q5_1", "Q8_0", "Q8_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K",
-        "Q6_K", "Q8_K",
-    ];
+    let names =
+        ["F32", "F16", "Q4_0", "Q4_1", "Q4_2", "Q4_3", "Q5_0", "Q5_1", "Q8_0", "Q8_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K"];
     names.get(id as usize).map_or(format!("type {id}"), |n| (*n).to_owned())
 }
 
@@ -129,7 +121,9 @@ pub fn check(path: &Path) -> Result<(), HeaderError> {
     // (name length, one byte of name, dimension count, one dimension, type,
     // offset): counts the file cannot hold are refused before any loop.
     if kvs.saturating_mul(13).saturating_add(tensors.saturating_mul(33)) > len {
-        return Err(HeaderError::Corrupt(format!("implausible counts for a file of {len} bytes: {tensors} tensors, {kvs} metadata entries")));
+        return Err(HeaderError::Corrupt(format!(
+            "implausible counts for a file of {len} bytes: {tensors} tensors, {kvs} metadata entries"
+        )));
     }
     let mut alignment = 32u64;
     for _ in 0..kvs {
@@ -154,10 +148,7 @@ pub fn check(path: &Path) -> Result<(), HeaderError> {
         let t = r.u32()?;
         let offset = r.u64()?;
         let (_, _, block, bytes) = SUPPORTED.iter().find(|s| s.0 == t).ok_or_else(|| {
-            HeaderError::Unsupported(format!(
-                "tensor {name} is {} (supported: F32, F16, BF16, Q4_0, Q4_1, Q8_0)",
-                type_name(t)
-            ))
+            HeaderError::Unsupported(format!("tensor {name} is {} (supported: F32, F16, BF16, Q4_0, Q4_1, Q8_0)", type_name(t)))
         })?;
         if count % block != 0 {
             return Err(HeaderError::Corrupt(format!("tensor {name} does not fill whole blocks")));

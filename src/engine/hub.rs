@@ -20,14 +20,8 @@ use super::EngineError;
 
 /// Files of a model directory fetched besides the weights, when the
 /// repository has them.
-const SIDE_FILES: [&str; 6] = [
-    "config.json",
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "generation_config.json",
-    "special_tokens_map.json",
-    "chat_template.jinja",
-];
+const SIDE_FILES: [&str; 6] =
+    ["config.json", "tokenizer.json", "tokenizer_config.json", "generation_config.json", "special_tokens_map.json", "chat_template.jinja"];
 const INDEX: &str = "model.safetensors.index.json";
 
 /// A repo resolved to a snapshot directory and its commit.
@@ -142,7 +136,8 @@ fn download(repo: &str, revision: &str) -> Result<Snapshot, Online> {
         fetch(name)?;
     }
     if revision != commit {
-        remote::write_ref(RepoKind::Model, repo, revision, &commit).map_err(|e| Online::Refused(EngineError::ModelNotFound(e.to_string())))?;
+        remote::write_ref(RepoKind::Model, repo, revision, &commit)
+            .map_err(|e| Online::Refused(EngineError::ModelNotFound(e.to_string())))?;
     }
     Ok(Snapshot { dir, commit })
 }
@@ -155,10 +150,7 @@ fn weight_files(repo: &str, files: &[String], fetch_index: impl Fn(&str) -> Resu
         let ggufs: Vec<&str> = files.iter().map(String::as_str).filter(|f| f.ends_with(".gguf")).collect();
         return Err(refused(match ggufs.is_empty() {
             true => format!("{repo} has no config.json: not a model directory"),
-            false => format!(
-                "{repo} holds GGUF files ({}), not a model directory; download one and pass its path",
-                ggufs.join(", ")
-            ),
+            false => format!("{repo} holds GGUF files ({}), not a model directory; download one and pass its path", ggufs.join(", ")),
         }));
     }
     if files.iter().any(|f| f == INDEX) {

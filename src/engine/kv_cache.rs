@@ -205,7 +205,8 @@ impl SeqCache {
             }
             let end = len as i32;
             if let Some(prefix) = self.prefix.take() {
-                self.layers = prefix.layers.iter().map(|(k, v)| Some((k.index((.., .., ..end, ..)), v.index((.., .., ..end, ..))))).collect();
+                self.layers =
+                    prefix.layers.iter().map(|(k, v)| Some((k.index((.., .., ..end, ..)), v.index((.., .., ..end, ..))))).collect();
             }
             self.len = len;
             return Ok(());

@@ -83,7 +83,13 @@ pub fn weights_bytes(path: &Path) -> u64 {
     let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
     if path.is_dir() {
         let total: u64 = std::fs::read_dir(path)
-            .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "safetensors")).map(|p| size(&p)).sum())
+            .map(|rd| {
+                rd.filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "safetensors"))
+                    .map(|p| size(&p))
+                    .sum()
+            })
             .unwrap_or(0);
         match quantized_bits(path) {
             Some(bits) if dequantized_here() => total.saturating_mul(u64::from(32 / bits.clamp(1, 32))),

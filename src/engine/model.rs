@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use mlx_rs::ops::dequantize;
 use mlx_rs::{Array, Dtype};
 
-use super::locator::ModelLocator;
 use super::gguf::Gguf;
+use super::locator::ModelLocator;
 use super::models::{architecture, Model};
 use super::tokenizer::TextTokenizer;
 use super::EngineError;
@@ -122,8 +122,7 @@ struct QuantConfig {
 pub fn load_dir(dir: &Path, dtype: Option<Dtype>) -> Result<LoadedModel, EngineError> {
     let bad = |what: String| EngineError::BadModel(format!("{}: {what}", dir.display()));
     let config_path = dir.join("config.json");
-    let text = std::fs::read_to_string(&config_path)
-        .map_err(|e| EngineError::ModelNotFound(format!("{}: {e}", config_path.display())))?;
+    let text = std::fs::read_to_string(&config_path).map_err(|e| EngineError::ModelNotFound(format!("{}: {e}", config_path.display())))?;
     let extra: DirConfig = serde_json::from_str(&text).map_err(|e| bad(format!("config.json: {e}")))?;
     let arch = architecture(&extra.model_type).map_err(|e| EngineError::Unsupported(format!("{}: {e}", dir.display())))?;
     let config = (arch.config)(&text).map_err(|e| bad(format!("config.json: {e}")))?;

@@ -32,7 +32,8 @@ pub fn check(path: &Path) -> Result<(), String> {
     }
     let mut text = vec![0u8; header_len as usize];
     f.read_exact(&mut text).map_err(|e| format!("header: {e}"))?;
-    let header: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&text).map_err(|e| format!("header is not a JSON object: {e}"))?;
+    let header: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&text).map_err(|e| format!("header is not a JSON object: {e}"))?;
     let data = len - 8 - header_len;
     for (name, t) in &header {
         if name == "__metadata__" {
@@ -46,7 +47,11 @@ pub fn check(path: &Path) -> Result<(), String> {
             let d = d.as_u64().ok_or_else(|| format!("tensor `{name}`: shape {shape:?} is not a list of sizes"))?;
             elements = elements.checked_mul(d).ok_or_else(|| format!("tensor `{name}`: shape {shape:?} overflows"))?;
         }
-        let offsets = t.get("data_offsets").and_then(|o| o.as_array()).filter(|o| o.len() == 2).ok_or_else(|| format!("tensor `{name}`: no data_offsets"))?;
+        let offsets = t
+            .get("data_offsets")
+            .and_then(|o| o.as_array())
+            .filter(|o| o.len() == 2)
+            .ok_or_else(|| format!("tensor `{name}`: no data_offsets"))?;
         let (begin, end) = match (offsets[0].as_u64(), offsets[1].as_u64()) {
             (Some(b), Some(e)) if b <= e => (b, e),
             _ => return Err(format!("tensor `{name}`: data_offsets {offsets:?} are not a byte range")),
@@ -55,7 +60,11 @@ pub fn check(path: &Path) -> Result<(), String> {
             return Err(format!("tensor `{name}`: bytes {begin}..{end} lie beyond the {data} data bytes of the file"));
         }
         if elements.checked_mul(size) != Some(end - begin) {
-            return Err(format!("tensor `{name}`: {dtype} {shape:?} needs {} bytes, its range holds {}", elements.saturating_mul(size), end - begin));
+            return Err(format!(
+                "tensor `{name}`: {dtype} {shape:?} needs {} bytes, its range holds {}",
+                elements.saturating_mul(size),
+                end - begin
+            ));
         }
     }
     Ok(())

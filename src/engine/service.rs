@@ -18,9 +18,9 @@ use super::batch_cache::BatchCache;
 use super::kv_cache::SeqCache;
 use super::model::LoadedModel;
 use super::prompt_cache::{PromptCache, PromptCacheCounters};
-use crate::sampling::log_softmax_in_place;
 use super::tokenizer::TextTokenizer;
 use super::EngineError;
+use crate::sampling::log_softmax_in_place;
 
 /// A sequence held by the engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

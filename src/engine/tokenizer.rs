@@ -58,9 +58,7 @@ fn tk_err(e: impl std::fmt::Display) -> EngineError {
 /// The pre-tokenizer a GGUF `tokenizer.ggml.pre` name stands for.
 fn pre_tokenizer(pre: &str) -> Result<PreTokenizerWrapper, EngineError> {
     let split = |pattern: &str| -> Result<PreTokenizerWrapper, EngineError> {
-        Ok(Split::new(SplitPattern::Regex(pattern.to_owned()), SplitDelimiterBehavior::Isolated, false)
-            .map_err(tk_err)?
-            .into())
+        Ok(Split::new(SplitPattern::Regex(pattern.to_owned()), SplitDelimiterBehavior::Isolated, false).map_err(tk_err)?.into())
     };
     Ok(match pre {
         // Digits one per token, then GPT-2 byte-level splitting.
@@ -77,9 +75,7 @@ fn pre_tokenizer(pre: &str) -> Result<PreTokenizerWrapper, EngineError> {
         ])
         .into(),
         other => {
-            return Err(EngineError::Unsupported(format!(
-                "GGUF pre-tokenizer `{other}` (supported: smollm, gpt-2, llama-bpe, qwen2)"
-            )))
+            return Err(EngineError::Unsupported(format!("GGUF pre-tokenizer `{other}` (supported: smollm, gpt-2, llama-bpe, qwen2)")))
         }
     })
 }
@@ -159,10 +155,8 @@ impl TextTokenizer {
         let bos_token = token_text(&config["bos_token"]);
         let eos_token = token_text(&config["eos_token"]);
         // Newer repositories keep the template in its own file.
-        let chat_template = config["chat_template"]
-            .as_str()
-            .map(str::to_owned)
-            .or_else(|| std::fs::read_to_string(dir.join("chat_template.jinja")).ok());
+        let chat_template =
+            config["chat_template"].as_str().map(str::to_owned).or_else(|| std::fs::read_to_string(dir.join("chat_template.jinja")).ok());
         let add_bos = config["add_bos_token"].as_bool().unwrap_or(false);
         let mut stop_ids: Vec<u32> = match &generation["eos_token_id"] {
             serde_json::Value::Array(v) => v.iter().filter_map(|x| x.as_u64().map(|i| i as u32)).collect(),
@@ -245,7 +239,12 @@ pub const CHAT_TEMPLATE_FUEL: u64 = 2_000_000;
 
 /// Renders `template` (a model's Jinja chat template) for `messages`, with
 /// `(bos, eos)` as its `bos_token` and `eos_token`.
-pub fn render_chat_template(template: &str, messages: &[Message], add_generation_prompt: bool, (bos, eos): &(String, String)) -> Result<String, EngineError> {
+pub fn render_chat_template(
+    template: &str,
+    messages: &[Message],
+    add_generation_prompt: bool,
+    (bos, eos): &(String, String),
+) -> Result<String, EngineError> {
     let mut env = Environment::new();
     env.set_fuel(Some(CHAT_TEMPLATE_FUEL));
     minijinja_contrib::add_to_environment(&mut env);
@@ -273,7 +272,12 @@ mod chat_template_tests {
     #[test]
     fn a_template_that_would_run_without_end_stops_with_an_error() {
         let tokens = (String::from("<s>"), String::from("</s>"));
-        let fine = render_chat_template("{{ bos_token }}{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}", &[Message::new("user", "hi")], true, &tokens);
+        let fine = render_chat_template(
+            "{{ bos_token }}{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}",
+            &[Message::new("user", "hi")],
+            true,
+            &tokens,
+        );
         assert_eq!(fine.expect("renders"), "<s>user: hi\n");
         let endless = "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}";
         let e = render_chat_template(endless, &[Message::new("user", "hi")], true, &tokens).expect_err("stopped");

@@ -11,8 +11,8 @@ pub mod sample;
 
 pub use engine_lm::{EngineLm, RecomputeLm};
 pub use evaluator::TaskEvaluator;
-pub use record::{Identity, SampleRecord};
 pub use prompt::{fit_prompt, llmtime_for, render_prompt, render_with, token_texts, FittedPrompt, RenderedPrompt};
+pub use record::{Identity, SampleRecord};
 pub use sample::{evaluate_sample, sample_seed, SampleJob};
 
 #[derive(Debug, thiserror::Error)]

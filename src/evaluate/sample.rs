@@ -72,7 +72,11 @@ pub fn evaluate_sample(session: &Session, job: SampleJob<'_>) -> Result<(SampleR
     drop(lm);
     let scored = evaluator.score(&outcome.output.text);
     if scored.reward.to_bits() != outcome.output.reward.to_bits() {
-        return Err(EvaluateError::RewardMismatch { sample: job.sample.id().to_owned(), search: outcome.output.reward, rescored: scored.reward });
+        return Err(EvaluateError::RewardMismatch {
+            sample: job.sample.id().to_owned(),
+            search: outcome.output.reward,
+            rescored: scored.reward,
+        });
     }
     let id = job.identity;
     let forecasting = matches!(job.sample, Sample::Forecast(_));

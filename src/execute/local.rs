@@ -15,7 +15,8 @@ impl Executor for LocalExecutor {
     }
 
     fn submit(&self, submission: &Submission, dry_run: bool) -> Result<Option<String>, ExecuteError> {
-        let exe = std::env::current_exe().map_err(|e| ExecuteError::Command { command: "runner".into(), message: format!("cannot find its own executable: {e}") })?;
+        let exe = std::env::current_exe()
+            .map_err(|e| ExecuteError::Command { command: "runner".into(), message: format!("cannot find its own executable: {e}") })?;
         let manifest = submission.dir.join(super::manifest::MANIFEST);
         let mut failed = Vec::new();
         for task in &submission.manifest.tasks {
@@ -25,13 +26,17 @@ impl Executor for LocalExecutor {
                 println!("{} worker --manifest {} --task {}", exe.display(), manifest.display(), task.index);
                 continue;
             }
-            let status = cmd.status().map_err(|e| ExecuteError::Command { command: format!("{} worker", exe.display()), message: e.to_string() })?;
+            let status =
+                cmd.status().map_err(|e| ExecuteError::Command { command: format!("{} worker", exe.display()), message: e.to_string() })?;
             if !status.success() {
                 failed.push(task.index);
             }
         }
         if !failed.is_empty() {
-            return Err(ExecuteError::Command { command: "runner worker".into(), message: format!("failed for tasks {failed:?} (see above and `runner status`)") });
+            return Err(ExecuteError::Command {
+                command: "runner worker".into(),
+                message: format!("failed for tasks {failed:?} (see above and `runner status`)"),
+            });
         }
         Ok((!dry_run).then(|| "local".to_owned()))
     }

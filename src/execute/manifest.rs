@@ -44,7 +44,8 @@ impl Manifest {
     pub fn read(dir: &Path) -> Result<Manifest, ExecuteError> {
         let path = dir.join(MANIFEST);
         let text = std::fs::read_to_string(&path).map_err(|e| ExecuteError::File { path: path.clone(), message: e.to_string() })?;
-        let m: Manifest = serde_json::from_str(&text).map_err(|e| ExecuteError::File { path: path.clone(), message: format!("not a task manifest: {e}") })?;
+        let m: Manifest = serde_json::from_str(&text)
+            .map_err(|e| ExecuteError::File { path: path.clone(), message: format!("not a task manifest: {e}") })?;
         if m.format != FORMAT {
             return Err(ExecuteError::File { path, message: format!("manifest format {} (this runner reads {FORMAT})", m.format) });
         }

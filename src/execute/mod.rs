@@ -48,7 +48,19 @@ pub struct TaskState {
 
 impl TaskState {
     pub fn is_active(&self) -> bool {
-        matches!(self.state.as_str(), "PENDING" | "RUNNING" | "CONFIGURING" | "COMPLETING" | "REQUEUED" | "REQUEUE_HOLD" | "REQUEUE_FED" | "RESIZING" | "SUSPENDED" | "STOPPED")
+        matches!(
+            self.state.as_str(),
+            "PENDING"
+                | "RUNNING"
+                | "CONFIGURING"
+                | "COMPLETING"
+                | "REQUEUED"
+                | "REQUEUE_HOLD"
+                | "REQUEUE_FED"
+                | "RESIZING"
+                | "SUSPENDED"
+                | "STOPPED"
+        )
     }
 }
 
@@ -75,6 +87,8 @@ pub fn executor(name: &str, slurm: slurm::SlurmOptions) -> Result<Box<dyn Execut
     match name {
         "local" => Ok(Box::new(local::LocalExecutor)),
         "slurm" => Ok(Box::new(slurm::SlurmExecutor::new(slurm))),
-        other => Err(ExecuteError::Option { key: "--executor".into(), message: format!("unknown executor `{other}` (valid: local, slurm)") }),
+        other => {
+            Err(ExecuteError::Option { key: "--executor".into(), message: format!("unknown executor `{other}` (valid: local, slurm)") })
+        }
     }
 }

@@ -72,12 +72,15 @@ pub fn cluster_notes(commit_dir: &Path, runs: &[RunConfig], progress: &[RunProgr
         let Some(job) = sub.job.as_ref() else { continue };
         let state = states.get(&(job.job_id.clone(), task));
         let log = sub.log_of(task);
-        let log_text = log.as_ref().and_then(|l| std::fs::read(l).ok()).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
-        let requeued = log_text.contains("DUE TO JOB REQUEUE") || log_text.lines().any(|l| l.starts_with("runner worker:") && !l.contains("(restart 0)"));
+        let log_text =
+            log.as_ref().and_then(|l| std::fs::read(l).ok()).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+        let requeued = log_text.contains("DUE TO JOB REQUEUE")
+            || log_text.lines().any(|l| l.starts_with("runner worker:") && !l.contains("(restart 0)"));
         let lock = crate::store::layout::run_dir(commit_dir, &run.run_id.0).join(crate::store::layout::RUN_LOCK);
         let heartbeat = crate::store::lock::read_info(&lock).map(|i| crate::store::lock::now().saturating_sub(i.heartbeat));
         let mut lines = vec![format!("slurm job {}_{task}: {}", job.job_id, task_label(state, requeued, heartbeat))];
-        let task_failed = state.is_some_and(|s| matches!(s.state.as_str(), "FAILED" | "NODE_FAIL" | "TIMEOUT" | "OUT_OF_MEMORY" | "BOOT_FAIL" | "DEADLINE"));
+        let task_failed = state
+            .is_some_and(|s| matches!(s.state.as_str(), "FAILED" | "NODE_FAIL" | "TIMEOUT" | "OUT_OF_MEMORY" | "BOOT_FAIL" | "DEADLINE"));
         if matches!(p, RunProgress::Failed { .. }) || task_failed {
             if let Some(l) = &log {
                 lines.push(format!("log {}:", l.display()));

@@ -60,7 +60,10 @@ impl Submission {
         let manifest = Manifest::read(dir)?;
         let job_path = dir.join(JOB);
         let job = match std::fs::read_to_string(&job_path) {
-            Ok(t) => Some(serde_json::from_str(&t).map_err(|e| ExecuteError::File { path: job_path.clone(), message: format!("not a job record: {e}") })?),
+            Ok(t) => Some(
+                serde_json::from_str(&t)
+                    .map_err(|e| ExecuteError::File { path: job_path.clone(), message: format!("not a job record: {e}") })?,
+            ),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(ExecuteError::File { path: job_path, message: e.to_string() }),
         };

@@ -200,7 +200,20 @@ mod tests {
         assert_eq!(find("time").map(Metric::aggregate_key).as_deref(), Some("mean_wall_seconds"));
         assert_eq!(
             column_names(Kind::Number),
-            ["reward", "smape", "mase", "smape_naive2", "mase_naive2", "correct", "parsed", "nfe", "tokens_generated", "tokens_forwarded", "rollouts", "wall_seconds"]
+            [
+                "reward",
+                "smape",
+                "mase",
+                "smape_naive2",
+                "mase_naive2",
+                "correct",
+                "parsed",
+                "nfe",
+                "tokens_generated",
+                "tokens_forwarded",
+                "rollouts",
+                "wall_seconds"
+            ]
         );
         assert_eq!(column_names(Kind::Text), ["true_label", "predicted_label"]);
     }

@@ -9,11 +9,11 @@ pub mod sweep;
 
 use serde::Serialize;
 
-pub use resolve::resolve;
-pub use runtime_identity::{IdentityMismatch, RuntimeIdentity};
-pub use run_config::{hash_canonical, DataSource, DatasetRef, MethodRef, ModelRef, ModelSource, RunConfig, RunId};
 /// The resolved parameters of a run, declared with the spec's parameters.
 pub use crate::spec::MethodParams;
+pub use resolve::resolve;
+pub use run_config::{hash_canonical, DataSource, DatasetRef, MethodRef, ModelRef, ModelSource, RunConfig, RunId};
+pub use runtime_identity::{IdentityMismatch, RuntimeIdentity};
 
 use crate::spec::Diagnostic;
 

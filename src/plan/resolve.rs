@@ -10,8 +10,8 @@ use super::run_config::{DataSource, DatasetRef, MethodRef, ModelRef, ModelSource
 use super::sweep::{self, admits, Axis, Combo, SweepError};
 use super::{Plan, PlanError, MAX_RUNS};
 use crate::spec::{
-    names, structural_names, DataFormat, DatasetSpec, LoadedSpec, MethodKind, MethodSpec, ModelSpec, ParamAxes, SerializationSpec, Split,
-    MethodParams, Structure, TaskKind, PARAM_NAMES,
+    names, structural_names, DataFormat, DatasetSpec, LoadedSpec, MethodKind, MethodParams, MethodSpec, ModelSpec, ParamAxes,
+    SerializationSpec, Split, Structure, TaskKind, PARAM_NAMES,
 };
 
 /// Resolves a loaded spec into its plan.
@@ -52,15 +52,16 @@ impl<'a> Resolver<'a> {
         ] {
             for name in names {
                 if let Err(why) = label_text(name) {
-                    return Err(self.err(&format!("{section}.{}", name.escape_debug()), format!("`{}` is not a valid label: {why}", name.escape_debug())));
+                    return Err(self.err(
+                        &format!("{section}.{}", name.escape_debug()),
+                        format!("`{}` is not a valid label: {why}", name.escape_debug()),
+                    ));
                 }
             }
         }
-        for (key, empty) in [
-            ("models", spec.models.is_empty()),
-            ("datasets", spec.datasets.is_empty()),
-            ("methods", spec.methods.is_empty()),
-        ] {
+        for (key, empty) in
+            [("models", spec.models.is_empty()), ("datasets", spec.datasets.is_empty()), ("methods", spec.methods.is_empty())]
+        {
             if empty {
                 return Err(PlanError::EmptySweep(Box::new(
                     self.loaded.diagnostic(key, format!("the sweep is empty: `{key}` lists nothing")),
@@ -68,16 +69,8 @@ impl<'a> Resolver<'a> {
             }
         }
         let seeds = spec.seeds.clone().unwrap_or_else(|| vec![0]);
-        let models = spec
-            .models
-            .iter()
-            .map(|(name, m)| self.model(name, m))
-            .collect::<Result<Vec<_>, _>>()?;
-        let datasets = spec
-            .datasets
-            .iter()
-            .map(|(name, d)| self.dataset(name, d))
-            .collect::<Result<Vec<_>, _>>()?;
+        let models = spec.models.iter().map(|(name, m)| self.model(name, m)).collect::<Result<Vec<_>, _>>()?;
+        let datasets = spec.datasets.iter().map(|(name, d)| self.dataset(name, d)).collect::<Result<Vec<_>, _>>()?;
         // The run limit is enforced while each entry expands: an entry may
         // build only as many parameter combinations as the runs left allow.
         let pairs = (models.len() as u64).saturating_mul(datasets.len() as u64);
@@ -133,18 +126,16 @@ impl<'a> Resolver<'a> {
         runs.retain(|run| seen.insert(run.run_id.clone()));
         if runs.is_empty() {
             let key = if spec.sweep.exclude.is_empty() { "" } else { "sweep.exclude" };
-            return Err(PlanError::EmptySweep(Box::new(self.loaded.diagnostic(
-                key,
-                "the sweep is empty: no run remains (check empty lists and `sweep.exclude`)",
-            ))));
+            return Err(PlanError::EmptySweep(Box::new(
+                self.loaded.diagnostic(key, "the sweep is empty: no run remains (check empty lists and `sweep.exclude`)"),
+            )));
         }
         Ok(Plan { experiment: spec.name.clone(), runs })
     }
 
     fn run(&self, model: &ModelRef, dataset: &DatasetRef, method: &MethodRef, seed: Option<u64>) -> Result<RunConfig, PlanError> {
-        RunConfig::new(model.clone(), dataset.clone(), method.clone(), seed).map_err(|e| {
-            self.err(&format!("methods.{}", method.name), format!("a value has no canonical form: {e}"))
-        })
+        RunConfig::new(model.clone(), dataset.clone(), method.clone(), seed)
+            .map_err(|e| self.err(&format!("methods.{}", method.name), format!("a value has no canonical form: {e}")))
     }
 
     fn model(&self, name: &str, m: &ModelSpec) -> Result<ModelRef, PlanError> {
@@ -196,7 +187,13 @@ impl<'a> Resolver<'a> {
             .filter_map(|(k, set)| set.then_some(*k))
             .collect();
         if given.len() != 1 {
-            return Err(self.err(key, format!("give exactly one of `asset`, `path`, `url` or `hf` (found {})", if given.is_empty() { "none".to_owned() } else { given.join(", ") })));
+            return Err(self.err(
+                key,
+                format!(
+                    "give exactly one of `asset`, `path`, `url` or `hf` (found {})",
+                    if given.is_empty() { "none".to_owned() } else { given.join(", ") }
+                ),
+            ));
         }
         let only_with = |field: &str, set: bool, valid: &[&str]| -> Result<(), PlanError> {
             if set && !valid.contains(&given[0]) {
@@ -241,8 +238,12 @@ impl<'a> Resolver<'a> {
         }
         if let Some(url) = &d.url {
             let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
-            if rest.is_none_or(|r| r.split('/').next().unwrap_or("").is_empty()) || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err(self.err(&format!("{key}.url"), format!("`{url}` is not an http(s) URL (e.g. https://host/path/data.zip; spaces as %20)")));
+            if rest.is_none_or(|r| r.split('/').next().unwrap_or("").is_empty()) || url.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                return Err(self.err(
+                    &format!("{key}.url"),
+                    format!("`{url}` is not an http(s) URL (e.g. https://host/path/data.zip; spaces as %20)"),
+                ));
             }
             let files = list("files", &d.files)?;
             if !files.is_empty() && !url.ends_with('/') {
@@ -296,10 +297,9 @@ impl<'a> Resolver<'a> {
             TaskKind::ActivityRecognition => matches!(format, DataFormat::Ts | DataFormat::UciHar | DataFormat::HarCotCsv),
         };
         if !fits {
-            return Err(self.err(
-                &format!("{key}.format"),
-                format!("format {} does not hold {} data", enum_name(&format), enum_name(&d.task)),
-            ));
+            return Err(
+                self.err(&format!("{key}.format"), format!("format {} does not hold {} data", enum_name(&format), enum_name(&d.task)))
+            );
         }
         if d.samples == 0 {
             return Err(self.err(&format!("{key}.samples"), "must be at least 1"));
@@ -311,7 +311,8 @@ impl<'a> Resolver<'a> {
         if let Some(s) = &d.stratify_by {
             non_empty(self, &format!("{key}.stratify_by"), s)?;
         }
-        for (field, value, task) in [("history", d.history, TaskKind::Forecasting), ("readings", d.readings, TaskKind::ActivityRecognition)] {
+        for (field, value, task) in [("history", d.history, TaskKind::Forecasting), ("readings", d.readings, TaskKind::ActivityRecognition)]
+        {
             match value {
                 Some(0) => return Err(self.err(&format!("{key}.{field}"), "must be at least 1")),
                 Some(_) if d.task != task => {
@@ -324,7 +325,9 @@ impl<'a> Resolver<'a> {
             self.check_serialization(&format!("{key}.serialization"), d.task, s)?;
         }
         if d.reasoning.is_some() && d.task != TaskKind::ActivityRecognition {
-            return Err(self.err(&format!("{key}.reasoning"), format!("applies only to {} datasets", enum_name(&TaskKind::ActivityRecognition))));
+            return Err(
+                self.err(&format!("{key}.reasoning"), format!("applies only to {} datasets", enum_name(&TaskKind::ActivityRecognition)))
+            );
         }
         if d.on_failure.is_some() && d.task != TaskKind::Forecasting {
             return Err(self.err(&format!("{key}.on_failure"), format!("applies only to {} datasets", enum_name(&TaskKind::Forecasting))));
@@ -384,9 +387,7 @@ impl<'a> Resolver<'a> {
     fn method_kind(&self, name: &str, m: &MethodSpec) -> Result<MethodKind, PlanError> {
         m.method.or_else(|| MethodKind::from_name(name)).ok_or_else(|| {
             let names: Vec<&str> = MethodKind::ALL.iter().map(|k| k.name()).collect();
-            let hint = crate::spec::did_you_mean(name, names.iter().copied())
-                .map(|s| format!("did you mean `{s}`? "))
-                .unwrap_or_default();
+            let hint = crate::spec::did_you_mean(name, names.iter().copied()).map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();
             self.err(
                 &format!("methods.{name}"),
                 format!("`{name}` is not a method name; {hint}set `method:` to one of {}", names.join(", ")),
@@ -452,10 +453,9 @@ impl<'a> Resolver<'a> {
                 Some((values, vkey)) => {
                     for v in values {
                         if !allowed.contains(v) {
-                            return Err(self.err(
-                                vkey,
-                                format!("{} is not valid for {}; expected one of: {}", v, kind.name(), names(&allowed)),
-                            ));
+                            return Err(
+                                self.err(vkey, format!("{} is not valid for {}; expected one of: {}", v, kind.name(), names(&allowed)))
+                            );
                         }
                     }
                     values.clone()
@@ -491,10 +491,7 @@ impl<'a> Resolver<'a> {
                     None => match default_value(kind, name) {
                         Some(d) => (vec![d], String::new()),
                         None if is_required(kind, name, |o| axes.contains_key(o)) => {
-                            return Err(self.err(
-                                &key,
-                                format!("`{name}` is required for {} (set it here or in sweep.grid)", kind.name()),
-                            ))
+                            return Err(self.err(&key, format!("`{name}` is required for {} (set it here or in sweep.grid)", kind.name())))
                         }
                         None => continue,
                     },
@@ -522,7 +519,9 @@ impl<'a> Resolver<'a> {
         }
         for (param, (_, vkey)) in &axes {
             if vkey.starts_with(&key) && !used.contains(param) {
-                return Err(self.err(vkey, format!("`{param}` does not apply to {} with the chosen selection/expansion/output", kind.name())));
+                return Err(
+                    self.err(vkey, format!("`{param}` does not apply to {} with the chosen selection/expansion/output", kind.name()))
+                );
             }
         }
         if let Some(p) = params.iter().find_map(|p| p.token_budget_from.clone()) {
@@ -542,10 +541,7 @@ impl<'a> Resolver<'a> {
     fn sweep_error(&self, zips: &[(Vec<String>, String)], key: &str, e: SweepError) -> PlanError {
         match e {
             SweepError::ZipLengths(members) => {
-                let zkey = zips
-                    .iter()
-                    .find(|(z, _)| members.iter().all(|(n, _)| z.contains(n)))
-                    .map_or(key.to_owned(), |(_, k)| k.clone());
+                let zkey = zips.iter().find(|(z, _)| members.iter().all(|(n, _)| z.contains(n))).map_or(key.to_owned(), |(_, k)| k.clone());
                 let lens: Vec<String> = members.iter().map(|(n, l)| format!("{n} has {l}")).collect();
                 self.err(&zkey, format!("zipped lists must have equal lengths: {}", lens.join(", ")))
             }
@@ -582,9 +578,7 @@ impl<'a> Resolver<'a> {
         for name in filter.keys() {
             if !["model", "dataset", "method", "seed"].contains(&name.as_str()) && !PARAM_NAMES.contains(&name.as_str()) {
                 let candidates = ["model", "dataset", "method", "seed"].into_iter().chain(PARAM_NAMES.iter().copied());
-                let hint = crate::spec::did_you_mean(name, candidates)
-                    .map(|s| format!("did you mean `{s}`? "))
-                    .unwrap_or_default();
+                let hint = crate::spec::did_you_mean(name, candidates).map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();
                 return Err(self.err(
                     &format!("{key}.{name}"),
                     format!("unknown key `{name}`; {hint}use model, dataset, method, seed or a parameter name"),
@@ -603,9 +597,10 @@ impl<'a> Resolver<'a> {
         seeds: &[u64],
     ) -> Result<Vec<RunConfig>, PlanError> {
         self.check_filter_keys(key, include)?;
-        let entry_name = include.get("method").and_then(Value::as_str).ok_or_else(|| {
-            self.err(key, "an include entry needs `method`: the name of an entry of `methods:`")
-        })?;
+        let entry_name = include
+            .get("method")
+            .and_then(Value::as_str)
+            .ok_or_else(|| self.err(key, "an include entry needs `method`: the name of an entry of `methods:`"))?;
         let entry = self.loaded.spec.methods.get(entry_name).ok_or_else(|| {
             let hint = crate::spec::did_you_mean(entry_name, self.loaded.spec.methods.keys().map(String::as_str))
                 .map(|s| format!("did you mean `{s}`? "))

@@ -7,9 +7,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::assets::RemoteData;
-use crate::spec::{
-    DataFormat, FailureForecast, MethodKind, MethodParams, PromptMode, SerializationSpec, Split, TaskKind,
-};
+use crate::spec::{DataFormat, FailureForecast, MethodKind, MethodParams, PromptMode, SerializationSpec, Split, TaskKind};
 
 /// Content hash of a run's identity (16 hex digits of a SHA-256).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
@@ -56,8 +54,12 @@ pub struct ModelRef {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DataSource {
-    Path { path: String },
-    Asset { asset: String },
+    Path {
+        path: String,
+    },
+    Asset {
+        asset: String,
+    },
     /// Fetched from a URL (see [`RemoteData::Url`]).
     Url {
         url: String,
@@ -144,7 +146,6 @@ pub struct DatasetRef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_failure: Option<FailureForecast>,
 }
-
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct MethodRef {

@@ -104,7 +104,11 @@ mod tests {
         now.compute = "float16 on metal".into();
         now.runner = "0.1.0 fedcba9876543210".into();
         let text = identity().check_resume(&now).unwrap_err().to_string();
-        assert!(text.contains("compute was float32 on cpu, is now float16 on metal") && text.contains("runner build was 0.1.0 0123456789abcdef"), "{text}");
+        assert!(
+            text.contains("compute was float32 on cpu, is now float16 on metal")
+                && text.contains("runner build was 0.1.0 0123456789abcdef"),
+            "{text}"
+        );
         let old = RuntimeIdentity { compute: String::new(), runner: String::new(), ..identity() };
         assert_eq!(old.check_resume(&now), Ok(()), "a record without them compares the rest");
     }

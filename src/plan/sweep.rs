@@ -60,9 +60,7 @@ pub fn group(axes: &[Axis], zips: &[Vec<String>]) -> Result<Vec<Vec<Axis>>, Swee
 
 /// How many combinations `groups` yield (None past u64).
 pub fn count(groups: &[Vec<Axis>]) -> Option<u64> {
-    groups
-        .iter()
-        .try_fold(1u64, |acc, g| acc.checked_mul(g.first().map_or(1, |a| a.values.len() as u64)))
+    groups.iter().try_fold(1u64, |acc, g| acc.checked_mul(g.first().map_or(1, |a| a.values.len() as u64)))
 }
 
 /// The cartesian product over `groups` (zip members advance together),
@@ -128,11 +126,7 @@ mod tests {
 
     #[test]
     fn zip_members_advance_together() {
-        let axes = [
-            axis("a", vec![json!(1), json!(2)]),
-            axis("b", vec![json!(10), json!(20)]),
-            axis("c", vec![json!(0), json!(5)]),
-        ];
+        let axes = [axis("a", vec![json!(1), json!(2)]), axis("b", vec![json!(10), json!(20)]), axis("c", vec![json!(0), json!(5)])];
         let zips = vec![vec!["a".to_string(), "b".to_string()]];
         let combos = product(&group(&axes, &zips).unwrap(), 100).unwrap();
         assert_eq!(combos.len(), 4);
@@ -145,10 +139,7 @@ mod tests {
     fn zip_of_unequal_lengths_is_refused() {
         let axes = [axis("a", vec![json!(1), json!(2)]), axis("b", vec![json!(1)])];
         let zips = vec![vec!["a".to_string(), "b".to_string()]];
-        assert_eq!(
-            group(&axes, &zips),
-            Err(SweepError::ZipLengths(vec![("a".into(), 2), ("b".into(), 1)]))
-        );
+        assert_eq!(group(&axes, &zips), Err(SweepError::ZipLengths(vec![("a".into(), 2), ("b".into(), 1)])));
     }
 
     #[test]

@@ -217,7 +217,13 @@ pub fn paired_ci(before: &[f64], after: &[f64], budget: &mut Budget) -> Option<E
 /// A statistic `value` of `n` samples with its 95% interval by `method`:
 /// the percentile bootstrap of `at` (the statistic of a resample of
 /// positions), or normal with the variance of the `influence` values over n.
-fn stat_interval(n: usize, value: f64, at: impl Fn(&[u32]) -> Option<f64>, influence: impl FnOnce() -> Option<Vec<f64>>, method: CiMethod) -> Estimate {
+fn stat_interval(
+    n: usize,
+    value: f64,
+    at: impl Fn(&[u32]) -> Option<f64>,
+    influence: impl FnOnce() -> Option<Vec<f64>>,
+    method: CiMethod,
+) -> Estimate {
     let (lo, hi) = match method {
         CiMethod::Bootstrap => match resampled(n, at) {
             stats if stats.is_empty() => (value, value),

@@ -98,10 +98,7 @@ pub fn text<'a>(df: &'a DataFrame, name: &str) -> Result<&'a StringChunked, Repo
     col.str().map_err(|_| ReportError::column(name, format!("expected text, found {}", col.dtype())))
 }
 
-fn intern<K: std::hash::Hash + Eq + Clone>(
-    values: impl Iterator<Item = Option<K>>,
-    level: impl Fn(&K) -> Level,
-) -> Coded {
+fn intern<K: std::hash::Hash + Eq + Clone>(values: impl Iterator<Item = Option<K>>, level: impl Fn(&K) -> Level) -> Coded {
     let mut ids: HashMap<Option<K>, u32> = HashMap::new();
     let mut levels = Vec::new();
     // Rows come run by run, so most values repeat the one before.

@@ -101,7 +101,12 @@ impl Grouping {
             tuples.iter().map(|t| t.iter().zip(&levels).map(|(&c, lv)| lv[c as usize].clone()).collect()).collect();
         let mut order: Vec<usize> = (0..keys_unordered.len()).collect();
         order.sort_by(|&a, &b| {
-            keys_unordered[a].iter().zip(&keys_unordered[b]).map(|(x, y)| x.order(y)).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal)
+            keys_unordered[a]
+                .iter()
+                .zip(&keys_unordered[b])
+                .map(|(x, y)| x.order(y))
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
         });
         let mut rank = vec![0u32; order.len()];
         for (r, &g) in order.iter().enumerate() {

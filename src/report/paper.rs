@@ -113,7 +113,13 @@ pub fn build(df: &DataFrame, source: Source, metrics: Option<&[String]>) -> Resu
         let (model, dataset, budget) = (&key[0], &key[1], &key[budget_at]);
         let same = |b: &Block| b.model == *model && b.dataset == *dataset;
         if !blocks.last().is_some_and(same) {
-            blocks.push(Block { model: model.clone(), dataset: dataset.clone(), metric: candidates[0], budgets: Vec::new(), rows: Vec::new() });
+            blocks.push(Block {
+                model: model.clone(),
+                dataset: dataset.clone(),
+                metric: candidates[0],
+                budgets: Vec::new(),
+                rows: Vec::new(),
+            });
         }
         let Some(block) = blocks.last_mut() else { continue };
         if !block.budgets.contains(budget) {
@@ -125,9 +131,8 @@ pub fn build(df: &DataFrame, source: Source, metrics: Option<&[String]>) -> Resu
         // No budget (`-`) first, then ascending.
         block.budgets.sort_by(|a, b| (*a != Level::Null).cmp(&(*b != Level::Null)).then(a.order(b)));
         let in_block = |key: &[Level]| key[0] == block.model && key[1] == block.dataset;
-        let metric_index = (0..candidates.len())
-            .find(|&m| grouping.keys.iter().zip(&cells).any(|(k, c)| in_block(k) && c[m].is_some()))
-            .unwrap_or(0);
+        let metric_index =
+            (0..candidates.len()).find(|&m| grouping.keys.iter().zip(&cells).any(|(k, c)| in_block(k) && c[m].is_some())).unwrap_or(0);
         block.metric = candidates[metric_index];
         for (key, c) in grouping.keys.iter().zip(&cells).filter(|(k, _)| in_block(k)) {
             let b = block.budgets.iter().position(|x| *x == key[budget_at]).unwrap_or(0);

@@ -15,10 +15,10 @@ use super::bootstrap::Estimate;
 use super::frame::Level;
 use super::group::{self, Grouping};
 use super::metric::{self, Metric};
-use crate::metrics::Role;
 use super::provenance::{Provenance, Source};
 use super::table::estimates;
 use super::{font, ReportError};
+use crate::metrics::Role;
 
 const SIZE: (u32, u32) = (900, 600);
 const FOOTER: u32 = 30;
@@ -167,7 +167,13 @@ where
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
         chart.draw_series(c.points.iter().map(|(x, e)| Circle::new((*x, e.mean), 3, color.filled()))).map_err(e)?;
     }
-    chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK.mix(0.4)).position(SeriesLabelPosition::UpperRight).draw().map_err(e)?;
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.4))
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(e)?;
     root.present().map_err(e)
 }
 
@@ -185,9 +191,11 @@ pub fn plot(df: &DataFrame, source: Source, out: &Path) -> Result<Vec<PathBuf>, 
     let figs = figures(df)?;
     for fig in &figs {
         let png = out.join(format!("{}.png", fig.stem));
-        draw(BitMapBackend::new(&png, SIZE).into_drawing_area(), fig, &footer).map_err(|message| ReportError::Plot { path: png.clone(), message })?;
+        draw(BitMapBackend::new(&png, SIZE).into_drawing_area(), fig, &footer)
+            .map_err(|message| ReportError::Plot { path: png.clone(), message })?;
         let svg = out.join(format!("{}.svg", fig.stem));
-        draw(SVGBackend::new(&svg, SIZE).into_drawing_area(), fig, &footer).map_err(|message| ReportError::Plot { path: svg.clone(), message })?;
+        draw(SVGBackend::new(&svg, SIZE).into_drawing_area(), fig, &footer)
+            .map_err(|message| ReportError::Plot { path: svg.clone(), message })?;
         written.extend([png, svg]);
     }
     let manifest = out.join("figures.json");

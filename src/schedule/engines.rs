@@ -72,7 +72,8 @@ impl Engines {
             },
             self.options,
         )?;
-        let (revision, context, dtype) = rev_rx.recv().map_err(|_| EngineError::Mlx("the engine did not report the model's revision".into()))?;
+        let (revision, context, dtype) =
+            rev_rx.recv().map_err(|_| EngineError::Mlx("the engine did not report the model's revision".into()))?;
         let tokenizer = service.tokenizer()?;
         let texts = Arc::new(crate::evaluate::token_texts(&tokenizer).map_err(|e| EngineError::Mlx(e.to_string()))?);
         let backend = crate::engine::mlx_info().map(|i| format!("{:?}", i.backend).to_lowercase()).unwrap_or_else(|_| "unknown".into());

@@ -79,12 +79,12 @@ use super::engines::{model_key, Engines, LoadedEngine};
 use super::run_one::{check_constraints, configured_task};
 use super::sources::Sources;
 use super::{peer, ScheduleError};
-use crate::sampling::argmax;
-use crate::engine::service::{EngineOptions, SeqId, Session};
 use crate::engine::locator::ModelLocator;
+use crate::engine::service::{EngineOptions, SeqId, Session};
 use crate::engine::EngineError;
 use crate::evaluate::fit_prompt;
 use crate::plan::{DataSource, DatasetRef, ModelSource, Plan, RunConfig};
+use crate::sampling::argmax;
 use crate::search::{MethodConfig, SearchConfig};
 use crate::spec::{DataFormat, MethodKind, Split};
 use crate::tasks::constrain::answer_token_bound;
@@ -356,11 +356,15 @@ fn dataset_path(d: &DatasetRef, sources: &Sources) -> Result<PathBuf, (String, P
         return Ok(path);
     }
     let how = match &d.source {
-        DataSource::Path { path: p } => format!("`datasets.{}.path` is {p:?}, relative to the experiment file's directory {}", d.name, sources.spec_dir().display()),
+        DataSource::Path { path: p } => {
+            format!("`datasets.{}.path` is {p:?}, relative to the experiment file's directory {}", d.name, sources.spec_dir().display())
+        }
         DataSource::Asset { asset } => {
             format!("asset `{asset}` in the asset cache {} is missing; `make setup` fills it", crate::assets::assets_dir().display())
         }
-        DataSource::Url { .. } | DataSource::Hf { .. } => format!("`datasets.{}.root` names a folder the fetched files do not have", d.name),
+        DataSource::Url { .. } | DataSource::Hf { .. } => {
+            format!("`datasets.{}.root` names a folder the fetched files do not have", d.name)
+        }
     };
     Err((d.name.clone(), path, how))
 }
@@ -372,7 +376,9 @@ fn local_reference(source: &ModelSource, sources: &Sources) -> Result<ModelLocat
     match locator.files(false) {
         Ok((path, _)) if path.exists() => Ok(ModelLocator::Local(path)),
         Ok((path, _)) => Err(format!("{} does not exist", path.display())),
-        Err(e) => Err(format!("{e}; the estimate loads the model's tokenizer and weights but does not download them (`runner fetch` does)")),
+        Err(e) => {
+            Err(format!("{e}; the estimate loads the model's tokenizer and weights but does not download them (`runner fetch` does)"))
+        }
     }
 }
 
@@ -385,7 +391,13 @@ struct Prompts {
     median: Vec<u32>,
 }
 
-fn prompts(engine: &LoadedEngine, run: &RunConfig, task: &Task, samples: &[crate::tasks::Sample], path: &Path) -> Result<Prompts, EstimateError> {
+fn prompts(
+    engine: &LoadedEngine,
+    run: &RunConfig,
+    task: &Task,
+    samples: &[crate::tasks::Sample],
+    path: &Path,
+) -> Result<Prompts, EstimateError> {
     let max_new = run.method.params.max_new_tokens as usize;
     let err = |message: String| EstimateError::Prompt { model: run.model.name.clone(), dataset: run.dataset.name.clone(), message };
     check_constraints(run, path, task, samples, &engine.texts).map_err(|e| err(e.to_string()))?;
@@ -509,9 +521,7 @@ fn calibrate(
         step(&mut next)?;
         let start = Instant::now();
         let mut steps = 0;
-        while steps < limits.tokens.max(1)
-            && (steps < MIN_CALIBRATION_STEPS || start.elapsed().as_secs_f64() < limits.seconds)
-        {
+        while steps < limits.tokens.max(1) && (steps < MIN_CALIBRATION_STEPS || start.elapsed().as_secs_f64() < limits.seconds) {
             step(&mut next)?;
             steps += 1;
         }
@@ -715,7 +725,8 @@ fn model_runs(
         ));
         let started = Instant::now();
         let cal_err = |source: EngineError| EstimateError::Calibration { model: druns[0].model.name.clone(), source };
-        let session = engine.service.group(1).map_err(cal_err)?.pop().ok_or_else(|| cal_err(EngineError::Mlx("no engine session".into())))?;
+        let session =
+            engine.service.group(1).map_err(cal_err)?.pop().ok_or_else(|| cal_err(EngineError::Mlx("no engine session".into())))?;
         let limits = DecodeLimits { tokens: opts.calibration_tokens, seconds: opts.calibration_seconds };
         let cache_bytes = || engine.service.stats().map(|s| s.cache_bytes);
         let (prefill, decode, kv_bytes_per_token) = calibrate(&session, &cache_bytes, &median, &widths, limits).map_err(cal_err)?;
@@ -740,7 +751,12 @@ fn model_runs(
             let run_err = |message: String| EstimateError::Run { run: run.run_id.0.clone(), method: run.method.name.clone(), message };
             let p = by_budget.get(&run.method.params.max_new_tokens).ok_or_else(|| run_err("no prompts for its budget".into()))?;
             let peer_bounds = match peer::peer_of(run, all).map_err(|e| run_err(e.to_string()))? {
-                Some(peer) => Some(per_sample.get(&peer.run_id.0).ok_or_else(|| run_err(format!("its token-budget peer {} has no estimate", peer.run_id)))?.clone()),
+                Some(peer) => Some(
+                    per_sample
+                        .get(&peer.run_id.0)
+                        .ok_or_else(|| run_err(format!("its token-budget peer {} has no estimate", peer.run_id)))?
+                        .clone(),
+                ),
                 None => None,
             };
             let bounds: Vec<u64> = p
@@ -840,7 +856,10 @@ mod tests {
         for (l, t) in [(100, 1.0), (200, 3.0), (400, 10.0)] {
             assert!((cal.prefill_seconds(l) - t).abs() < 1e-9, "{l}: {}", cal.prefill_seconds(l));
         }
-        let flat = Calibration { prefill: vec![PrefillPoint { tokens: 100, seconds: 1.0 }, PrefillPoint { tokens: 200, seconds: 1.8 }], ..cal.clone() };
+        let flat = Calibration {
+            prefill: vec![PrefillPoint { tokens: 100, seconds: 1.0 }, PrefillPoint { tokens: 200, seconds: 1.8 }],
+            ..cal.clone()
+        };
         assert!((flat.prefill_seconds(400) - 3.6).abs() < 1e-9, "faster per token when longer: linear at the whole prompt's rate");
         assert!((cal.seconds_per_pass(1) - 0.1).abs() < 1e-12);
         assert!((cal.seconds_per_pass(6) - 0.15).abs() < 1e-12);

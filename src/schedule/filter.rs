@@ -29,7 +29,9 @@ impl RunFilter {
         let bad = |message: String| ScheduleError::Filter { filter: text.to_owned(), message };
         let mut terms = Vec::new();
         for term in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-            let (k, v) = term.split_once('=').ok_or_else(|| bad(format!("`{term}` is not key=value (keys: {}, or a method parameter)", KEYS.join(", "))))?;
+            let (k, v) = term
+                .split_once('=')
+                .ok_or_else(|| bad(format!("`{term}` is not key=value (keys: {}, or a method parameter)", KEYS.join(", "))))?;
             let k = k.trim();
             if !KEYS.contains(&k) && !crate::spec::PARAM_NAMES.contains(&k) {
                 let hint = crate::spec::did_you_mean(k, KEYS.iter().copied().chain(crate::spec::PARAM_NAMES.iter().copied()))
@@ -73,7 +75,9 @@ impl RunFilter {
             "dataset" => &run.dataset.name == v,
             "method" => &run.method.name == v || serde_json::to_value(run.method.kind).is_ok_and(|m| json_text(&m) == *v),
             "seed" => run.seed.is_some_and(|s| s.to_string() == *v),
-            param => params.get(param).is_some_and(|p| json_text(p) == *v || p.as_f64().zip(v.parse::<f64>().ok()).is_some_and(|(a, b)| a == b)),
+            param => {
+                params.get(param).is_some_and(|p| json_text(p) == *v || p.as_f64().zip(v.parse::<f64>().ok()).is_some_and(|(a, b)| a == b))
+            }
         })
     }
 }

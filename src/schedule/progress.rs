@@ -60,7 +60,8 @@ impl Reporter {
         let (multi, sweep) = if tty {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
             let bar = multi.add(ProgressBar::new(total_runs as u64));
-            if let Ok(style) = ProgressStyle::with_template("sweep {bar:30} {pos}/{len} runs  elapsed {elapsed_precise}  eta {eta_precise}") {
+            if let Ok(style) = ProgressStyle::with_template("sweep {bar:30} {pos}/{len} runs  elapsed {elapsed_precise}  eta {eta_precise}")
+            {
                 bar.set_style(style);
             }
             (Some(multi), Some(bar))

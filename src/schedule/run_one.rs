@@ -13,13 +13,13 @@ use std::time::Instant;
 use serde_json::Value;
 
 use super::engines::{model_key, Engines, LoadedEngine};
-use super::sources::Sources;
 use super::progress::Progress;
 use super::signals::WRITE_GATE;
+use super::sources::Sources;
 use super::{peer, ScheduleError};
-use crate::evaluate::{evaluate_sample, Identity, SampleJob};
 use crate::engine::prompt_cache::PromptCacheCounters;
 use crate::engine::tokenizer::TextTokenizer;
+use crate::evaluate::{evaluate_sample, Identity, SampleJob};
 use crate::plan::{DatasetRef, RunConfig, RuntimeIdentity};
 use crate::search::SearchConfig;
 use crate::store::columns::TIMING_COLUMNS;
@@ -314,8 +314,10 @@ fn run_wave(
             scope.spawn(move || {
                 // A panic (a defect) fails this sample's run with its
                 // message instead of taking the sweep down.
-                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| one_sample(job, &session, index)))
-                    .unwrap_or_else(|payload| Err(ScheduleError::Run(format!("sample {index}: internal error: {}", panic_text(payload.as_ref())))));
+                let result =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| one_sample(job, &session, index))).unwrap_or_else(|payload| {
+                        Err(ScheduleError::Run(format!("sample {index}: internal error: {}", panic_text(payload.as_ref()))))
+                    });
                 let counters = session.prompt_counters().unwrap_or_default();
                 drop(session);
                 let _ = tx.send((index, result, counters));
@@ -349,7 +351,10 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
 /// searches of matching runs panic: how a defect inside a search is
 /// rehearsed (it must fail only its run).
 fn failpoint_panics(run_id: &str) -> bool {
-    std::env::var("RUNNER_FAILPOINT").ok().and_then(|f| f.strip_prefix("sample-panic:").map(str::to_owned)).is_some_and(|p| !p.is_empty() && run_id.starts_with(&p))
+    std::env::var("RUNNER_FAILPOINT")
+        .ok()
+        .and_then(|f| f.strip_prefix("sample-panic:").map(str::to_owned))
+        .is_some_and(|p| !p.is_empty() && run_id.starts_with(&p))
 }
 
 fn one_sample(job: &WaveJob<'_>, session: &crate::engine::service::Session, index: usize) -> Result<(Value, f64, u64), ScheduleError> {
@@ -359,9 +364,9 @@ fn one_sample(job: &WaveJob<'_>, session: &crate::engine::service::Session, inde
     let sample = job.inp.samples.get(index).ok_or_else(|| ScheduleError::Run(format!("no sample at index {index}")))?;
     let token_budget = match job.budgets {
         None => None,
-        Some(b) => Some(*b.get(&index).ok_or_else(|| {
-            ScheduleError::Run(format!("token_budget_from: the peer run has no record of sample {index}"))
-        })?),
+        Some(b) => Some(
+            *b.get(&index).ok_or_else(|| ScheduleError::Run(format!("token_budget_from: the peer run has no record of sample {index}")))?,
+        ),
     };
     let (record, _) = evaluate_sample(
         session,

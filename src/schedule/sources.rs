@@ -77,7 +77,8 @@ impl Sources {
                 Some(c) if !fetch_models => c,
                 pinned => {
                     let want = pinned.as_deref().or(revision.as_deref());
-                    let snap = crate::engine::hub::resolve(repo, want).map_err(|e| FetchError::Hub { source_name: key.clone(), why: e.to_string() })?;
+                    let snap = crate::engine::hub::resolve(repo, want)
+                        .map_err(|e| FetchError::Hub { source_name: key.clone(), why: e.to_string() })?;
                     snap.commit
                 }
             };
@@ -115,7 +116,15 @@ impl Sources {
 
     /// Fetches (or, offline, finds) and verifies the remote data of `runs`,
     /// recording each in `next` and `report`.
-    fn add_data(&mut self, runs: &[RunConfig], lock: &LockFile, lock_path: &Path, mode: FetchMode, next: &mut LockFile, report: &mut Resolution) -> Result<(), FetchError> {
+    fn add_data(
+        &mut self,
+        runs: &[RunConfig],
+        lock: &LockFile,
+        lock_path: &Path,
+        mode: FetchMode,
+        next: &mut LockFile,
+        report: &mut Resolution,
+    ) -> Result<(), FetchError> {
         for run in runs {
             let Some((remote, _)) = run.dataset.source.remote() else { continue };
             let key = remote.key();
@@ -124,7 +133,12 @@ impl Sources {
             }
             let fetched: Fetched = remote.fetch(lock.data.get(&key), lock_path, mode)?;
             next.data.insert(key.clone(), fetched.locked());
-            report.data.push(ResolvedData { source: key.clone(), dir: fetched.dir.clone(), files: fetched.files.len(), commit: fetched.commit.clone() });
+            report.data.push(ResolvedData {
+                source: key.clone(),
+                dir: fetched.dir.clone(),
+                files: fetched.files.len(),
+                commit: fetched.commit.clone(),
+            });
             self.data.insert(key, fetched.dir);
         }
         Ok(())

@@ -9,10 +9,10 @@ use std::path::Path;
 use std::sync::{Condvar, Mutex};
 
 use super::engines::{model_key, Engines};
-use super::sources::Sources;
 use super::memory::{kv_bytes, model_bytes, Budget};
 use super::progress::Progress;
 use super::run_one::{execute, RunEnv};
+use super::sources::Sources;
 use super::{peer, RunFilter, ScheduleError};
 use crate::engine::service::EngineOptions;
 use crate::plan::{Plan, RunConfig};
@@ -55,7 +55,16 @@ pub struct SweepOptions {
 
 impl Default for SweepOptions {
     fn default() -> Self {
-        SweepOptions { jobs: 1, max_memory: None, only: None, fail_fast: false, wave: DEFAULT_WAVE, max_rows: 256, prompt_cache_bytes: DEFAULT_PROMPT_CACHE_BYTES, lock_timing: LockTiming::default() }
+        SweepOptions {
+            jobs: 1,
+            max_memory: None,
+            only: None,
+            fail_fast: false,
+            wave: DEFAULT_WAVE,
+            max_rows: 256,
+            prompt_cache_bytes: DEFAULT_PROMPT_CACHE_BYTES,
+            lock_timing: LockTiming::default(),
+        }
     }
 }
 
@@ -178,8 +187,10 @@ fn worker(shared: &Shared<'_>, env: &RunEnv<'_>, engines: &Engines, fail_fast: b
         match result {
             Ok(done) => {
                 let p = done.prompt_cache;
-                let prompts = if p.lookups == 0 { String::new() } else { format!(", {} of {} prompts from the prompt cache", p.hits, p.lookups) };
-                env.progress.run_finished(&id, &format!("complete, {} samples, mean batch {:.1} rows{prompts}", done.samples, done.mean_batch));
+                let prompts =
+                    if p.lookups == 0 { String::new() } else { format!(", {} of {} prompts from the prompt cache", p.hits, p.lookups) };
+                env.progress
+                    .run_finished(&id, &format!("complete, {} samples, mean batch {:.1} rows{prompts}", done.samples, done.mean_batch));
                 st.report.model_revisions.insert(run.model.name.clone(), done.model_revision);
                 st.report.data_sha256.insert(run.dataset.name.clone(), done.data_sha256);
                 st.report.determinism_mismatches += done.mismatches;
@@ -254,7 +265,10 @@ pub fn execute_sweep(
     for (k, _, _) in &estimates {
         *remaining.entry(k.clone()).or_insert(0) += 1;
     }
-    let engines = Engines::new(EngineOptions { max_rows: options.max_rows, prompt_cache_bytes: usize::try_from(options.prompt_cache_bytes).unwrap_or(usize::MAX) });
+    let engines = Engines::new(EngineOptions {
+        max_rows: options.max_rows,
+        prompt_cache_bytes: usize::try_from(options.prompt_cache_bytes).unwrap_or(usize::MAX),
+    });
     let shared = Shared {
         estimates,
         state: Mutex::new(State {

@@ -287,7 +287,8 @@ impl<'m> Ctx<'m> {
                 }
                 let Some(full) = row.dist.take() else { continue };
                 drew = true;
-                let (t, q) = full.draw(&self.cfg.proposal, cut, &mut row.rng)?.ok_or_else(|| SearchError::Internal("empty proposal".into()))?;
+                let (t, q) =
+                    full.draw(&self.cfg.proposal, cut, &mut row.rng)?.ok_or_else(|| SearchError::Internal("empty proposal".into()))?;
                 row.tokens.push(t);
                 self.counters.tokens_generated += 1;
                 let terminal = self.cfg.stop.is_terminal(&row.tokens);

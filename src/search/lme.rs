@@ -120,10 +120,8 @@ pub fn choice_probs(tilt: Tilt, options: &[Choice]) -> Vec<f64> {
             }
         }
         Tilt::Soft(lambda) => {
-            let keys: Vec<f64> = options
-                .iter()
-                .map(|c| if c.weight > 0.0 { c.weight.ln() + lambda * c.value } else { f64::NEG_INFINITY })
-                .collect();
+            let keys: Vec<f64> =
+                options.iter().map(|c| if c.weight > 0.0 { c.weight.ln() + lambda * c.value } else { f64::NEG_INFINITY }).collect();
             let m = keys.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             let s: f64 = keys.iter().map(|k| (k - m).exp()).sum();
             for (o, k) in out.iter_mut().zip(&keys) {

@@ -28,9 +28,7 @@ mod kv;
 
 use serde::{Deserialize, Serialize};
 
-pub use config::{
-    BestOfNConfig, BonOutput, DtsConfig, MctsConfig, MethodConfig, SearchConfig, SoftSelection, TopKConfig, TreeOutput,
-};
+pub use config::{BestOfNConfig, BonOutput, DtsConfig, MctsConfig, MethodConfig, SearchConfig, SoftSelection, TopKConfig, TreeOutput};
 pub use constraint::{Allowed, Constraint, TokenConstraint};
 pub use counters::{Counters, TreeStats};
 pub use error::SearchError;

@@ -30,11 +30,8 @@ pub type Dist = Vec<(u32, f64)>;
 /// The proposal for one row of log-probabilities (or logits).
 pub fn proposal(logprobs: &[f32], params: &ProposalParams) -> Result<Dist, SearchError> {
     check_row(logprobs)?;
-    let dist = if params.temperature <= 0.0 {
-        vec![(sampling::argmax(logprobs), 1.0)]
-    } else {
-        sampling::proposal(logprobs, &params.sampling())
-    };
+    let dist =
+        if params.temperature <= 0.0 { vec![(sampling::argmax(logprobs), 1.0)] } else { sampling::proposal(logprobs, &params.sampling()) };
     check_dist(&dist)?;
     Ok(dist)
 }

@@ -101,22 +101,16 @@ fn parse_set(file: &Path, flag: &str) -> Result<SetFlag, SpecError> {
             message,
         }))
     };
-    let (key, raw) = flag
-        .split_once('=')
-        .ok_or_else(|| invalid(format!("--set {flag}: expected KEY.PATH=VALUE, e.g. methods.mcts.c_uct=2")))?;
+    let (key, raw) =
+        flag.split_once('=').ok_or_else(|| invalid(format!("--set {flag}: expected KEY.PATH=VALUE, e.g. methods.mcts.c_uct=2")))?;
     let key = key.trim();
     if key.is_empty() || key.split('.').any(str::is_empty) {
         return Err(invalid(format!("--set {flag}: the key path `{key}` has an empty part")));
     }
     let first = key.split('.').next().unwrap_or_default();
     if !TOP_LEVEL_KEYS.contains(&first) {
-        let hint = did_you_mean(first, TOP_LEVEL_KEYS.iter().copied())
-            .map(|s| format!(" (did you mean `{s}`?)"))
-            .unwrap_or_default();
-        return Err(invalid(format!(
-            "--set {flag}: unknown top-level key `{first}`{hint}; valid: {}",
-            TOP_LEVEL_KEYS.join(", ")
-        )));
+        let hint = did_you_mean(first, TOP_LEVEL_KEYS.iter().copied()).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
+        return Err(invalid(format!("--set {flag}: unknown top-level key `{first}`{hint}; valid: {}", TOP_LEVEL_KEYS.join(", "))));
     }
     // A value that is not valid YAML on its own is taken as a plain string.
     let value = match serde_yaml::from_str::<serde_yaml::Value>(raw) {
@@ -192,16 +186,12 @@ fn translate(origins: &Origins, error: figment::Error) -> Diagnostic {
                  in DTS, DTS* and MaxEnt-TS; larger λ is greedier)"
                     .to_owned()
             } else {
-                let hint = did_you_mean(field, expected.iter().copied())
-                    .map(|s| format!("did you mean `{s}`? "))
-                    .unwrap_or_default();
+                let hint = did_you_mean(field, expected.iter().copied()).map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();
                 format!("unknown key `{field}`; {hint}valid keys here: {}", expected.join(", "))
             }
         }
         Kind::UnknownVariant(value, expected) => {
-            let hint = did_you_mean(value, expected.iter().copied())
-                .map(|s| format!("did you mean `{s}`? "))
-                .unwrap_or_default();
+            let hint = did_you_mean(value, expected.iter().copied()).map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();
             format!("unknown value `{value}`; {hint}expected one of: {}", expected.join(", "))
         }
         Kind::MissingField(field) => format!("missing required key `{field}`"),

@@ -14,14 +14,16 @@ use std::path::PathBuf;
 
 pub use diagnostic::{did_you_mean, Diagnostic, Origin};
 pub use load::{load, load_text, LoadedSpec, MAX_FILE_BYTES, TOP_LEVEL_KEYS};
-pub use param_decl::{column_value, columns, decl, names, structural_names, structures, ColumnType, Fill, ParamDecl, ParamError, Range, Structure};
+pub use param_decl::{
+    column_value, columns, decl, names, structural_names, structures, ColumnType, Fill, ParamDecl, ParamError, Range, Structure,
+};
 pub use params::{
     ChildWeights, Expansion, GridSpec, MethodKind, MethodParams, MethodSpec, OutputRule, ParamAxes, Selection, PARAMS, PARAM_NAMES,
 };
 pub use source_map::{Location, SourceMap, MAX_DEPTH, MAX_EXPANDED_NODES};
 pub use types::{
-    DataFormat, DatasetSpec, ExecutorSpec, FailureForecast, ModelSpec, PromptMode, SerializationSpec, SlurmSpec, Spec, Split, SweepSpec, TaskKind, TrackingSpec, WandbMode,
-    WandbSpec,
+    DataFormat, DatasetSpec, ExecutorSpec, FailureForecast, ModelSpec, PromptMode, SerializationSpec, SlurmSpec, Spec, Split, SweepSpec,
+    TaskKind, TrackingSpec, WandbMode, WandbSpec,
 };
 pub use values::{Axis, JsonValue, Lambda};
 

@@ -331,7 +331,10 @@ impl super::params::MethodParams {
                     }
                     Fill::RequiredUnless(_) => {}
                     Fill::Is(_) | Fill::SameAs(_) => {
-                        return Err(err(format!("is missing for {}; the plan fills every default (MethodParams::with_defaults)", kind.name())))
+                        return Err(err(format!(
+                            "is missing for {}; the plan fills every default (MethodParams::with_defaults)",
+                            kind.name()
+                        )))
                     }
                 },
                 None => {}

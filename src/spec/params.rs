@@ -37,14 +37,8 @@ pub enum MethodKind {
 }
 
 impl MethodKind {
-    pub const ALL: [MethodKind; 6] = [
-        MethodKind::Greedy,
-        MethodKind::BestOfN,
-        MethodKind::Mcts,
-        MethodKind::Dts,
-        MethodKind::DtsStar,
-        MethodKind::MaxentTs,
-    ];
+    pub const ALL: [MethodKind; 6] =
+        [MethodKind::Greedy, MethodKind::BestOfN, MethodKind::Mcts, MethodKind::Dts, MethodKind::DtsStar, MethodKind::MaxentTs];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -116,7 +110,9 @@ macro_rules! resolved_type {
 
 /// The allowed values of a structural parameter, as JSON.
 macro_rules! choices_of {
-    ($ty:ty) => { None };
+    ($ty:ty) => {
+        None
+    };
     ($ty:ty, $choices:expr) => {
         Some(|kind| {
             let allowed: fn(MethodKind) -> &'static [$ty] = $choices;
@@ -126,8 +122,12 @@ macro_rules! choices_of {
 }
 
 macro_rules! column_of {
-    () => { None };
-    ($column:ident) => { Some(ColumnType::$column) };
+    () => {
+        None
+    };
+    ($column:ident) => {
+        Some(ColumnType::$column)
+    };
 }
 
 macro_rules! method_params {

@@ -48,10 +48,7 @@ impl SourceMap {
         if let Some(failure) = recv.failure {
             return Err(failure);
         }
-        parsed.map_err(|e| ScanFailure {
-            message: format!("YAML syntax error: {}", e.info()),
-            location: Some((*e.marker()).into()),
-        })?;
+        parsed.map_err(|e| ScanFailure { message: format!("YAML syntax error: {}", e.info()), location: Some((*e.marker()).into()) })?;
         Ok(SourceMap { locations: recv.locations })
     }
 

@@ -57,9 +57,7 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Axis<T> {
             Value::Array(_, items) => items
                 .iter()
                 .enumerate()
-                .map(|(i, item)| {
-                    T::deserialize(item).map_err(|e| D::Error::custom(format!("list item {i}: {}", e.kind)))
-                })
+                .map(|(i, item)| T::deserialize(item).map_err(|e| D::Error::custom(format!("list item {i}: {}", e.kind))))
                 .collect::<Result<Vec<T>, D::Error>>()
                 .map(Axis::Many),
             other => T::deserialize(&other).map(Axis::One).map_err(|e| D::Error::custom(e.kind)),
@@ -122,9 +120,7 @@ impl<'de> Deserialize<'de> for Lambda {
             Num(f64),
             Text(String),
         }
-        match Raw::deserialize(deserializer)
-            .map_err(|_| D::Error::custom("lambda must be a number >= 0 or inf"))?
-        {
+        match Raw::deserialize(deserializer).map_err(|_| D::Error::custom("lambda must be a number >= 0 or inf"))? {
             Raw::Num(v) => Lambda::new(v).map_err(D::Error::custom),
             Raw::Text(s) => match s.trim().to_ascii_lowercase().as_str() {
                 "inf" | ".inf" | "+inf" | "infinity" => Ok(Lambda::INFINITE),
@@ -178,9 +174,7 @@ fn figment_to_json(value: &Value) -> serde_json::Value {
         Value::Bool(_, b) => serde_json::Value::Bool(*b),
         Value::Empty(_, _) => serde_json::Value::Null,
         Value::Array(_, items) => serde_json::Value::Array(items.iter().map(figment_to_json).collect()),
-        Value::Dict(_, dict) => {
-            serde_json::Value::Object(dict.iter().map(|(k, v)| (k.clone(), figment_to_json(v))).collect())
-        }
+        Value::Dict(_, dict) => serde_json::Value::Object(dict.iter().map(|(k, v)| (k.clone(), figment_to_json(v))).collect()),
         Value::Num(_, num) => {
             let float = match *num {
                 Num::F32(f) => Some(f as f64),
@@ -188,9 +182,7 @@ fn figment_to_json(value: &Value) -> serde_json::Value {
                 _ => None,
             };
             match float {
-                Some(f) if f.is_infinite() => {
-                    serde_json::Value::String(if f > 0.0 { "inf".into() } else { "-inf".into() })
-                }
+                Some(f) if f.is_infinite() => serde_json::Value::String(if f > 0.0 { "inf".into() } else { "-inf".into() }),
                 Some(f) => serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, serde_json::Value::Number),
                 None => num
                     .to_i128()

@@ -78,8 +78,11 @@ impl Appender {
 
     /// Writes `value` as one line and makes it durable before returning.
     pub fn append<T: serde::Serialize>(&mut self, value: &T) -> Result<(), StoreError> {
-        let mut line = serde_json::to_vec(value)
-            .map_err(|e| StoreError::Corrupt { path: self.path.clone(), line: 0, message: format!("record has no JSON form: {e}") })?;
+        let mut line = serde_json::to_vec(value).map_err(|e| StoreError::Corrupt {
+            path: self.path.clone(),
+            line: 0,
+            message: format!("record has no JSON form: {e}"),
+        })?;
         line.push(b'\n');
         self.file.write_all(&line).map_err(StoreError::io(&self.path))?;
         self.file.flush().map_err(StoreError::io(&self.path))?;

@@ -97,16 +97,20 @@ impl Results {
         let sha = match &self.repo {
             Some(r) => r.resolve(rev)?,
             None if rev == NOGIT || rev == "HEAD" => NOGIT.to_owned(),
-            None => return Err(StoreError::NoResults { dir: exp, what: format!("`{rev}` is not a results directory and there is no git repository") }),
+            None => {
+                return Err(StoreError::NoResults {
+                    dir: exp,
+                    what: format!("`{rev}` is not a results directory and there is no git repository"),
+                })
+            }
         };
         let short = &sha[..sha.len().min(SHORT_SHA)];
         if exp.join(short).is_dir() {
             return Ok(exp.join(short));
         }
         let prefix = format!("{short}-dirty-");
-        let mut dirty: Vec<PathBuf> = std::fs::read_dir(&exp)
-            .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect())
-            .unwrap_or_default();
+        let mut dirty: Vec<PathBuf> =
+            std::fs::read_dir(&exp).map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect()).unwrap_or_default();
         dirty.retain(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix)));
         dirty.sort();
         match dirty.len() {

@@ -128,7 +128,9 @@ fn stale_reason(info: Option<&LockInfo>, path: &Path, timing: LockTiming) -> Opt
         Some(i) if i.host == hostname() && i.pid == std::process::id() => None,
         Some(i) if now().saturating_sub(i.heartbeat) > limit => {
             let age = fs_age(path)?;
-            (age > timing.stale_after).then(|| format!("its heartbeat is {} s old (the file unchanged for {} s)", now().saturating_sub(i.heartbeat), age.as_secs()))
+            (age > timing.stale_after).then(|| {
+                format!("its heartbeat is {} s old (the file unchanged for {} s)", now().saturating_sub(i.heartbeat), age.as_secs())
+            })
         }
         Some(_) => None,
         None => {

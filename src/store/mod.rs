@@ -13,11 +13,11 @@ pub mod layout;
 pub mod lock;
 pub mod parquet;
 pub mod plan_file;
-pub mod summary;
 pub mod provenance;
 pub mod row;
 pub mod run_file;
 pub mod scan;
+pub mod summary;
 
 use std::path::PathBuf;
 

@@ -50,7 +50,10 @@ pub fn samples_frame(rows: &[SampleRow]) -> PolarsResult<DataFrame> {
         cols.push(Column::new((*name).into(), rows.iter().map(|r| r.metrics.get(i).copied().flatten()).collect::<Vec<_>>()));
     }
     for (i, name) in col::TEXTS.iter().enumerate() {
-        cols.push(Column::new((*name).into(), rows.iter().map(|r| r.texts.get(i).and_then(|t| t.as_deref())).collect::<Vec<Option<&str>>>()));
+        cols.push(Column::new(
+            (*name).into(),
+            rows.iter().map(|r| r.texts.get(i).and_then(|t| t.as_deref())).collect::<Vec<Option<&str>>>(),
+        ));
     }
     cols.push(Column::new(col::OUTPUT.into(), rows.iter().map(|r| r.output.as_str()).collect::<Vec<&str>>()));
     cols.push(Column::new(col::PARSE_STATUS.into(), rows.iter().map(|r| r.parse_status.as_str()).collect::<Vec<&str>>()));
@@ -129,5 +132,3 @@ fn stack(commit_dir: &Path, mut files: Vec<std::path::PathBuf>) -> Result<DataFr
     all.rechunk_mut();
     Ok(all)
 }
-
-

@@ -30,9 +30,11 @@ impl PlanFile {
     pub fn read(commit_dir: &Path) -> Result<Option<PlanFile>, StoreError> {
         let path = commit_dir.join(PLAN_JSON);
         match std::fs::read_to_string(&path) {
-            Ok(t) => serde_json::from_str(&t)
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt { path, line: e.line(), message: format!("not a plan file: {e}") }),
+            Ok(t) => serde_json::from_str(&t).map(Some).map_err(|e| StoreError::Corrupt {
+                path,
+                line: e.line(),
+                message: format!("not a plan file: {e}"),
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(StoreError::Io { path, source: e }),
         }
@@ -55,8 +57,11 @@ impl PlanFile {
                 old
             }
         };
-        let mut text = serde_json::to_vec_pretty(&merged)
-            .map_err(|e| StoreError::Corrupt { path: commit_dir.join(PLAN_JSON), line: 0, message: e.to_string() })?;
+        let mut text = serde_json::to_vec_pretty(&merged).map_err(|e| StoreError::Corrupt {
+            path: commit_dir.join(PLAN_JSON),
+            line: 0,
+            message: e.to_string(),
+        })?;
         text.push(b'\n');
         super::write_atomic(&commit_dir.join(PLAN_JSON), &text)?;
         Ok(merged)

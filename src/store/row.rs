@@ -121,7 +121,10 @@ mod tests {
         assert_eq!(parsed("too_few"), Some(0.0));
         assert_eq!(parsed("no_answer"), Some(0.0));
         let row = SampleRow::from_record(&rec("ok"), &run());
-        assert_eq!((row.sample_index, row.number("reward"), row.number("correct"), row.number("nfe")), (3, Some(-0.5), Some(1.0), Some(7.0)));
+        assert_eq!(
+            (row.sample_index, row.number("reward"), row.number("correct"), row.number("nfe")),
+            (3, Some(-0.5), Some(1.0), Some(7.0))
+        );
         assert_eq!(row.number("smape"), None);
         assert_eq!(row.run, run());
     }
@@ -133,11 +136,12 @@ mod tests {
         let row = SampleRow::from_record(&forecast, &run());
         assert_eq!([row.number("smape_naive2"), row.number("mase_naive2")], [Some(15.0), Some(1.1)]);
         assert_eq!((row.text("true_label"), row.text("predicted_label")), (None, None), "a forecast is no label");
-        let activity = |status: &str, answer: Value| {
-            serde_json::json!({"sample_id": "a1", "parse_status": status, "answer": answer, "truth": "walking", "metrics": {"correct": false}})
-        };
+        let activity = |status: &str, answer: Value| serde_json::json!({"sample_id": "a1", "parse_status": status, "answer": answer, "truth": "walking", "metrics": {"correct": false}});
         let row = SampleRow::from_record(&activity("ok", "running".into()), &run());
-        assert_eq!((row.text("true_label"), row.text("predicted_label"), row.number("correct")), (Some("walking"), Some("running"), Some(0.0)));
+        assert_eq!(
+            (row.text("true_label"), row.text("predicted_label"), row.number("correct")),
+            (Some("walking"), Some("running"), Some(0.0))
+        );
         let row = SampleRow::from_record(&activity("no_answer", Value::Null), &run());
         assert_eq!((row.text("true_label"), row.text("predicted_label")), (Some("walking"), None));
     }

@@ -85,14 +85,19 @@ impl RunFile {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(StoreError::Io { path: path.into(), source: e }),
         };
-        serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| StoreError::Corrupt { path: path.into(), line: e.line(), message: format!("not a run file: {e}") })
+        serde_json::from_str(&text).map(Some).map_err(|e| StoreError::Corrupt {
+            path: path.into(),
+            line: e.line(),
+            message: format!("not a run file: {e}"),
+        })
     }
 
     pub fn write(&self, path: &Path) -> Result<(), StoreError> {
-        let mut text = serde_json::to_vec_pretty(self)
-            .map_err(|e| StoreError::Corrupt { path: path.into(), line: 0, message: format!("run file has no JSON form: {e}") })?;
+        let mut text = serde_json::to_vec_pretty(self).map_err(|e| StoreError::Corrupt {
+            path: path.into(),
+            line: 0,
+            message: format!("run file has no JSON form: {e}"),
+        })?;
         text.push(b'\n');
         super::write_atomic(path, &text)
     }

@@ -12,9 +12,18 @@ use crate::plan::RunConfig;
 pub enum RunProgress {
     Pending,
     /// `done` of `total` samples recorded.
-    Partial { done: usize, total: usize },
-    Complete { samples: usize },
-    Failed { error: String, done: usize, total: usize },
+    Partial {
+        done: usize,
+        total: usize,
+    },
+    Complete {
+        samples: usize,
+    },
+    Failed {
+        error: String,
+        done: usize,
+        total: usize,
+    },
 }
 
 impl RunProgress {

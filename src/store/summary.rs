@@ -41,7 +41,8 @@ fn row(commit_dir: &Path, run: &RunConfig) -> Result<Row, StoreError> {
     if state.is_complete() {
         let path = dir.join(SAMPLES_PARQUET);
         let df = read_frame(&path)?;
-        values = aggregate::all(&df).map_err(|e| StoreError::Parquet { path, message: e.to_string() })?.into_iter().map(|(_, v)| v).collect();
+        values =
+            aggregate::all(&df).map_err(|e| StoreError::Parquet { path, message: e.to_string() })?.into_iter().map(|(_, v)| v).collect();
         mean_batch = RunFile::read(&dir.join(RUN_JSON))?.map(|f| f.mean_batch);
     }
     Ok(Row { cols: RunColumns::of(run), status: status.into(), samples: samples as i64, error, mean_batch, values })

@@ -23,12 +23,7 @@ pub enum TaskError {
     Invalid { path: PathBuf, message: String },
     /// The format does not hold the split that was asked for.
     #[error("{}: {format} data has no {} split (valid: {valid})", path.display(), split_name(*split))]
-    UnsupportedSplit {
-        path: PathBuf,
-        format: String,
-        split: Split,
-        valid: &'static str,
-    },
+    UnsupportedSplit { path: PathBuf, format: String, split: Split, valid: &'static str },
     /// The selection cannot be made (too many samples asked, unknown group key).
     #[error("sample selection: {0}")]
     Selection(String),

@@ -124,7 +124,9 @@ impl Sample {
     /// the prompt). `prompt` must be the options the prompt was built with.
     pub fn score(&self, text: &str, prompt: &PromptOptions, score: &ScoreOptions) -> Scored {
         match self {
-            Sample::Forecast(s) => score_forecast(s, s.shown(prompt.history), text, &prompt.llmtime, &score.forecast, score.reward_on_failure),
+            Sample::Forecast(s) => {
+                score_forecast(s, s.shown(prompt.history), text, &prompt.llmtime, &score.forecast, score.reward_on_failure)
+            }
             Sample::Activity(c) => score_activity(c, text, score.reward_on_failure),
         }
     }

@@ -55,10 +55,7 @@ pub fn select(samples: &[Sample], n: usize, seed: u64, stratify_by: Option<&str>
             let key = key.trim().to_ascii_lowercase();
             for (i, s) in samples.iter().enumerate() {
                 let g = s.group(&key).ok_or_else(|| {
-                    TaskError::Selection(format!(
-                        "sample `{}` has no `{key}` to stratify by; valid keys: {STRATIFY_KEYS}",
-                        s.id()
-                    ))
+                    TaskError::Selection(format!("sample `{}` has no `{key}` to stratify by; valid keys: {STRATIFY_KEYS}", s.id()))
                 })?;
                 match groups.iter_mut().find(|(name, _)| name == g) {
                     Some((_, members)) => members.push(i),

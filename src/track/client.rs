@@ -95,7 +95,10 @@ impl Client {
             200..=299 => match serde_json::from_str::<Value>(&text) {
                 Ok(v) if v.is_object() => Ok(v),
                 _ => Err(SendError::Retry {
-                    message: format!("{url}: HTTP {status} with a body that is not a JSON object ({:?}); a proxy in the way?", excerpt(&text, self.key())),
+                    message: format!(
+                        "{url}: HTTP {status} with a body that is not a JSON object ({:?}); a proxy in the way?",
+                        excerpt(&text, self.key())
+                    ),
                     after,
                 }),
             },

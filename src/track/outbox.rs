@@ -36,11 +36,17 @@ pub struct RunMeta {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Op {
-    Upsert { run: RunMeta },
+    Upsert {
+        run: RunMeta,
+    },
     /// One history line (`_step`, `_runtime`, `_timestamp`, metrics).
-    History { line: Value },
+    History {
+        line: Value,
+    },
     /// The whole summary (last write wins).
-    Summary { summary: Value },
+    Summary {
+        summary: Value,
+    },
     /// A file to upload: its name in the run and its path on disk (read
     /// when sent), relative to the run's directory when it is under the
     /// results directory (so a moved results directory still uploads);
@@ -51,7 +57,9 @@ pub enum Op {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         sha256: Option<String>,
     },
-    Complete { exit_code: i32 },
+    Complete {
+        exit_code: i32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

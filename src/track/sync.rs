@@ -66,7 +66,8 @@ pub fn sync(settings: WandbSettings, dirs: &[PathBuf], backoff: Backoff) -> Resu
 
 /// Every commit directory of an experiment.
 pub fn commit_dirs(experiment_dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(experiment_dir).into_iter().flatten().flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    let mut v: Vec<PathBuf> =
+        std::fs::read_dir(experiment_dir).into_iter().flatten().flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
     v.sort();
     v
 }

@@ -105,7 +105,13 @@ pub struct UploadReport {
 /// Drains outboxes as nudges arrive, starting with those left from earlier
 /// sweeps; when the sweep ends (the queue closes), one last pass covers
 /// every outbox in `known` (a nudge dropped on a full queue loses no run).
-fn upload_loop(client: Client, rx: Receiver<PathBuf>, known: Arc<Mutex<BTreeSet<PathBuf>>>, stop: Arc<AtomicBool>, backoff: Backoff) -> UploadReport {
+fn upload_loop(
+    client: Client,
+    rx: Receiver<PathBuf>,
+    known: Arc<Mutex<BTreeSet<PathBuf>>>,
+    stop: Arc<AtomicBool>,
+    backoff: Backoff,
+) -> UploadReport {
     let mut refused: Vec<String> = Vec::new();
     let mut sent = 0;
     let mut halted = false;
@@ -124,7 +130,10 @@ fn upload_loop(client: Client, rx: Receiver<PathBuf>, known: Arc<Mutex<BTreeSet<
             }
             Ok(Drained::Refused { status, message }) => {
                 if !refused.contains(&message) {
-                    eprintln!("wandb: the server refused ({}); uploads stop, results stay in the outboxes for `runner wandb sync`", super::client::SendError::Refused { status, message: message.clone() });
+                    eprintln!(
+                        "wandb: the server refused ({}); uploads stop, results stay in the outboxes for `runner wandb sync`",
+                        super::client::SendError::Refused { status, message: message.clone() }
+                    );
                     refused.push(message);
                 }
                 if matches!(status, 401 | 403) {
@@ -233,7 +242,13 @@ impl Tracker {
         }
         let meta = RunMeta {
             name: wandb_run_name(&run.run_id.0, &self.tag),
-            display_name: format!("{}/{}/{}{}", run.model.name, run.dataset.name, run.method.name, run.seed.map(|s| format!("/seed{s}")).unwrap_or_default()),
+            display_name: format!(
+                "{}/{}/{}{}",
+                run.model.name,
+                run.dataset.name,
+                run.method.name,
+                run.seed.map(|s| format!("/seed{s}")).unwrap_or_default()
+            ),
             group: self.experiment.clone(),
             tags: self.settings.tags.clone(),
             config: config_of(run, &self.tag),
@@ -250,7 +265,8 @@ impl Tracker {
 
     /// A sample was recorded as the run's `step`-th (from 0).
     pub fn sample(&self, run_id: &str, step: u64, record: &Value) {
-        let runtime = self.live.lock().ok().and_then(|l| l.get(run_id).map(|l| l.prior_seconds + l.started.elapsed().as_secs_f64())).unwrap_or(0.0);
+        let runtime =
+            self.live.lock().ok().and_then(|l| l.get(run_id).map(|l| l.prior_seconds + l.started.elapsed().as_secs_f64())).unwrap_or(0.0);
         self.push(run_id, Op::History { line: self.history_line(step, runtime, record) });
     }
 

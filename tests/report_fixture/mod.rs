@@ -126,7 +126,12 @@ pub fn two_methods() -> Vec<Rec> {
 }
 
 pub fn source(name: &str) -> Source {
-    Source { results_dir: format!("results/fixture/{name}"), commit: name.to_owned(), spec: Some("experiments/fixture.yaml".into()), planned: None }
+    Source {
+        results_dir: format!("results/fixture/{name}"),
+        commit: name.to_owned(),
+        spec: Some("experiments/fixture.yaml".into()),
+        planned: None,
+    }
 }
 
 /// The run columns of `r`'s run.

@@ -104,11 +104,14 @@ pub fn prefixes() -> Vec<Vec<u32>> {
 }
 
 pub fn reward_of(y: &[u32]) -> f64 {
-    let text: String = y.iter().map(|&t| match t {
-        A => "a",
-        B => "b",
-        _ => "",
-    }).collect();
+    let text: String = y
+        .iter()
+        .map(|&t| match t {
+            A => "a",
+            B => "b",
+            _ => "",
+        })
+        .collect();
     reward_table().into_iter().find(|(t, _)| *t == text).map(|x| x.1).unwrap_or(f64::NAN)
 }
 

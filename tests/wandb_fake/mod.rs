@@ -108,7 +108,9 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
             }
         }
     }
-    let body = if chunked { read_chunked(reader)? } else {
+    let body = if chunked {
+        read_chunked(reader)?
+    } else {
         let mut body = vec![0; length];
         reader.read_exact(&mut body).ok()?;
         body
@@ -157,7 +159,12 @@ fn graphql(state: &mut State, req: &Request, base: &str) -> Value {
         }
         Some("CreateRunFiles") => {
             let run = vars.get("run").and_then(Value::as_str).unwrap_or("");
-            let files: Vec<Value> = vars.get("files").and_then(Value::as_array).cloned().unwrap_or_default().iter()
+            let files: Vec<Value> = vars
+                .get("files")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+                .iter()
                 .map(|f| json!({"name": f, "uploadUrl": format!("{base}/upload/{run}/{}", f.as_str().unwrap_or(""))}))
                 .collect();
             json!({"data": {"createRunFiles": {"runID": format!("id-{run}"), "uploadHeaders": ["Content-Type:application/octet-stream"], "files": files}}})

@@ -18,8 +18,5 @@ pub const MLX_BUILD_VERSION: &str = env!("RUNNER_MLX_BUILD_VERSION");
 #[cfg(not(target_vendor = "apple"))]
 #[no_mangle]
 pub extern "C" fn mach_approximate_time() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
 }

@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 
 use mlx_rs::fast::{rms_norm, rope, rope_dynamic, scaled_dot_product_attention, ScaledDotProductAttentionMask};
-use mlx_rs::ops::{concatenate, dequantize, quantized_matmul};
 use mlx_rs::ops::indexing::IndexOp;
+use mlx_rs::ops::{concatenate, dequantize, quantized_matmul};
 use mlx_rs::Array;
 use serde::Deserialize;
 
@@ -157,8 +157,8 @@ impl LlamaConfig {
                 if wavelen > low_wavelen {
                     f * s.factor
                 } else if wavelen > high_wavelen {
-                    let smooth = (s.original_max_position_embeddings / wavelen - s.low_freq_factor)
-                        / (s.high_freq_factor - s.low_freq_factor);
+                    let smooth =
+                        (s.original_max_position_embeddings / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
                     f / ((1.0 - smooth) / s.factor + smooth)
                 } else {
                     f
@@ -333,11 +333,8 @@ impl Llama {
             });
         }
         let norm = t.get("model.norm.weight")?;
-        let lm_head = if !config.tie_word_embeddings && t.map.contains_key("lm_head.weight") {
-            Some(t.linear("lm_head", false)?)
-        } else {
-            None
-        };
+        let lm_head =
+            if !config.tie_word_embeddings && t.map.contains_key("lm_head.weight") { Some(t.linear("lm_head", false)?) } else { None };
         let rope_freqs = config.rope_freqs()?;
         let cpu_math = matches!(mlx_rs::Device::try_default()?.get_type()?, mlx_rs::DeviceType::Cpu);
         Ok(Llama { config, embed, blocks, norm, lm_head, rope_freqs, cpu_math })
@@ -382,9 +379,8 @@ impl Llama {
         let (nh, nkv, hd) = (self.config.num_attention_heads, self.config.kv_heads(), self.config.head_dim());
         let shape = q.shape();
         let (rows, len) = (shape[0], shape[1]);
-        let heads = |y: &Array, n: i32| -> Result<Array, EngineError> {
-            Ok(y.reshape(&[rows, len, n, hd])?.transpose_axes(&[0, 2, 1, 3])?)
-        };
+        let heads =
+            |y: &Array, n: i32| -> Result<Array, EngineError> { Ok(y.reshape(&[rows, len, n, hd])?.transpose_axes(&[0, 2, 1, 3])?) };
         let offset = cache.len() as i32;
         let q = self.rope(&heads(q, nh)?, offset)?;
         let k = self.rope(&heads(k, nkv)?, offset)?;
@@ -395,13 +391,10 @@ impl Llama {
     /// `[rows, heads, 1, head_dim]`, q and k rotated at each row's position.
     fn decode_heads(&self, q: &Array, k: &Array, v: &Array, positions: &Array) -> Result<(Array, Array, Array), EngineError> {
         let (nh, nkv, hd) = (self.config.num_attention_heads, self.config.kv_heads(), self.config.head_dim());
-        let heads = |y: &Array, n: i32| -> Result<Array, EngineError> {
-            Ok(y.reshape(&[-1, 1, n, hd])?.transpose_axes(&[0, 2, 1, 3])?)
-        };
+        let heads = |y: &Array, n: i32| -> Result<Array, EngineError> { Ok(y.reshape(&[-1, 1, n, hd])?.transpose_axes(&[0, 2, 1, 3])?) };
         let base = if self.rope_freqs.is_some() { None } else { Some(self.config.rope_theta) };
-        let rot = |y: Array| -> Result<Array, EngineError> {
-            Ok(rope_dynamic(&y, hd, false, base, 1.0, positions, self.rope_freqs.as_ref())?)
-        };
+        let rot =
+            |y: Array| -> Result<Array, EngineError> { Ok(rope_dynamic(&y, hd, false, base, 1.0, positions, self.rope_freqs.as_ref())?) };
         Ok((rot(heads(q, nh)?)?, rot(heads(k, nkv)?)?, heads(v, nkv)?))
     }
 

@@ -41,7 +41,11 @@ pub enum Model {
 
 impl Model {
     /// The Llama-family model of `config` from its named weights.
-    pub fn from_weights(config: LlamaConfig, weights: std::collections::HashMap<String, Array>, group_size: i32) -> Result<Model, EngineError> {
+    pub fn from_weights(
+        config: LlamaConfig,
+        weights: std::collections::HashMap<String, Array>,
+        group_size: i32,
+    ) -> Result<Model, EngineError> {
         Ok(Model::Llama(Llama::from_weights(config, weights, group_size)?))
     }
 

@@ -28,7 +28,8 @@ impl SlurmExecutor {
     }
 
     fn runner_exe() -> Result<std::path::PathBuf, ExecuteError> {
-        std::env::current_exe().map_err(|e| ExecuteError::Command { command: "runner".into(), message: format!("cannot find its own executable: {e}") })
+        std::env::current_exe()
+            .map_err(|e| ExecuteError::Command { command: "runner".into(), message: format!("cannot find its own executable: {e}") })
     }
 
     fn write(path: &std::path::Path, text: &str) -> Result<(), ExecuteError> {

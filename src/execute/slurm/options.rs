@@ -31,7 +31,10 @@ fn bad(key: &str, message: String) -> ExecuteError {
 fn token(key: &str, value: &str) -> Result<String, ExecuteError> {
     let ok = |c: char| c.is_ascii_alphanumeric() || "_-.:,=/@%+[]".contains(c);
     if value.is_empty() || !value.chars().all(ok) {
-        return Err(bad(key, format!("`{value}` is not a valid value: use letters, digits and _ - . : , = / @ % + [ ] only (no spaces or quotes)")));
+        return Err(bad(
+            key,
+            format!("`{value}` is not a valid value: use letters, digits and _ - . : , = / @ % + [ ] only (no spaces or quotes)"),
+        ));
     }
     Ok(value.to_owned())
 }
@@ -63,10 +66,44 @@ fn mem(value: &str) -> Result<String, ExecuteError> {
 /// or changes identity or dependencies. Any other option only from the
 /// command line (`runner submit --extra-sbatch`).
 pub const SPEC_SBATCH_OPTIONS: &[&str] = &[
-    "--qos", "--constraint", "--exclude", "--nodelist", "--reservation", "--nodes", "--ntasks", "--ntasks-per-node", "--gpus",
-    "--gpus-per-node", "--gpus-per-task", "--cpus-per-gpu", "--mem-per-cpu", "--mem-per-gpu", "--exclusive", "--mail-type",
-    "--mail-user", "--licenses", "--tmp", "--hint", "--time-min", "--nice", "--priority", "--comment", "--begin", "--deadline",
-    "--signal", "--switches", "--distribution", "--clusters", "-q", "-C", "-x", "-w", "-N", "-n", "-G", "-L",
+    "--qos",
+    "--constraint",
+    "--exclude",
+    "--nodelist",
+    "--reservation",
+    "--nodes",
+    "--ntasks",
+    "--ntasks-per-node",
+    "--gpus",
+    "--gpus-per-node",
+    "--gpus-per-task",
+    "--cpus-per-gpu",
+    "--mem-per-cpu",
+    "--mem-per-gpu",
+    "--exclusive",
+    "--mail-type",
+    "--mail-user",
+    "--licenses",
+    "--tmp",
+    "--hint",
+    "--time-min",
+    "--nice",
+    "--priority",
+    "--comment",
+    "--begin",
+    "--deadline",
+    "--signal",
+    "--switches",
+    "--distribution",
+    "--clusters",
+    "-q",
+    "-C",
+    "-x",
+    "-w",
+    "-N",
+    "-n",
+    "-G",
+    "-L",
 ];
 
 /// The option name of an sbatch argument: `--name` of `--name=value`, or
@@ -177,7 +214,16 @@ mod tests {
     #[test]
     fn a_spec_may_carry_only_allowlisted_sbatch_options() {
         let spec = |extra: &str| flags(|s| s.extra_sbatch = vec![extra.into()]);
-        for hostile in ["--export=ALL,BASH_ENV=/tmp/x.sh", "--output=/home/other/x", "--error=/tmp/e", "--chdir=/", "-D/tmp", "--wrap=id", "--uid=0", "--get-user-env"] {
+        for hostile in [
+            "--export=ALL,BASH_ENV=/tmp/x.sh",
+            "--output=/home/other/x",
+            "--error=/tmp/e",
+            "--chdir=/",
+            "-D/tmp",
+            "--wrap=id",
+            "--uid=0",
+            "--get-user-env",
+        ] {
             match SlurmOptions::resolve(Some(&spec(hostile)), &SlurmSpec::default()) {
                 Err(ExecuteError::Option { key, message }) => {
                     assert_eq!(key, "extra_sbatch");

@@ -35,7 +35,10 @@ pub fn sbatch(script: &Path, extra: &[String]) -> Result<String, ExecuteError> {
     // `JOBID` or `JOBID;CLUSTER`.
     let id = text.trim().split(';').next().unwrap_or("").to_owned();
     if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
-        return Err(ExecuteError::Command { command: "sbatch --parsable".into(), message: format!("printed `{}`, not a job id", text.trim()) });
+        return Err(ExecuteError::Command {
+            command: "sbatch --parsable".into(),
+            message: format!("printed `{}`, not a job id", text.trim()),
+        });
     }
     Ok(id)
 }
@@ -61,7 +64,8 @@ pub fn squeue(jobs: &[String]) -> Result<BTreeMap<TaskKey, TaskState>, ExecuteEr
     if jobs.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let args: Vec<String> = ["-h", "-r", "-t", "all", "-o", "%i|%T|%N|%r", "-j"].iter().map(|s| s.to_string()).chain([jobs.join(",")]).collect();
+    let args: Vec<String> =
+        ["-h", "-r", "-t", "all", "-o", "%i|%T|%N|%r", "-j"].iter().map(|s| s.to_string()).chain([jobs.join(",")]).collect();
     let out = run("squeue", &args)?;
     if !out.status.success() {
         // Every id purged from the controller: nothing is listed.
@@ -79,7 +83,8 @@ pub fn sacct(jobs: &[String]) -> Option<BTreeMap<TaskKey, TaskState>> {
     if jobs.is_empty() {
         return Some(BTreeMap::new());
     }
-    let args: Vec<String> = ["-n", "-P", "-X", "-o", "JobID,State,NodeList", "-j"].iter().map(|s| s.to_string()).chain([jobs.join(",")]).collect();
+    let args: Vec<String> =
+        ["-n", "-P", "-X", "-o", "JobID,State,NodeList", "-j"].iter().map(|s| s.to_string()).chain([jobs.join(",")]).collect();
     let out = run("sacct", &args).ok()?;
     if !out.status.success() {
         return None;

@@ -24,10 +24,8 @@ struct Pairs(Vec<(String, Option<String>)>);
 
 pub fn sample(inputs: &[Input], rows: &[u32]) -> Result<Box<dyn SetSample>, MetricsError> {
     let (truth, predicted) = (texts(inputs, &INPUTS, 0)?, texts(inputs, &INPUTS, 1)?);
-    let pairs = rows
-        .iter()
-        .filter_map(|&r| Some((truth.get(r as usize)?.clone()?, predicted.get(r as usize).cloned().flatten())))
-        .collect();
+    let pairs =
+        rows.iter().filter_map(|&r| Some((truth.get(r as usize)?.clone()?, predicted.get(r as usize).cloned().flatten()))).collect();
     Ok(Box::new(Pairs(pairs)))
 }
 
@@ -87,7 +85,14 @@ mod tests {
         // a: TP 1, FP 0, FN 1 → 2/3; b: TP 1, FP 1, FN 1 → 2/4; c: TP 1 → 1.
         // Macro-F1 = (2/3 + 1/2 + 1) / 3 = 13/18. A row without a true label
         // does not count.
-        let v = inputs(&[(Some("a"), Some("a")), (Some("a"), Some("b")), (Some("b"), Some("b")), (Some("b"), None), (Some("c"), Some("c")), (None, Some("a"))]);
+        let v = inputs(&[
+            (Some("a"), Some("a")),
+            (Some("a"), Some("b")),
+            (Some("b"), Some("b")),
+            (Some("b"), None),
+            (Some("c"), Some("c")),
+            (None, Some("a")),
+        ]);
         assert_eq!(usable(&v).unwrap(), [true, true, true, true, true, false]);
         let s = sample(&v, &[0, 1, 2, 3, 4]).unwrap();
         assert!((s.value_of_all().unwrap() - 13.0 / 18.0).abs() < 1e-15);

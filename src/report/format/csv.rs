@@ -39,7 +39,13 @@ impl Exporter for Csv {
             cells.push(r.n.to_string());
             for c in &r.cells {
                 match c {
-                    Some(e) => cells.extend([e.mean.to_string(), e.lo.to_string(), e.hi.to_string(), e.n.to_string(), e.method.as_str().to_owned()]),
+                    Some(e) => cells.extend([
+                        e.mean.to_string(),
+                        e.lo.to_string(),
+                        e.hi.to_string(),
+                        e.n.to_string(),
+                        e.method.as_str().to_owned(),
+                    ]),
                     None => cells.extend(std::iter::repeat_n(String::new(), 4).chain(["".to_owned()])),
                 }
             }

@@ -62,11 +62,8 @@ impl Exporter for Latex {
                     None => "--".into(),
                     Some(e) => {
                         let (mean, half) = mean_pm(e);
-                        let mut s = if is_best(t, m, e) {
-                            format!("$\\mathbf{{{mean} \\pm {half}}}$")
-                        } else {
-                            format!("${mean} \\pm {half}$")
-                        };
+                        let mut s =
+                            if is_best(t, m, e) { format!("$\\mathbf{{{mean} \\pm {half}}}$") } else { format!("${mean} \\pm {half}$") };
                         if e.n != r.n {
                             let _ = write!(s, "\\,{{\\scriptsize ($n{{=}}{}$)}}", e.n);
                         }

@@ -46,7 +46,8 @@ impl Exporter for Markdown {
         head.push("n".into());
         head.extend(t.metrics.iter().map(|m| format!("{} {}", m.name, m.arrow())));
         row(&mut out, &head);
-        let align: Vec<String> = t.by.iter().map(|_| "---".to_owned()).chain(std::iter::repeat_n("---:".to_owned(), t.metrics.len() + 1)).collect();
+        let align: Vec<String> =
+            t.by.iter().map(|_| "---".to_owned()).chain(std::iter::repeat_n("---:".to_owned(), t.metrics.len() + 1)).collect();
         row(&mut out, &align);
         for r in &t.rows {
             let mut cells: Vec<String> = r.key.iter().map(|k| cell_text(&k.to_string())).collect();
@@ -69,7 +70,9 @@ impl Exporter for Markdown {
             }
             row(&mut out, &cells);
         }
-        out.push_str("\nMean ± half the width of its 95% interval (bootstrap over samples, or normal for large groups); best per column in bold.\n");
+        out.push_str(
+            "\nMean ± half the width of its 95% interval (bootstrap over samples, or normal for large groups); best per column in bold.\n",
+        );
         if let Some(names) = super::set_metric_names(t) {
             let _ = writeln!(out, "{names}: the statistic of the group's samples, its interval from resampling them (normal from its influence values for large groups).");
         }
@@ -82,11 +85,19 @@ impl Exporter for Markdown {
         for block in &t.blocks {
             let common = super::common_n(block);
             let samples = common.map_or(String::new(), |n| format!(", n = {n} per cell"));
-            let _ = writeln!(out, "**{}** on **{}**: {} {}{samples}\n", cell_text(&block.model.to_string()), cell_text(&block.dataset.to_string()), block.metric.label, block.metric.arrow());
+            let _ = writeln!(
+                out,
+                "**{}** on **{}**: {} {}{samples}\n",
+                cell_text(&block.model.to_string()),
+                cell_text(&block.dataset.to_string()),
+                block.metric.label,
+                block.metric.arrow()
+            );
             let mut head = vec!["method \\ rollouts".to_owned()];
             head.extend(block.budgets.iter().map(super::budget_label));
             row(&mut out, &head);
-            let align: Vec<String> = std::iter::once("---".to_owned()).chain(std::iter::repeat_n("---:".to_owned(), block.budgets.len())).collect();
+            let align: Vec<String> =
+                std::iter::once("---".to_owned()).chain(std::iter::repeat_n("---:".to_owned(), block.budgets.len())).collect();
             row(&mut out, &align);
             for r in &block.rows {
                 let mut cells = vec![cell_text(&r.label())];
@@ -156,7 +167,8 @@ impl Exporter for Markdown {
             );
         }
         for (label, runs) in [("a", &d.only_a), ("b", &d.only_b)] {
-            let list = if runs.is_empty() { "none".to_owned() } else { runs.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ") };
+            let list =
+                if runs.is_empty() { "none".to_owned() } else { runs.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ") };
             let _ = write!(out, "\nRuns only in {label}: {list}\n");
         }
         Ok(out)

@@ -46,7 +46,12 @@ impl Method for BestOfN {
         &self.config
     }
 
-    fn search(&self, model: &mut dyn LanguageModel, evaluator: &mut dyn Evaluator, input: &SearchInput<'_>) -> Result<SearchOutcome, SearchError> {
+    fn search(
+        &self,
+        model: &mut dyn LanguageModel,
+        evaluator: &mut dyn Evaluator,
+        input: &SearchInput<'_>,
+    ) -> Result<SearchOutcome, SearchError> {
         let bon = self.bon()?;
         let matched = match &bon.token_budget_from {
             Some(from) => Some(input.token_budget.ok_or_else(|| SearchError::MissingTokenBudget(from.clone()))?),
@@ -105,7 +110,8 @@ impl Method for BestOfN {
                     .enumerate()
                     .map(|(i, e)| Choice { weight: 1.0, value: e.reward, token: i as u32 })
                     .collect();
-                boltzmann_choice(tilt, &options, &mut output_rng(seed)).ok_or_else(|| SearchError::Internal("nothing to resample".into()))?
+                boltzmann_choice(tilt, &options, &mut output_rng(seed))
+                    .ok_or_else(|| SearchError::Internal("nothing to resample".into()))?
             }
         };
         outcome(&mut ctx, chosen, None)

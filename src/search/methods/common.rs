@@ -8,10 +8,7 @@ use super::super::SearchOutcome;
 /// Builds the outcome from E index `chosen`.
 pub(crate) fn outcome(ctx: &mut Ctx<'_>, chosen: usize, tree: Option<&Tree>) -> Result<SearchOutcome, SearchError> {
     let evaluated = ctx.take_evaluated();
-    let output = evaluated
-        .get(chosen)
-        .cloned()
-        .ok_or_else(|| SearchError::Internal("the chosen sequence is not in E".into()))?;
+    let output = evaluated.get(chosen).cloned().ok_or_else(|| SearchError::Internal("the chosen sequence is not in E".into()))?;
     Ok(SearchOutcome {
         method: ctx.cfg.kind,
         output,

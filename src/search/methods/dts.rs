@@ -48,7 +48,12 @@ impl Method for Dts {
         &self.config
     }
 
-    fn search(&self, model: &mut dyn LanguageModel, evaluator: &mut dyn Evaluator, input: &SearchInput<'_>) -> Result<SearchOutcome, SearchError> {
+    fn search(
+        &self,
+        model: &mut dyn LanguageModel,
+        evaluator: &mut dyn Evaluator,
+        input: &SearchInput<'_>,
+    ) -> Result<SearchOutcome, SearchError> {
         let mut run = DtsRun::start(&self.config, model, evaluator, input.prompt)?;
         while !run.finished() {
             run.step()?;
@@ -71,7 +76,12 @@ pub struct DtsRun<'m> {
 }
 
 impl<'m> DtsRun<'m> {
-    pub fn start(config: &SearchConfig, model: &'m mut dyn LanguageModel, evaluator: &'m mut dyn Evaluator, prompt: &[u32]) -> Result<DtsRun<'m>, SearchError> {
+    pub fn start(
+        config: &SearchConfig,
+        model: &'m mut dyn LanguageModel,
+        evaluator: &'m mut dyn Evaluator,
+        prompt: &[u32],
+    ) -> Result<DtsRun<'m>, SearchError> {
         let cfg = match &config.method {
             MethodConfig::Dts(d) => d.clone(),
             _ => return Err(config_err("Dts run with another method's config")),
@@ -187,7 +197,10 @@ impl<'m> DtsRun<'m> {
                 }
                 SoftSelection::Boltzmann => boltzmann_choice(self.cfg.tilt, &choices, &mut rng),
             };
-            s = opts.get(i.ok_or_else(|| SearchError::Internal("no child to select".into()))?).map(|o| o.1).ok_or_else(|| SearchError::Internal("bad choice".into()))?;
+            s = opts
+                .get(i.ok_or_else(|| SearchError::Internal("no child to select".into()))?)
+                .map(|o| o.1)
+                .ok_or_else(|| SearchError::Internal("bad choice".into()))?;
             path.push(s);
         }
     }

@@ -26,7 +26,12 @@ impl Method for Greedy {
         &self.config
     }
 
-    fn search(&self, model: &mut dyn LanguageModel, evaluator: &mut dyn Evaluator, input: &SearchInput<'_>) -> Result<SearchOutcome, SearchError> {
+    fn search(
+        &self,
+        model: &mut dyn LanguageModel,
+        evaluator: &mut dyn Evaluator,
+        input: &SearchInput<'_>,
+    ) -> Result<SearchOutcome, SearchError> {
         let mut tree = Tree::new();
         let mut ctx = Ctx::start(model, evaluator, &self.config, input.prompt, &mut tree)?;
         let job = RolloutJob { start: ROOT, materialise: false, fresh: false, iteration: 0, rng: stream_rng(self.config.seed, 0, 0) };

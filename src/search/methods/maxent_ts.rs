@@ -8,7 +8,7 @@
 
 use crate::spec::ChildWeights;
 
-use super::super::config::{MethodConfig, SearchConfig, TopKConfig, SoftSelection};
+use super::super::config::{MethodConfig, SearchConfig, SoftSelection, TopKConfig};
 use super::super::context::{output_rng, stream_rng, Ctx, RolloutJob};
 use super::super::counters::Counters;
 use super::super::error::{config_err, SearchError};
@@ -41,7 +41,12 @@ impl Method for MaxEntTs {
         &self.config
     }
 
-    fn search(&self, model: &mut dyn LanguageModel, evaluator: &mut dyn Evaluator, input: &SearchInput<'_>) -> Result<SearchOutcome, SearchError> {
+    fn search(
+        &self,
+        model: &mut dyn LanguageModel,
+        evaluator: &mut dyn Evaluator,
+        input: &SearchInput<'_>,
+    ) -> Result<SearchOutcome, SearchError> {
         let mut run = MaxEntRun::start(&self.config, model, evaluator, input.prompt)?;
         while !run.finished() {
             run.step()?;
@@ -51,10 +56,15 @@ impl Method for MaxEntTs {
 }
 
 enum Plan {
-    Revisit { path: Vec<NodeId> },
+    Revisit {
+        path: Vec<NodeId>,
+    },
     /// Roll out from each of `starts` (children of `path.last()`, or the
     /// last node itself when `starts` holds just it).
-    Rollout { path: Vec<NodeId>, starts: Vec<NodeId> },
+    Rollout {
+        path: Vec<NodeId>,
+        starts: Vec<NodeId>,
+    },
 }
 
 /// A running top-k tree search, one batch of iterations per step.
@@ -66,7 +76,12 @@ pub struct MaxEntRun<'m> {
 }
 
 impl<'m> MaxEntRun<'m> {
-    pub fn start(config: &SearchConfig, model: &'m mut dyn LanguageModel, evaluator: &'m mut dyn Evaluator, prompt: &[u32]) -> Result<MaxEntRun<'m>, SearchError> {
+    pub fn start(
+        config: &SearchConfig,
+        model: &'m mut dyn LanguageModel,
+        evaluator: &'m mut dyn Evaluator,
+        prompt: &[u32],
+    ) -> Result<MaxEntRun<'m>, SearchError> {
         let cfg = match &config.method {
             MethodConfig::TopK(t) => t.clone(),
             _ => return Err(config_err("MaxEnt-TS run with another method's config")),
@@ -175,7 +190,9 @@ impl<'m> MaxEntRun<'m> {
                     soft_uct_pick(c_uct, n_s, &choices, &visits)
                 }
             };
-            let (c, _, _, visits, _) = *kids.get(i.ok_or_else(|| SearchError::Internal("no child to select".into()))?).ok_or_else(|| SearchError::Internal("bad choice".into()))?;
+            let (c, _, _, visits, _) = *kids
+                .get(i.ok_or_else(|| SearchError::Internal("no child to select".into()))?)
+                .ok_or_else(|| SearchError::Internal("bad choice".into()))?;
             path.push(c);
             if visits == 0 {
                 self.tree.node_mut(c)?.pending = true;
@@ -205,7 +222,13 @@ impl<'m> MaxEntRun<'m> {
         for (it, plan) in &plans {
             if let Plan::Rollout { starts, .. } = plan {
                 for (j, &start) in starts.iter().enumerate() {
-                    jobs.push(RolloutJob { start, materialise: true, fresh: true, iteration: *it, rng: stream_rng(seed, *it, j as u64 + 1) });
+                    jobs.push(RolloutJob {
+                        start,
+                        materialise: true,
+                        fresh: true,
+                        iteration: *it,
+                        rng: stream_rng(seed, *it, j as u64 + 1),
+                    });
                 }
             }
         }

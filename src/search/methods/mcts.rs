@@ -5,7 +5,6 @@
 //! `parallel_rollouts > 1`, a selected path carries a virtual loss
 //! (one visit with reward r_lo, 0 before any reward) until its backup.
 
-
 use super::super::config::{MctsConfig, MethodConfig, SearchConfig};
 use super::super::context::{stream_rng, Ctx, RolloutJob};
 use super::super::counters::Counters;
@@ -33,7 +32,12 @@ impl Method for Mcts {
         &self.config
     }
 
-    fn search(&self, model: &mut dyn LanguageModel, evaluator: &mut dyn Evaluator, input: &SearchInput<'_>) -> Result<SearchOutcome, SearchError> {
+    fn search(
+        &self,
+        model: &mut dyn LanguageModel,
+        evaluator: &mut dyn Evaluator,
+        input: &SearchInput<'_>,
+    ) -> Result<SearchOutcome, SearchError> {
         let mut run = MctsRun::start(&self.config, model, evaluator, input.prompt)?;
         while !run.finished()? {
             run.step()?;
@@ -65,7 +69,12 @@ pub struct MctsRun<'m> {
 }
 
 impl<'m> MctsRun<'m> {
-    pub fn start(config: &SearchConfig, model: &'m mut dyn LanguageModel, evaluator: &'m mut dyn Evaluator, prompt: &[u32]) -> Result<MctsRun<'m>, SearchError> {
+    pub fn start(
+        config: &SearchConfig,
+        model: &'m mut dyn LanguageModel,
+        evaluator: &'m mut dyn Evaluator,
+        prompt: &[u32],
+    ) -> Result<MctsRun<'m>, SearchError> {
         let cfg = match &config.method {
             MethodConfig::Mcts(m) => m.clone(),
             _ => return Err(config_err("Mcts run with another method's config")),
@@ -209,7 +218,13 @@ impl<'m> MctsRun<'m> {
         for (it, plan, _) in &plans {
             if let Plan::Expand { path } = plan {
                 let start = *path.last().ok_or_else(|| SearchError::Internal("empty path".into()))?;
-                jobs.push(RolloutJob { start, materialise: self.cfg.add_rollout_to_tree, fresh: true, iteration: *it, rng: stream_rng(seed, *it, 0) });
+                jobs.push(RolloutJob {
+                    start,
+                    materialise: self.cfg.add_rollout_to_tree,
+                    fresh: true,
+                    iteration: *it,
+                    rng: stream_rng(seed, *it, 0),
+                });
             }
         }
         let mut done = self.ctx.rollouts(&mut self.tree, jobs, None)?.into_iter();

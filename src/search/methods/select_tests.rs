@@ -215,7 +215,8 @@ fn maxent_ts_unvisited_children_take_the_parent_estimate() {
         assert_close(p, w, "MaxEnt-TS selection (decimal)");
     }
     // Unvisited read as v = 0: P ∝ 0.5·e^{−0.3}, 0.3, 0.2 = 0.4256, 0.3447, 0.2298.
-    let zero: Vec<Choice> = MAXENT_KIDS.iter().map(|k| Choice { weight: k.weight, value: k.value.unwrap_or(0.0), token: k.token }).collect();
+    let zero: Vec<Choice> =
+        MAXENT_KIDS.iter().map(|k| Choice { weight: k.weight, value: k.value.unwrap_or(0.0), token: k.token }).collect();
     let wrong = choice_probs(Tilt::Soft(1.5), &zero);
     assert!((wrong[0] - want[0]).abs() > 0.1, "{wrong:?}");
 }

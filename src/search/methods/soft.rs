@@ -65,11 +65,7 @@ pub(crate) fn descend(tree: &Tree, tilt: Tilt, mode: ChildWeights, argmax: bool,
         }
         let opts = valued_children(tree, s, mode)?;
         let choices: Vec<Choice> = opts.iter().map(|o| o.0).collect();
-        let i = if argmax {
-            argmax_by(&choices, |_, c| c.value)
-        } else {
-            boltzmann_choice(tilt, &choices, rng)
-        };
+        let i = if argmax { argmax_by(&choices, |_, c| c.value) } else { boltzmann_choice(tilt, &choices, rng) };
         s = opts
             .get(i.ok_or_else(|| SearchError::Internal(format!("node {s} has no valued child")))?)
             .map(|o| o.1)

@@ -16,8 +16,7 @@ use crate::tasks::digest::SourceFiles;
 use crate::tasks::error::{split_name, TaskError};
 
 /// The label set of the HAR chain-of-thought data.
-pub const LABELS: [&str; 8] =
-    ["biking", "lying", "running", "sitting", "standing", "walking", "walking_down", "walking_up"];
+pub const LABELS: [&str; 8] = ["biking", "lying", "running", "sitting", "standing", "walking", "walking_down", "walking_up"];
 
 fn file_tag(split: Split) -> &'static str {
     match split {

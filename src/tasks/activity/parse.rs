@@ -79,9 +79,7 @@ pub fn parse_label(text: &str, labels: &[String]) -> ParsedLabel {
             .iter()
             .filter(|l| {
                 let nl = normalize(l);
-                !nl.is_empty()
-                    && norm.starts_with(&nl)
-                    && norm[nl.len()..].chars().next().is_none_or(|c| !c.is_alphanumeric())
+                !nl.is_empty() && norm.starts_with(&nl) && norm[nl.len()..].chars().next().is_none_or(|c| !c.is_alphanumeric())
             })
             .max_by_key(|l| normalize(l).len())
     });

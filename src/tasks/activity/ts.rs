@@ -117,14 +117,21 @@ pub(crate) fn parse(path: &Path, text: &str, split: Split) -> Result<(Vec<Activi
                 }
                 "equallength" => equal_length = flag(&args)?,
                 "dimensions" => {
-                    dimensions = Some(args.first().and_then(|a| a.parse().ok()).filter(|&d: &usize| d >= 1).ok_or_else(
-                        || TaskError::parse(path, no, "@dimensions needs a positive integer"),
-                    )?)
+                    dimensions = Some(
+                        args.first()
+                            .and_then(|a| a.parse().ok())
+                            .filter(|&d: &usize| d >= 1)
+                            .ok_or_else(|| TaskError::parse(path, no, "@dimensions needs a positive integer"))?,
+                    )
                 }
                 "serieslength" => {}
                 "classlabel" => {
                     if !flag(&args)? {
-                        return Err(TaskError::parse(path, no, "@classLabel false: the cases have no labels; expected @classLabel true <labels...>"));
+                        return Err(TaskError::parse(
+                            path,
+                            no,
+                            "@classLabel false: the cases have no labels; expected @classLabel true <labels...>",
+                        ));
                     }
                     let l: Vec<String> = args[1..].iter().map(|s| s.to_string()).collect();
                     if l.is_empty() {
@@ -133,7 +140,11 @@ pub(crate) fn parse(path: &Path, text: &str, split: Split) -> Result<(Vec<Activi
                     labels = Some(l);
                 }
                 "targetlabel" => {
-                    return Err(TaskError::parse(path, no, "@targetLabel (regression) is not supported; expected @classLabel true <labels...>"))
+                    return Err(TaskError::parse(
+                        path,
+                        no,
+                        "@targetLabel (regression) is not supported; expected @classLabel true <labels...>",
+                    ))
                 }
                 "data" => in_data = true,
                 _ => {}
@@ -151,7 +162,11 @@ pub(crate) fn parse(path: &Path, text: &str, split: Split) -> Result<(Vec<Activi
             for (j, v) in part.split(',').enumerate() {
                 let v = v.trim();
                 if v == "?" || v.eq_ignore_ascii_case("nan") {
-                    return Err(TaskError::parse(path, no, format!("dimension {}, value {}: missing values are not supported", d + 1, j + 1)));
+                    return Err(TaskError::parse(
+                        path,
+                        no,
+                        format!("dimension {}, value {}: missing values are not supported", d + 1, j + 1),
+                    ));
                 }
                 let x: f64 = v.parse().ok().filter(|x: &f64| x.is_finite()).ok_or_else(|| {
                     TaskError::parse(path, no, format!("dimension {}, value {}: `{v}` is not a finite number", d + 1, j + 1))

@@ -15,17 +15,8 @@ use crate::tasks::digest::SourceFiles;
 use crate::tasks::error::{split_name, TaskError};
 
 /// The signal files, in channel order.
-pub const SIGNALS: [&str; 9] = [
-    "body_acc_x",
-    "body_acc_y",
-    "body_acc_z",
-    "body_gyro_x",
-    "body_gyro_y",
-    "body_gyro_z",
-    "total_acc_x",
-    "total_acc_y",
-    "total_acc_z",
-];
+pub const SIGNALS: [&str; 9] =
+    ["body_acc_x", "body_acc_y", "body_acc_z", "body_gyro_x", "body_gyro_y", "body_gyro_z", "total_acc_x", "total_acc_y", "total_acc_z"];
 
 /// Reads the cases of `split` under the root of `files`.
 pub(crate) fn load(files: &mut SourceFiles, split: Split) -> Result<(Vec<ActivityCase>, Vec<String>), TaskError> {
@@ -116,9 +107,11 @@ fn read_windows(path: &Path, text: &str, expected: usize) -> Result<Vec<Vec<f64>
         }
         let mut w = Vec::new();
         for (j, tok) in line.split_whitespace().enumerate() {
-            let v: f64 = tok.parse().ok().filter(|v: &f64| v.is_finite()).ok_or_else(|| {
-                TaskError::parse(path, i + 1, format!("reading {}: `{tok}` is not a finite number", j + 1))
-            })?;
+            let v: f64 = tok
+                .parse()
+                .ok()
+                .filter(|v: &f64| v.is_finite())
+                .ok_or_else(|| TaskError::parse(path, i + 1, format!("reading {}: `{tok}` is not a finite number", j + 1)))?;
             w.push(v);
         }
         out.push(w);

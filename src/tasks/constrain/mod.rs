@@ -125,11 +125,15 @@ fn build(sample: &Sample, opts: &PromptOptions, texts: &Arc<TokenTexts>, max_new
             let constraint = numeric::ValuesConstraint::new(grammar, texts.clone());
             let example = written.iter().min_by_key(|v| (v.len(), v.as_str())).cloned().unwrap_or_else(|| "0".into());
             let all = vec![example.clone(); s.horizon()].join(&llm.time_sep);
-            let needed = constraint
-                .fewest_tokens(&all)
-                .ok_or_else(|| values_err(format!("the model's tokens cannot write {all:?}")))?;
+            let needed = constraint.fewest_tokens(&all).ok_or_else(|| values_err(format!("the model's tokens cannot write {all:?}")))?;
             if needed > max_new_tokens {
-                return Err(ConstraintError::Horizon { sample: s.id.clone(), horizon: s.horizon(), needed, example, budget: max_new_tokens });
+                return Err(ConstraintError::Horizon {
+                    sample: s.id.clone(),
+                    horizon: s.horizon(),
+                    needed,
+                    example,
+                    budget: max_new_tokens,
+                });
             }
             Ok(Some(Built::Values(constraint)))
         }

@@ -137,9 +137,7 @@ impl ValuesGrammar {
 
     /// The `h`-th value has a digit and nothing half-written follows it.
     fn can_end(&self, states: &[State]) -> bool {
-        states
-            .iter()
-            .any(|s| s.done + 1 == self.horizon && matches!(s.phase, Phase::Value { digits, bit: 0, .. } if digits > 0))
+        states.iter().any(|s| s.done + 1 == self.horizon && matches!(s.phase, Phase::Value { digits, bit: 0, .. } if digits > 0))
     }
 
     /// The longest complete text, in characters: `h` values, each an

@@ -28,7 +28,10 @@ impl TokenTexts {
 
     /// Ids of the non-stop tokens with a non-empty text that `keep` accepts.
     pub fn ids_where(&self, keep: impl Fn(&str) -> bool) -> Vec<u32> {
-        (0..self.texts.len() as u32).filter(|&id| !self.is_stop(id)).filter(|&id| self.text(id).is_some_and(|t| !t.is_empty() && keep(t))).collect()
+        (0..self.texts.len() as u32)
+            .filter(|&id| !self.is_stop(id))
+            .filter(|&id| self.text(id).is_some_and(|t| !t.is_empty() && keep(t)))
+            .collect()
     }
 
     /// The text of `generated`, token by token; `None` when it holds a stop

