@@ -410,10 +410,8 @@ mod format_tests {
             assert_eq!(serde_json::to_value(f).expect("json"), f.name(), "{f:?}");
             assert_eq!(DataFormat::ALL.iter().filter(|g| **g == f).count(), 1);
         }
-        let all: Vec<&str> = DataFormat::names_for(TaskKind::Forecasting)
-            .split(", ")
-            .chain(DataFormat::names_for(TaskKind::ActivityRecognition).split(", "))
-            .collect();
+        let (forecasting, activity) = (DataFormat::names_for(TaskKind::Forecasting), DataFormat::names_for(TaskKind::ActivityRecognition));
+        let all: Vec<&str> = forecasting.split(", ").chain(activity.split(", ")).collect();
         assert_eq!(all.len(), DataFormat::ALL.len());
         assert_eq!(DataFormat::implied_by("x/M3_DATA.JSON"), Some(DataFormat::FcompdataJson));
         assert_eq!(DataFormat::implied_by("BasicMotions_TEST.ts"), Some(DataFormat::Ts));
