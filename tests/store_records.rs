@@ -216,7 +216,16 @@ fn racing_processes_take_a_stale_lock_exactly_once() {
         let children: Vec<std::process::Child> = (0..6)
             .map(|_| {
                 std::process::Command::new(std::env::current_exe().unwrap())
-                    .args(["--exact", "racing_processes_take_a_stale_lock_exactly_once", "--test-threads", "1"])
+                    // The test's own name in this binary (`<module>::<name>`).
+                    .args([
+                        "--exact",
+                        &format!(
+                            "{}::racing_processes_take_a_stale_lock_exactly_once",
+                            module_path!().split_once("::").map_or("", |(_, m)| m)
+                        ),
+                        "--test-threads",
+                        "1",
+                    ])
                     .env("RACE_CHILD_LOCK", &path)
                     .stdout(std::process::Stdio::null())
                     .spawn()

@@ -3,17 +3,14 @@
 use std::path::{Path, PathBuf};
 
 use super::{CliError, SpecArgs};
-use crate::assets::remote::FetchMode;
 use crate::plan::{resolve, Plan};
-use crate::schedule::{execute_sweep, signals, Reporter, RunFilter, Sources, SweepOptions};
+use crate::schedule::experiment::{run_experiment, Experiment};
+use crate::schedule::{signals, Reporter, RunFilter, SweepOptions};
 use crate::spec::load;
 use crate::store::lock::LockTiming;
-use crate::store::plan_file::PlanFile;
-use crate::store::provenance::{Libraries, Provenance};
+use crate::store::provenance::Libraries;
 use crate::store::scan::scan;
-use crate::store::summary::write_summary;
 use crate::store::Results;
-use crate::track::{Tracker, WandbSettings};
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -143,25 +140,6 @@ pub fn run_scoped(args: &RunArgs, scope: Option<Scope>) -> Result<(), CliError> 
             None => scope.runs,
         });
     }
-    let timing = LockTiming::default();
-    let mut plan_file = PlanFile {
-        experiment: plan.experiment.clone(),
-        spec_file: args.spec.spec.display().to_string(),
-        spec_text: loaded.text.clone(),
-        overrides: args.spec.sets.clone(),
-        runs: plan.runs.clone(),
-        provenance: Provenance::new(tag.clone(), libraries()?),
-    };
-    // Remote data and hub models: fetched or found in the cache, verified
-    // against the lock file, before anything is written.
-    let wanted: Vec<crate::plan::RunConfig> = plan.runs.iter().filter(|r| only.as_ref().is_none_or(|f| f.matches(r))).cloned().collect();
-    let mode = FetchMode { offline: crate::assets::hf_offline(), update: false };
-    let (sources, resolution) = Sources::resolve(&wanted, &args.spec.spec, mode, false)?;
-    if resolution.lock_written {
-        eprintln!("lock: {} written (commit it with the spec)", resolution.lock.display());
-    }
-    plan_file.merge_into(&commit_dir, timing)?;
-    eprintln!("results: {}", commit_dir.display());
     let options = SweepOptions {
         jobs: args.jobs.max(1),
         max_memory: args.max_memory.map(|gb| (gb * 1e9) as u64),
@@ -169,38 +147,22 @@ pub fn run_scoped(args: &RunArgs, scope: Option<Scope>) -> Result<(), CliError> 
         fail_fast: args.fail_fast,
         wave: args.wave.max(1),
         prompt_cache_bytes: (args.prompt_cache * 1e9) as u64,
-        lock_timing: timing,
+        lock_timing: LockTiming::default(),
         ..SweepOptions::default()
     };
-    let wandb = loaded.spec.tracking.as_ref().and_then(|t| t.wandb.as_ref());
-    let tracker = match WandbSettings::resolve(wandb, &plan.experiment) {
-        Ok(Some(settings)) => {
-            Tracker::start(settings, &plan.experiment, tag.clone(), crate::track::sync::outboxes(std::slice::from_ref(&commit_dir)))
-                .unwrap_or_else(|e| {
-                    eprintln!("{e}; the sweep runs without tracking");
-                    None
-                })
-        }
-        Ok(None) => None,
-        Err(e) => {
-            eprintln!("wandb: {e}; the sweep runs without tracking");
-            None
-        }
+    let experiment = Experiment {
+        plan: &plan,
+        loaded: &loaded,
+        spec: &args.spec.spec,
+        overrides: &args.spec.sets,
+        tag,
+        commit_dir: &commit_dir,
+        libraries: libraries()?,
     };
     let reporter = Reporter::new(plan.runs.len(), args.quiet);
-    let report = execute_sweep(&plan, &commit_dir, &sources, &options, &reporter, tracker.as_ref())?;
+    let done = run_experiment(experiment, &options, &reporter, &|line| eprintln!("{line}"))?;
     drop(reporter);
-    plan_file.provenance.model_revisions = report.model_revisions.clone();
-    plan_file.provenance.data_sha256 = report.data_sha256.clone();
-    plan_file.merge_into(&commit_dir, timing)?;
-    let changed = !report.completed.is_empty() || !report.failed.is_empty();
-    if changed || !commit_dir.join(crate::store::layout::SUMMARY_PARQUET).is_file() {
-        write_summary(&commit_dir, &plan.runs, timing)?;
-    }
-    if let Some(t) = &tracker {
-        t.attach_sweep_files(&commit_dir);
-    }
-    if let Some(up) = tracker.and_then(|t| t.finish(std::time::Duration::from_secs(60))) {
+    if let Some(up) = &done.uploads {
         eprintln!(
             "wandb: {} operations sent for {} runs{}",
             up.sent,
@@ -212,6 +174,7 @@ pub fn run_scoped(args: &RunArgs, scope: Option<Scope>) -> Result<(), CliError> 
             }
         );
     }
+    let report = done.sweep;
     println!(
         "{}: {} runs planned, {} selected: {} already complete, {} completed now, {} failed, {} not started{}",
         plan.experiment,

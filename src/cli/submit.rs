@@ -1,17 +1,15 @@
 //! `runner submit`, `runner worker` and `runner cancel`.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::run::{current_commit_dir, plan_of, run_scoped, RunArgs, Scope, StatusArgs};
 use super::{CliError, SpecArgs};
 use crate::execute::slurm::{SlurmExecutor, SlurmOptions};
 use crate::execute::submissions::{self, Submission};
-use crate::execute::{group_runs, local::LocalExecutor, Executor, Manifest};
-use crate::plan::RunConfig;
+use crate::execute::submit::{submit_pending, SubmitRequest, Submitted};
+use crate::execute::{local::LocalExecutor, Executor, Manifest};
 use crate::schedule::RunFilter;
 use crate::spec::SlurmSpec;
-use crate::store::scan::scan;
 
 #[derive(Debug, clap::Args)]
 pub struct SubmitArgs {
@@ -118,56 +116,31 @@ pub fn submit(args: &SubmitArgs) -> Result<(), CliError> {
     let results_dir = args.results_dir.as_deref().map(absolute).transpose()?;
     let (_, tag, commit_dir) = current_commit_dir(&args.spec, &plan.experiment, results_dir.as_deref(), args.allow_dirty)?;
     let exec = executor_of(&args.executor, options.clone(), args.tables);
-    let earlier: Vec<Submission> = submissions::list(&commit_dir)?.into_iter().filter(|s| s.manifest.executor == exec.name()).collect();
-    if !earlier.is_empty() && !args.resume && !args.dry_run {
-        let last = earlier.last().and_then(|s| s.job.as_ref()).map(|j| j.job_id.clone()).unwrap_or_default();
-        return Err(CliError::Usage(format!(
-            "{} was already submitted ({} submissions, the last as job {last}, in {}): `runner submit --resume` submits only what is missing, `runner cancel` cancels",
-            plan.experiment,
-            earlier.len(),
-            commit_dir.join(submissions::SUBMISSIONS).display()
-        )));
-    }
-    let states = if earlier.is_empty() { BTreeMap::new() } else { exec.task_states(&earlier)? };
-    let busy = crate::execute::status::busy_runs(&earlier, &states);
-    let progress = scan(&commit_dir, &plan.runs)?;
-    let complete = progress.iter().filter(|p| p.is_complete()).count();
-    let pending: Vec<&RunConfig> =
-        plan.runs.iter().zip(&progress).filter(|(r, p)| !p.is_complete() && !busy.contains(&r.run_id.0)).map(|(r, _)| r).collect();
-    if pending.is_empty() {
-        println!("{}: nothing to submit ({} runs complete, {} in queued or running tasks)", plan.experiment, complete, busy.len());
-        return Ok(());
-    }
-    let tasks = group_runs(&pending, options.group_size as usize);
-    let mut id = submissions::new_id(&commit_dir);
-    if args.dry_run {
-        id.push_str("-dry-run");
-    }
-    let manifest = Manifest {
-        format: crate::execute::manifest::FORMAT,
-        id,
-        executor: exec.name().to_owned(),
-        experiment: plan.experiment.clone(),
+    let request = SubmitRequest {
+        plan: &plan,
+        executor: exec.as_ref(),
         spec: absolute(&args.spec.spec)?,
         sets: args.spec.sets.clone(),
         results_dir,
-        commit_dir: commit_dir.clone(),
-        tag: tag.to_string(),
-        allow_dirty: args.allow_dirty,
+        tag,
+        commit_dir,
+        group_size: options.group_size as usize,
         wave: args.wave.max(1),
+        allow_dirty: args.allow_dirty,
         dry_run: args.dry_run,
-        created_at: crate::store::now_rfc3339(),
-        tasks,
+        resume: args.resume,
     };
-    let (n_tasks, n_runs) = (manifest.tasks.len(), manifest.run_count());
-    let mut sub = Submission::create(manifest)?;
-    match exec.submit(&sub, args.dry_run)? {
-        Some(job) => {
-            sub.record_job(&job)?;
-            eprintln!("{}: {n_runs} runs in {n_tasks} tasks; logs in {}", plan.experiment, sub.logs().display());
+    match submit_pending(request)? {
+        Submitted::Nothing { complete, busy } => {
+            println!("{}: nothing to submit ({complete} runs complete, {busy} in queued or running tasks)", plan.experiment);
+        }
+        Submitted::Tasks { job: Some(job), runs, tasks, logs, .. } => {
+            eprintln!("{}: {runs} runs in {tasks} tasks; logs in {}", plan.experiment, logs.display());
             println!("submitted job {job}");
         }
-        None => eprintln!("dry run: nothing submitted ({n_runs} runs in {n_tasks} tasks; script in {})", sub.dir.display()),
+        Submitted::Tasks { job: None, runs, tasks, dir, .. } => {
+            eprintln!("dry run: nothing submitted ({runs} runs in {tasks} tasks; script in {})", dir.display())
+        }
     }
     Ok(())
 }

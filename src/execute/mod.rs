@@ -13,6 +13,7 @@ pub mod manifest;
 pub mod slurm;
 pub mod status;
 pub mod submissions;
+pub mod submit;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -5,6 +5,7 @@
 
 pub mod engines;
 pub mod estimate;
+pub mod experiment;
 pub mod filter;
 pub mod memory;
 pub mod peer;
