@@ -84,7 +84,7 @@ fn ten_of_ten_worse_is_a_regression() {
 
     d.check_regression("reward").unwrap();
     let err = d.check_regression("smape").unwrap_err();
-    assert!(matches!(err, ReportError::Regression { .. }) && err.exit_code() == 1);
+    assert!(matches!(err, ReportError::Regression { .. }) && err.exit_code() == 3);
     let msg = err.to_string();
     assert!(msg.contains("smape") && msg.contains("+1") && msg.contains("lower is better"), "{msg}");
 
@@ -175,7 +175,7 @@ fn runner_diff_fails_on_a_regression() {
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("| all | reward ↑ | 10 |"), "{out}");
     let (code, out, err) = diff(&a, &b, &["--fail-on-regression", "smape,reward", "--format", "json"]);
-    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(code, Some(3), "a regression has its own exit code: {out}");
     assert!(err.contains("regression in reward: mean difference -0.1000 (95% CI [-0.1000, -0.1000]"), "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["rows"].as_array().unwrap().iter().filter(|r| r["change"] == "worse").count(), 1);
@@ -263,6 +263,6 @@ fn runner_diff_compares_owa_of_two_results_directories() {
     assert_eq!(owa["change"], "worse");
     assert_eq!(v["rows"][1]["metric"], "parsed");
     let gate = report_fixture::runner().arg("diff").arg(&a).arg(&b).args(["--fail-on-regression", "owa"]).output().unwrap();
-    assert_eq!(gate.status.code(), Some(1));
+    assert_eq!(gate.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&gate.stderr).contains("regression in owa"), "{}", String::from_utf8_lossy(&gate.stderr));
 }

@@ -88,6 +88,7 @@ fn our_requests() -> (Vec<Request>, Server) {
         display_name: "m/d/greedy".into(),
         group: "exp".into(),
         tags: vec!["t1".into()],
+        notes: None,
         config: json!({"num_rollouts": {"value": 4}, "method": {"value": "greedy"}}),
         commit: Some("0123456789abcdef".into()),
         project: "proj".into(),

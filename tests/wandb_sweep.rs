@@ -299,3 +299,43 @@ fn a_crash_mid_upload_then_sync_and_resume_lose_and_duplicate_nothing() {
     let st = server.state.lock().unwrap();
     assert!(st.runs.values().all(|r| r.exit_code == Some(0) && r.summary.is_some()), "every run completed");
 }
+
+#[test]
+fn the_wandb_environment_groups_tags_names_and_notes_runs_and_an_unknown_mode_is_refused() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("tracked.yaml");
+    std::fs::write(&spec, SPEC.replace("  best_of_n: {num_rollouts: 2, max_new_tokens: 4}\n", "")).unwrap();
+    let results = dir.path().join("results");
+    let runner = |args: &[&str]| {
+        let mut c = common::runner();
+        c.args(args).arg("--results-dir").arg(&results).arg(&spec);
+        c.env("WANDB_BASE_URL", &server.url).env("WANDB_API_KEY", KEY).env_remove("WANDB_ENTITY").env_remove("WANDB_PROJECT");
+        c
+    };
+    let bad = runner(&["run", "--quiet"]).env("WANDB_MODE", "sometimes").output().unwrap();
+    assert_eq!(bad.status.code(), Some(2), "{}", common::stderr(&bad));
+    assert!(common::stderr(&bad).contains("WANDB_MODE=sometimes: expected online, offline or disabled"), "{}", common::stderr(&bad));
+    assert!(!results.exists(), "nothing is written before the input is refused");
+    let sync = runner(&["wandb", "sync"]).env("WANDB_MODE", "sometimes").output().unwrap();
+    assert_eq!(sync.status.code(), Some(2), "wandb sync exits 2 on bad input too: {}", common::stderr(&sync));
+
+    let ok = runner(&["run", "--quiet"])
+        .env("WANDB_MODE", "online")
+        .env("WANDB_TAGS", "a, b")
+        .env("WANDB_RUN_GROUP", "g1")
+        .env("WANDB_NAME", "trial")
+        .env("WANDB_NOTES", "first try")
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{}", common::stderr(&ok));
+    let st = server.state.lock().unwrap();
+    assert_eq!(st.runs.len(), 1);
+    for r in st.runs.values() {
+        let up = r.upserts.last().unwrap();
+        assert_eq!(up["groupName"], "g1");
+        assert_eq!(up["tags"], serde_json::json!(["smoke", "a", "b"]));
+        assert_eq!(up["displayName"], "trial/smollm2/m3/greedy");
+        assert_eq!(up["notes"], "first try");
+    }
+}

@@ -11,6 +11,7 @@ use crate::store::lock::LockTiming;
 use crate::store::provenance::Libraries;
 use crate::store::scan::scan;
 use crate::store::Results;
+use crate::track::WandbSettings;
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -40,7 +41,8 @@ pub struct RunArgs {
     /// Samples searched at once within a run (consecutive sample indices).
     #[arg(long, default_value_t = crate::schedule::sweep::DEFAULT_WAVE, value_parser = crate::schedule::sweep::parse_wave)]
     pub wave: usize,
-    /// Plain log lines even on a terminal.
+    /// Say only which runs failed, and the summary (no bars, no progress
+    /// lines; off a terminal, sample lines are at most one per 30 s per run).
     #[arg(long)]
     pub quiet: bool,
     /// GB of computed prompts each model keeps for the runs that share
@@ -150,6 +152,8 @@ pub fn run_scoped(args: &RunArgs, scope: Option<Scope>) -> Result<(), CliError> 
         lock_timing: LockTiming::default(),
         ..SweepOptions::default()
     };
+    let wandb = loaded.spec.tracking.as_ref().and_then(|t| t.wandb.as_ref());
+    let tracking = WandbSettings::resolve(wandb, &plan.experiment).map_err(|e| CliError::Usage(format!("wandb: {e}")))?;
     let experiment = Experiment {
         plan: &plan,
         loaded: &loaded,
@@ -158,6 +162,7 @@ pub fn run_scoped(args: &RunArgs, scope: Option<Scope>) -> Result<(), CliError> 
         tag,
         commit_dir: &commit_dir,
         libraries: libraries()?,
+        tracking,
     };
     let reporter = Reporter::new(plan.runs.len(), args.quiet);
     let done = run_experiment(experiment, &options, &reporter, &|line| eprintln!("{line}"))?;

@@ -174,7 +174,7 @@ pub fn worker(args: &WorkerArgs) -> Result<(), CliError> {
         results_dir: manifest.results_dir.clone(),
         fail_fast: false,
         wave: manifest.wave,
-        quiet: true,
+        quiet: false,
         prompt_cache: crate::schedule::sweep::DEFAULT_PROMPT_CACHE_BYTES as f64 / 1e9,
     };
     run_scoped(&run_args, Some(Scope { runs: RunFilter::run_ids(task.run_ids), tag: manifest.tag }))

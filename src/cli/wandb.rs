@@ -30,15 +30,12 @@ pub fn wandb(cmd: WandbCommand) -> Result<(), CliError> {
     let experiment = loaded.spec.name.clone();
     let section = loaded.spec.tracking.as_ref().and_then(|t| t.wandb.clone()).unwrap_or_default();
     let mut settings = WandbSettings::resolve(Some(&section), &experiment)
-        .map_err(|e| CliError::Io { context: e, source: std::io::Error::other("WANDB_MODE") })?
-        .ok_or_else(|| CliError::Io { context: "no W&B settings".into(), source: std::io::Error::other("tracking") })?;
+        .map_err(|e| CliError::Usage(format!("wandb sync: {e}")))?
+        .ok_or_else(|| CliError::Usage("wandb sync: no W&B settings".into()))?;
     // Syncing is the point of the command: an offline mode does not apply.
     settings.mode = crate::spec::WandbMode::Online;
     if settings.api_key.is_none() {
-        return Err(CliError::Io {
-            context: "wandb sync: no API key (set WANDB_API_KEY or add the host to ~/.netrc)".into(),
-            source: std::io::Error::other("no key"),
-        });
+        return Err(CliError::Usage("wandb sync: no API key (set WANDB_API_KEY or add the host to ~/.netrc)".into()));
     }
     let results = Results::locate(&spec.spec, results_dir.as_deref());
     let dirs = match commit {

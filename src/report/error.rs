@@ -42,10 +42,12 @@ pub enum ReportError {
 }
 
 impl ReportError {
-    /// 2 for bad input, 1 for a regression found or a failure of the machine.
+    /// 2 for bad input, 3 for a regression found, 1 for a failure of the machine.
     pub fn exit_code(&self) -> u8 {
         match self {
             ReportError::UnknownName { .. } | ReportError::Unsupported { .. } | ReportError::Empty(_) | ReportError::Layout(_) => 2,
+            // Its own code: a regression is a finding, not a failure to run.
+            ReportError::Regression { .. } => 3,
             _ => 1,
         }
     }

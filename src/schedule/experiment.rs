@@ -27,6 +27,9 @@ pub struct Experiment<'a> {
     pub tag: CommitTag,
     pub commit_dir: &'a Path,
     pub libraries: Libraries,
+    /// W&B settings, when the spec tracks (resolved by the caller, whose
+    /// input they are).
+    pub tracking: Option<WandbSettings>,
 }
 
 /// What an execution did.
@@ -81,21 +84,12 @@ pub fn run_experiment(
     Ok(ExperimentReport { sweep, uploads })
 }
 
-/// The tracker the spec asks for, or none (told why when it fails).
+/// The tracker of `e.tracking`, or none (told why when it cannot start).
 fn start_tracking(e: &Experiment<'_>, notify: &dyn Fn(&str)) -> Option<Tracker> {
-    let wandb = e.loaded.spec.tracking.as_ref().and_then(|t| t.wandb.as_ref());
-    match WandbSettings::resolve(wandb, &e.plan.experiment) {
-        Ok(Some(settings)) => {
-            let left_over = crate::track::sync::outboxes(&[e.commit_dir.to_path_buf()]);
-            Tracker::start(settings, &e.plan.experiment, e.tag.clone(), left_over).unwrap_or_else(|err| {
-                notify(&format!("{err}; the sweep runs without tracking"));
-                None
-            })
-        }
-        Ok(None) => None,
-        Err(err) => {
-            notify(&format!("wandb: {err}; the sweep runs without tracking"));
-            None
-        }
-    }
+    let settings = e.tracking.clone()?;
+    let left_over = crate::track::sync::outboxes(&[e.commit_dir.to_path_buf()]);
+    Tracker::start(settings, &e.plan.experiment, e.tag.clone(), left_over).unwrap_or_else(|err| {
+        notify(&format!("{err}; the sweep runs without tracking"));
+        None
+    })
 }

@@ -26,6 +26,8 @@ pub struct RunMeta {
     pub display_name: String,
     pub group: String,
     pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
     /// `{"key": {"value": ...}}`, as W&B stores config.
     pub config: Value,
     pub commit: Option<String>,

@@ -22,7 +22,7 @@ pub fn graphql(query: &str, variables: Value) -> Value {
 }
 
 pub fn upsert_variables(run: &RunMeta) -> Value {
-    json!({
+    let mut v = json!({
         "name": run.name,
         "project": run.project,
         "entity": run.entity,
@@ -34,7 +34,11 @@ pub fn upsert_variables(run: &RunMeta) -> Value {
         "host": crate::store::lock::hostname(),
         "program": "runner",
         "jobType": "eval",
-    })
+    });
+    if let Some(notes) = &run.notes {
+        v["notes"] = json!(notes);
+    }
+    v
 }
 
 pub fn resume_variables(run: &RunMeta, entity: Option<&str>) -> Value {

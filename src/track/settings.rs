@@ -1,6 +1,12 @@
 //! W&B settings: the spec's `tracking.wandb` section with the environment
-//! on top (`WANDB_MODE`, `WANDB_BASE_URL`, `WANDB_ENTITY`, `WANDB_PROJECT`,
-//! `WANDB_API_KEY`, else `~/.netrc` for the API host).
+//! on top, as the W&B client reads it: `WANDB_MODE` (an unknown mode is an
+//! error), `WANDB_BASE_URL`, `WANDB_ENTITY`, `WANDB_PROJECT`, `WANDB_API_KEY`
+//! (else `~/.netrc` for the API host), `WANDB_TAGS` (comma-separated, added
+//! to the spec's), `WANDB_RUN_GROUP` (default: the experiment name),
+//! `WANDB_NAME` (put before each run's display name, as a sweep has many
+//! runs) and `WANDB_NOTES`. `WANDB_DIR` does not move anything: each run's
+//! outbox lives with its results, where resume and `runner wandb sync`
+//! find it.
 
 use std::fmt;
 
@@ -39,6 +45,11 @@ pub struct WandbSettings {
     pub entity: Option<String>,
     pub project: String,
     pub tags: Vec<String>,
+    /// The W&B group of every run.
+    pub group: Option<String>,
+    /// Put before each run's display name.
+    pub name_prefix: Option<String>,
+    pub notes: Option<String>,
     pub sample_metrics: Vec<String>,
     /// `None`: every aggregate.
     pub run_metrics: Option<Vec<String>>,
@@ -79,7 +90,19 @@ impl WandbSettings {
             api_key: api_key.map(ApiKey),
             entity: env("WANDB_ENTITY").or_else(|| spec.entity.clone()),
             project: env("WANDB_PROJECT").or_else(|| spec.project.clone()).unwrap_or_else(|| experiment.to_owned()),
-            tags: spec.tags.clone(),
+            tags: spec
+                .tags
+                .iter()
+                .cloned()
+                .chain(
+                    env("WANDB_TAGS")
+                        .iter()
+                        .flat_map(|t| t.split(',').map(|x| x.trim().to_owned()).filter(|x| !x.is_empty()).collect::<Vec<_>>()),
+                )
+                .collect(),
+            group: env("WANDB_RUN_GROUP"),
+            name_prefix: env("WANDB_NAME"),
+            notes: env("WANDB_NOTES"),
             sample_metrics: spec.sample_metrics.clone().unwrap_or_else(|| DEFAULT_SAMPLE_METRICS.iter().map(|s| s.to_string()).collect()),
             run_metrics: spec.run_metrics.clone(),
             upload_summary: spec.upload_summary.unwrap_or(true),

@@ -243,14 +243,16 @@ impl Tracker {
         let meta = RunMeta {
             name: wandb_run_name(&run.run_id.0, &self.tag),
             display_name: format!(
-                "{}/{}/{}{}",
+                "{}{}/{}/{}{}",
+                self.settings.name_prefix.as_deref().map(|p| format!("{p}/")).unwrap_or_default(),
                 run.model.name,
                 run.dataset.name,
                 run.method.name,
                 run.seed.map(|s| format!("/seed{s}")).unwrap_or_default()
             ),
-            group: self.experiment.clone(),
+            group: self.settings.group.clone().unwrap_or_else(|| self.experiment.clone()),
             tags: self.settings.tags.clone(),
+            notes: self.settings.notes.clone(),
             config: config_of(run, &self.tag),
             commit: (self.tag.commit != crate::store::layout::NOGIT).then(|| self.tag.commit.clone()),
             project: self.settings.project.clone(),
