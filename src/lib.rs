@@ -9,6 +9,7 @@
 
 pub mod assets;
 pub mod bench;
+pub mod catalog;
 pub mod cli;
 pub mod engine;
 pub mod evaluate;

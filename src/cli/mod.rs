@@ -3,11 +3,13 @@
 mod bench;
 mod doctor;
 mod fetch;
+mod list;
 mod model;
 mod plan;
 mod report;
 mod run;
 mod schema;
+mod shell;
 mod submit;
 mod wandb;
 
@@ -69,6 +71,22 @@ pub enum Command {
     Validate {
         #[command(flatten)]
         spec: SpecArgs,
+    },
+    /// Shell completions (bash, zsh, fish, elvish, powershell) on standard
+    /// output: `runner completions bash > ~/.local/share/bash-completion/completions/runner`.
+    Completions { shell: clap_complete::Shell },
+    /// The manual page (roff) on standard output, or with --output one page
+    /// per command into a folder (`runner.1`, `runner-run.1`, ...).
+    Man {
+        #[arg(long, value_name = "DIR")]
+        output: Option<PathBuf>,
+    },
+    /// The methods, parameters (defaults, ranges, choices), tasks, dataset
+    /// formats and metrics an experiment file can name.
+    List {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Print (or write) the JSON Schema of experiment files.
     Schema {
@@ -163,6 +181,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Plot(args) => report::plot(&args),
         Command::Diff(args) => report::diff(&args),
         Command::Schema { output } => schema::schema(output.as_deref()),
+        Command::List { json } => list::list(json),
+        Command::Completions { shell } => shell::completions(shell),
+        Command::Man { output } => shell::man(output.as_deref()),
         Command::Doctor { json, no_bench } => doctor::doctor(json, !no_bench),
         Command::Model(cmd) => model::model(cmd),
         Command::Bench(cmd) => bench::bench(cmd),

@@ -39,12 +39,17 @@ pub enum ModelCommand {
         /// Compute dtype: auto, f32, f16, bf16 or quantized.
         #[arg(long, default_value = "auto")]
         dtype: String,
-        /// Wrap the prompt as a user message in the model's chat template.
-        #[arg(long)]
+        /// Wrap the prompt as a user message in the model's chat template
+        /// (the default when the model has one; an error when it has none).
+        #[arg(long, conflicts_with = "ignore_chat_template")]
         chat: bool,
+        /// Give the prompt as it is, even to a chat model (as mlx-lm's flag).
+        #[arg(long)]
+        ignore_chat_template: bool,
         #[arg(long, default_value_t = 64)]
         max_tokens: usize,
-        #[arg(long, default_value_t = 0.0)]
+        /// τ of the sampling distribution (0: greedy); `--temp` as in mlx-lm.
+        #[arg(long, visible_alias = "temp", default_value_t = 0.0)]
         sampling_temperature: f64,
         #[arg(long)]
         top_k: Option<usize>,
@@ -103,18 +108,36 @@ pub fn model(cmd: ModelCommand) -> Result<(), CliError> {
             println!("wrote {}", dst.display());
             Ok(())
         }
-        ModelCommand::Generate { model, prompt, dtype, chat, max_tokens, sampling_temperature, top_k, top_p, seed, json } => {
+        ModelCommand::Generate {
+            model,
+            prompt,
+            dtype,
+            chat,
+            ignore_chat_template,
+            max_tokens,
+            sampling_temperature,
+            top_k,
+            top_p,
+            seed,
+            json,
+        } => {
             let valid = sampling_temperature >= 0.0 && sampling_temperature.is_finite() && top_p > 0.0 && top_p <= 1.0;
             if !valid {
                 return Err(crate::engine::EngineError::BadInput("--sampling-temperature must be >= 0 and --top-p in (0, 1]".into()).into());
             }
             let m = load(&model, compute_dtype(&dtype)?)?;
-            let text = if chat { m.tokenizer.apply_chat_template(&[Message::new("user", &prompt)], true)? } else { prompt };
+            if chat && !m.tokenizer.has_chat_template() {
+                return Err(crate::engine::EngineError::BadInput(format!("--chat: {model} has no chat template")).into());
+            }
+            let templated = !ignore_chat_template && m.tokenizer.has_chat_template();
+            let text = if templated { m.tokenizer.apply_chat_template(&[Message::new("user", &prompt)], true)? } else { prompt };
             let ids = m.tokenizer.encode(&text)?;
             let params = SamplingParams { temperature: sampling_temperature, top_k, top_p };
             let g = generate(&m, &ids, max_tokens, &params, seed)?;
             if json {
-                println!("{}", serde_json::to_string(&g).unwrap_or_default());
+                let mut v = serde_json::to_value(&g).unwrap_or_default();
+                v["chat_template"] = serde_json::json!(templated);
+                println!("{v}");
             } else {
                 println!("{}", g.text);
                 eprintln!(

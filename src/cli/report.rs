@@ -95,7 +95,7 @@ pub struct DiffArgs {
     pub metrics: Option<Vec<String>>,
     #[arg(long, value_enum, default_value = "md")]
     pub format: DiffFormat,
-    /// Exit with status 1 when this metric got significantly worse overall.
+    /// Exit with status 3 when this metric got significantly worse overall.
     #[arg(long, value_delimiter = ',', value_name = "METRIC")]
     pub fail_on_regression: Vec<String>,
 }
