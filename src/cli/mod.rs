@@ -51,7 +51,7 @@ pub enum Command {
     Run(run::RunArgs),
     /// Per run: complete, partial (k of n), pending or failed, with the
     /// state of its cluster task where the sweep was submitted.
-    Status(run::StatusArgs),
+    Status(run::StatusCmd),
     /// Submit the sweep's pending runs to an executor (Slurm: one job array).
     Submit(submit::SubmitArgs),
     /// Execute one task of a submission (what each array task runs).

@@ -41,6 +41,10 @@ pub struct RunArgs {
     /// Samples searched at once within a run (consecutive sample indices).
     #[arg(long, default_value_t = crate::schedule::sweep::DEFAULT_WAVE, value_parser = crate::schedule::sweep::parse_wave)]
     pub wave: usize,
+    /// Print the summary as JSON on standard output (progress stays on
+    /// standard error).
+    #[arg(long)]
+    pub json: bool,
     /// Say only which runs failed, and the summary (no bars, no progress
     /// lines; off a terminal, sample lines are at most one per 30 s per run).
     #[arg(long)]
@@ -180,9 +184,35 @@ pub fn run_scoped(args: &RunArgs, scope: Option<Scope>) -> Result<(), CliError> 
         );
     }
     let report = done.sweep;
+    if args.json {
+        let v = serde_json::json!({
+            "experiment": plan.experiment,
+            "results": commit_dir,
+            "planned": report.planned,
+            "selected": report.selected,
+            "already_complete": report.already_complete,
+            "completed": report.completed,
+            "failed": report.failed.iter().map(|(id, e)| serde_json::json!({"run_id": id, "error": e})).collect::<Vec<_>>(),
+            "not_started": report.not_started,
+            "determinism_mismatches": report.determinism_mismatches,
+            "model_revisions": report.model_revisions,
+            "data_sha256": report.data_sha256,
+        });
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    } else {
+        print_summary(&plan.experiment, &report);
+    }
+    if report.failed.is_empty() && report.not_started == 0 {
+        Ok(())
+    } else {
+        Err(CliError::RunsFailed { failed: report.failed.len(), not_started: report.not_started })
+    }
+}
+
+fn print_summary(experiment: &str, report: &crate::schedule::SweepReport) {
     println!(
         "{}: {} runs planned, {} selected: {} already complete, {} completed now, {} failed, {} not started{}",
-        plan.experiment,
+        experiment,
         report.planned,
         report.selected,
         report.already_complete,
@@ -198,28 +228,61 @@ pub fn run_scoped(args: &RunArgs, scope: Option<Scope>) -> Result<(), CliError> 
     for (id, e) in &report.failed {
         println!("  failed {id}: {e}");
     }
-    if report.failed.is_empty() && report.not_started == 0 {
-        Ok(())
-    } else {
-        Err(CliError::RunsFailed { failed: report.failed.len(), not_started: report.not_started })
-    }
 }
 
-pub fn status(args: &StatusArgs) -> Result<(), CliError> {
+/// `runner status`.
+#[derive(Debug, clap::Args)]
+pub struct StatusCmd {
+    #[command(flatten)]
+    pub args: StatusArgs,
+    /// As JSON: the results directory, each run with its state, and the counts.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn status(cmd: &StatusCmd) -> Result<(), CliError> {
+    let args = &cmd.args;
     let (plan, _) = plan_of(&args.spec)?;
     let commit_dir = args.commit_dir(&plan.experiment)?;
     let states = scan(&commit_dir, &plan.runs)?;
     let notes = crate::execute::status::cluster_notes(&commit_dir, &plan.runs, &states);
-    println!("results: {}", commit_dir.display());
     let mut counts = [0usize; 4];
-    for (run, state) in plan.runs.iter().zip(&states) {
-        let k = match state {
+    for state in &states {
+        counts[match state {
             crate::store::RunProgress::Complete { .. } => 0,
             crate::store::RunProgress::Partial { .. } => 1,
             crate::store::RunProgress::Pending => 2,
             crate::store::RunProgress::Failed { .. } => 3,
-        };
-        counts[k] += 1;
+        }] += 1;
+    }
+    if cmd.json {
+        let runs: Vec<serde_json::Value> = plan
+            .runs
+            .iter()
+            .zip(&states)
+            .map(|(run, state)| {
+                serde_json::json!({
+                    "run_id": run.run_id,
+                    "model": run.model.name,
+                    "dataset": run.dataset.name,
+                    "method": run.method.name,
+                    "seed": run.seed,
+                    "progress": state,
+                    "cluster": notes.get(&run.run_id.0).cloned().unwrap_or_default(),
+                })
+            })
+            .collect();
+        let v = serde_json::json!({
+            "experiment": plan.experiment,
+            "results": commit_dir,
+            "runs": runs,
+            "counts": {"complete": counts[0], "partial": counts[1], "pending": counts[2], "failed": counts[3]},
+        });
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        return Ok(());
+    }
+    println!("results: {}", commit_dir.display());
+    for (run, state) in plan.runs.iter().zip(&states) {
         println!(
             "{}  {}/{}/{}{}  {}",
             run.run_id,

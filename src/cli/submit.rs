@@ -65,6 +65,9 @@ pub struct SubmitArgs {
     /// Samples searched at once within a run.
     #[arg(long, default_value_t = crate::schedule::sweep::DEFAULT_WAVE, value_parser = crate::schedule::sweep::parse_wave)]
     pub wave: usize,
+    /// Print what was submitted as JSON (job id, runs, tasks, where the logs go).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -130,7 +133,21 @@ pub fn submit(args: &SubmitArgs) -> Result<(), CliError> {
         dry_run: args.dry_run,
         resume: args.resume,
     };
-    match submit_pending(request)? {
+    let submitted = submit_pending(request)?;
+    if args.json {
+        let v = match &submitted {
+            Submitted::Nothing { complete, busy } => serde_json::json!({
+                "experiment": plan.experiment, "submitted": false, "complete": complete, "busy": busy,
+            }),
+            Submitted::Tasks { job, runs, tasks, logs, dir } => serde_json::json!({
+                "experiment": plan.experiment, "submitted": job.is_some(), "job": job, "runs": runs, "tasks": tasks,
+                "logs": logs, "submission": dir, "dry_run": args.dry_run,
+            }),
+        };
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        return Ok(());
+    }
+    match submitted {
         Submitted::Nothing { complete, busy } => {
             println!("{}: nothing to submit ({complete} runs complete, {busy} in queued or running tasks)", plan.experiment);
         }
@@ -175,6 +192,7 @@ pub fn worker(args: &WorkerArgs) -> Result<(), CliError> {
         fail_fast: false,
         wave: manifest.wave,
         quiet: false,
+        json: false,
         prompt_cache: crate::schedule::sweep::DEFAULT_PROMPT_CACHE_BYTES as f64 / 1e9,
     };
     run_scoped(&run_args, Some(Scope { runs: RunFilter::run_ids(task.run_ids), tag: manifest.tag }))

@@ -22,8 +22,11 @@ impl Executor for LocalExecutor {
         for task in &submission.manifest.tasks {
             let mut cmd = Command::new(&exe);
             cmd.arg("worker").arg("--manifest").arg(&manifest).arg("--task").arg(task.index.to_string());
+            // A worker's output is a log of this command, not its answer
+            // (which `--json` keeps alone on standard output).
+            cmd.stdout(std::process::Stdio::from(std::io::stderr()));
             if dry_run {
-                println!("{} worker --manifest {} --task {}", exe.display(), manifest.display(), task.index);
+                eprintln!("{} worker --manifest {} --task {}", exe.display(), manifest.display(), task.index);
                 continue;
             }
             let status =

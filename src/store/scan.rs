@@ -8,7 +8,8 @@ use super::run_file::{RunFile, RunStatus};
 use super::StoreError;
 use crate::plan::RunConfig;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
 pub enum RunProgress {
     Pending,
     /// `done` of `total` samples recorded.
