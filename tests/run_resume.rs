@@ -33,7 +33,7 @@ fn write_spec(dir: &Path) -> PathBuf {
 
 fn start(spec: &Path, results: &Path) -> Child {
     common::runner()
-        .args(["run", "--quiet", "--wave", "2", "--results-dir"])
+        .args(["run", "--wave", "2", "--results-dir"])
         .arg(results)
         .arg(spec)
         .stdout(Stdio::piped())
@@ -225,7 +225,7 @@ fn the_prompt_cache_changes_no_record_and_run_json_counts_its_hits() {
     assert!(ok, "run with the prompt cache failed:\n{log}");
     assert!(log.contains("6 of 6 prompts from the prompt cache"), "{log}");
     let child = common::runner()
-        .args(["run", "--quiet", "--wave", "2", "--prompt-cache", "0", "--results-dir"])
+        .args(["run", "--wave", "2", "--prompt-cache", "0", "--results-dir"])
         .arg(&off)
         .arg(&spec)
         .stdout(Stdio::piped())

@@ -153,6 +153,8 @@ impl CliError {
             CliError::Spec(_) | CliError::Plan(_) => 2,
             CliError::Engine(EngineError::BadInput(_)) => 2,
             CliError::Schedule(crate::schedule::ScheduleError::Filter { .. }) | CliError::Dirty { .. } => 2,
+            // The sources of an experiment are resolved below the command line.
+            CliError::Schedule(crate::schedule::ScheduleError::Fetch(e)) => e.exit_code(),
             CliError::Store(crate::store::StoreError::NoResults { .. }) => 2,
             CliError::Engine(_) | CliError::Evaluate(_) | CliError::Io { .. } => 1,
             CliError::Store(_) | CliError::Schedule(_) | CliError::RunsFailed { .. } => 1,

@@ -2,7 +2,8 @@
 //! one per active run (samples, tok/s, mean reward) on a terminal; plain
 //! log lines otherwise: one per run event (started, finished) and at most
 //! one per [`PLAIN_INTERVAL`] per run for its samples, so a long sweep's log
-//! stays readable. `--quiet` keeps only the lines of runs that failed.
+//! stays readable. `--quiet` keeps only the lines of runs that failed and
+//! notices.
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -55,7 +56,7 @@ impl RunState {
 pub enum Verbosity {
     /// Bars on a terminal; run events and rate-limited sample lines elsewhere.
     Normal,
-    /// Only the lines of runs that failed.
+    /// Only the lines of runs that failed, and notices.
     Quiet,
 }
 
@@ -202,10 +203,10 @@ impl Progress for Reporter {
         }
     }
 
+    /// Notices (a torn record discarded, a lock taken over) are said even
+    /// under `--quiet`: they are not progress.
     fn message(&self, text: &str) {
-        if !self.quiet() {
-            self.line(text);
-        }
+        self.line(text);
     }
 }
 
