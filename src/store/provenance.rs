@@ -20,35 +20,45 @@ pub struct Machine {
 }
 
 impl Machine {
+    /// This machine, as `sysinfo` reads it on each system (on macOS the CPU
+    /// is the chip's name, such as `Apple M3 Max`, whose GPU MLX uses).
     pub fn current() -> Machine {
+        use sysinfo::{CpuRefreshKind, MemoryRefreshKind, RefreshKind, System};
+        let sys = System::new_with_specifics(
+            RefreshKind::nothing().with_cpu(CpuRefreshKind::nothing()).with_memory(MemoryRefreshKind::nothing().with_ram()),
+        );
+        let cpu = sys.cpus().first().map(|c| c.brand().trim().to_owned()).filter(|b| !b.is_empty());
         Machine {
-            os: os_name(),
+            os: System::long_os_version().unwrap_or_else(|| std::env::consts::OS.to_owned()),
             arch: std::env::consts::ARCH.into(),
             host: super::lock::hostname(),
-            cpu: cpu_name(),
+            cpu,
             cpu_cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-            total_memory_bytes: total_memory(),
+            total_memory_bytes: Some(sys.total_memory()).filter(|m| *m > 0),
         }
     }
 }
 
-fn os_name() -> String {
-    let pretty = std::fs::read_to_string("/etc/os-release")
-        .ok()
-        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_owned())));
-    pretty.unwrap_or_else(|| std::env::consts::OS.to_owned())
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn cpu_name() -> Option<String> {
-    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
-    info.lines().find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, v)| v.trim().to_owned()))
-}
-
-/// Physical memory in bytes.
-pub fn total_memory() -> Option<u64> {
-    // SAFETY: sysconf has no preconditions.
-    let (pages, size) = unsafe { (libc::sysconf(libc::_SC_PHYS_PAGES), libc::sysconf(libc::_SC_PAGESIZE)) };
-    (pages > 0 && size > 0).then(|| pages as u64 * size as u64)
+    #[test]
+    fn the_machine_names_its_cpu_and_memory() {
+        let m = Machine::current();
+        assert!(m.cpu.as_deref().is_some_and(|c| !c.is_empty()), "{m:?}");
+        assert!(m.total_memory_bytes.is_some_and(|b| b > (256 << 20)), "{m:?}");
+        assert!(!m.os.is_empty() && m.cpu_cores >= 1, "{m:?}");
+        #[cfg(target_os = "linux")]
+        {
+            let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+            let named =
+                info.lines().find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, v)| v.trim().to_owned()));
+            if let Some(named) = named {
+                assert_eq!(m.cpu.as_deref(), Some(named.as_str()), "the model name /proc/cpuinfo gives");
+            }
+        }
+    }
 }
 
 /// The MLX runtime and BLAS in use, as the engine reports them.
