@@ -10,7 +10,10 @@ use super::{Cli, CliError};
 
 pub fn completions(shell: clap_complete::Shell) -> Result<(), CliError> {
     let mut cmd = Cli::command();
-    clap_complete::generate(shell, &mut cmd, "runner", &mut std::io::stdout());
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "runner", &mut script);
+    // A closed pipe (`| head`) is not an error of the command.
+    let _ = std::io::stdout().write_all(&script);
     Ok(())
 }
 

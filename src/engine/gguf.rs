@@ -89,8 +89,10 @@ impl Gguf {
     /// The model config from `general.architecture` and its `<arch>.*` keys.
     pub fn config(&self) -> Result<LlamaConfig, EngineError> {
         let arch = self.string("general.architecture")?.ok_or_else(|| self.bad("no general.architecture"))?;
-        let model_type =
-            super::models::architecture(&arch).map_err(|e| EngineError::Unsupported(format!("GGUF: {e}")))?.model_type.to_owned();
+        let model_type = super::models::architecture(&arch)
+            .map_err(|e| EngineError::Unsupported(format!("GGUF architecture: {e}")))?
+            .model_type
+            .to_owned();
         let heads = self.required(&arch, "attention.head_count")? as i32;
         let hidden = self.required(&arch, "embedding_length")? as i32;
         let vocab = match self.number(&format!("{arch}.vocab_size"))? {

@@ -56,6 +56,11 @@ impl ModelLocator {
     /// `download`, else it is an error.
     pub fn files(&self, download: bool) -> Result<(PathBuf, Option<String>), EngineError> {
         match self {
+            ModelLocator::Local(path) if !path.exists() => Err(EngineError::ModelNotFound(format!(
+                "{} does not exist (a .gguf file, a model directory, or an asset in {} after `make setup`)",
+                path.display(),
+                crate::assets::assets_dir().display()
+            ))),
             ModelLocator::Local(path) => Ok((path.clone(), None)),
             ModelLocator::Hub { repo, revision } => {
                 let Snapshot { dir, commit } =
@@ -68,9 +73,6 @@ impl ModelLocator {
     /// Bytes the weights take in memory once loaded (see [`weights_bytes`]).
     pub fn memory_bytes(&self, download: bool) -> Result<u64, EngineError> {
         let (path, _) = self.files(download)?;
-        if !path.exists() {
-            return Err(EngineError::ModelNotFound(format!("{} does not exist", path.display())));
-        }
         Ok(weights_bytes(&path))
     }
 }

@@ -1,5 +1,4 @@
-//! Ctrl-C and SIGTERM (and, under Slurm, the warning signal of `--signal`).
-//! The handlers (signal-hook's) only wake a watcher thread, which stops the
+//! Ctrl-C and SIGTERM. The handlers (signal-hook's) only wake a watcher thread, which stops the
 //! process at once: it first takes the records' write gate (so no record is
 //! half-written), releases every lock this process holds, and exits with
 //! 128 + the signal number. Samples in flight are dropped with the process;

@@ -251,7 +251,12 @@ pub fn execute_sweep(
             Some(w) => *w,
             None => {
                 let bytes = match options.max_memory {
-                    Some(_) => model_bytes(&r.model.source, sources, true)?,
+                    // A model that cannot be sized fails its own runs when
+                    // they load it; the other models' runs go on.
+                    Some(_) => model_bytes(&r.model.source, sources, true).unwrap_or_else(|e| {
+                        progress.message(&format!("--max-memory: cannot size model {key} ({e}); its runs count no weights"));
+                        0
+                    }),
                     None => 0,
                 };
                 let w = bytes.saturating_add(options.prompt_cache_bytes);

@@ -25,11 +25,12 @@ pub struct Architecture {
 /// Every architecture the engine runs.
 pub static ARCHITECTURES: &[Architecture] = &[llama::ARCHITECTURE, mistral::ARCHITECTURE, qwen2::ARCHITECTURE];
 
-/// The architecture of `model_type`, or an error listing those supported.
-pub fn architecture(model_type: &str) -> Result<&'static Architecture, EngineError> {
+/// The architecture of `model_type`, or why not: a message listing those
+/// supported, for the caller to say where the name came from.
+pub fn architecture(model_type: &str) -> Result<&'static Architecture, String> {
     ARCHITECTURES.iter().find(|a| a.model_type == model_type).ok_or_else(|| {
         let names: Vec<&str> = ARCHITECTURES.iter().map(|a| a.model_type).collect();
-        EngineError::Unsupported(format!("model_type `{model_type}` (supported: {})", names.join(", ")))
+        format!("model_type `{model_type}` (supported: {})", names.join(", "))
     })
 }
 
