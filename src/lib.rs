@@ -17,6 +17,7 @@ pub mod execute;
 pub mod metrics;
 pub mod plan;
 pub mod report;
+pub mod rescore;
 pub mod sampling;
 pub mod schedule;
 pub mod search;

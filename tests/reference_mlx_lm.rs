@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 
 use mlx_rs::Dtype;
-use runner::engine::convert::{convert_gguf, Quantization};
+use runner::engine::convert::{convert, convert_gguf, Quantization};
 use runner::engine::gguf::Gguf;
 use runner::engine::model::{load, ComputeDtype, LoadedModel};
 use runner::engine::tokenizer::TextTokenizer;
@@ -235,6 +235,80 @@ fn converted_4bit_model_loads_and_runs() {
     assert!(ours.format.contains("4-bit"));
     let ps = prompts(&ours.tokenizer);
     assert_close(&our_logits(&ours, &ps), &reference_logits(&dir, &ps, &["--dequantize"]), "converted 4-bit");
+}
+
+/// The tensors of a model directory's `model.safetensors`, by name.
+fn tensors(dir: &Path) -> std::collections::HashMap<String, mlx_rs::Array> {
+    mlx_rs::Array::load_safetensors(dir.join("model.safetensors")).unwrap()
+}
+
+/// A safetensors directory converts as its GGUF does: SmolLM2's GGUF
+/// written dense, then that directory quantized, gives bit for bit the
+/// tensors of the GGUF quantized directly.
+#[test]
+fn a_safetensors_directory_quantizes_to_the_tensors_of_its_gguf() {
+    let _g = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let q = Some(Quantization { bits: 4, group_size: 64 });
+    let (dense, from_dir, from_gguf) = (tmp.path().join("dense"), tmp.path().join("q_dir"), tmp.path().join("q_gguf"));
+    convert_gguf(&smollm2(), &dense, None).unwrap();
+    convert(&dense, &from_dir, q).unwrap();
+    convert(&smollm2(), &from_gguf, q).unwrap();
+    let (a, b) = (tensors(&from_dir), tensors(&from_gguf));
+    let mut names: Vec<&String> = a.keys().collect();
+    names.sort();
+    let mut other: Vec<&String> = b.keys().collect();
+    other.sort();
+    assert_eq!(names, other);
+    assert!(names.iter().any(|n| n.ends_with(".scales")), "quantized");
+    for n in names {
+        assert_eq!((a[n].shape(), a[n].dtype()), (b[n].shape(), b[n].dtype()), "{n}");
+        assert!(a[n].eq_values(&b[n]).unwrap(), "{n} differs");
+    }
+    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(from_dir.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["quantization"], serde_json::json!({"group_size": 64, "bits": 4}));
+    for f in ["tokenizer.json", "tokenizer_config.json"] {
+        assert_eq!(std::fs::read(dense.join(f)).unwrap(), std::fs::read(from_dir.join(f)).unwrap(), "{f} copied");
+    }
+    // A quantized directory is not quantized again, and nothing is overwritten.
+    let err = convert(&from_dir, &tmp.path().join("again"), q).unwrap_err().to_string();
+    assert!(err.contains("already MLX-quantized"), "{err}");
+    assert!(!tmp.path().join("again").exists());
+    let err = convert(&dense, &from_gguf, q).unwrap_err().to_string();
+    assert!(err.contains("already exists"), "{err}");
+}
+
+/// A Hugging Face style directory (qwen2 with qkv biases, bf16 weights in
+/// two shards) converted to 8 bits runs as mlx-lm runs the same directory.
+#[test]
+fn a_sharded_bf16_qwen2_directory_converts_to_8_bits_as_mlx_lm_reads_it() {
+    let _g = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let tok = tokenizer_dir(tmp.path());
+    let src = tmp.path().join("hf");
+    let args = [
+        "tiny",
+        src.to_str().unwrap(),
+        "--arch",
+        "qwen2",
+        "--tokenizer-from",
+        tok.to_str().unwrap(),
+        "--dtype",
+        "bfloat16",
+        "--shards",
+        "2",
+    ];
+    run_py(&args, None);
+    assert!(src.join("model.safetensors.index.json").is_file());
+    let dst = tmp.path().join("q8");
+    let out = common::runner().args(["model", "convert"]).arg(&src).arg(&dst).args(["--quantize", "8"]).output().unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dst.join("config.json")).unwrap()).unwrap();
+    assert_eq!((config["model_type"].as_str(), config["quantization"]["bits"].as_i64()), (Some("qwen2"), Some(8)));
+    let ours = load(dst.to_str().unwrap(), Dtype::Float32).unwrap();
+    assert!(ours.format.contains("8-bit"), "{}", ours.format);
+    let ps = prompts(&ours.tokenizer);
+    assert_close(&our_logits(&ours, &ps), &reference_logits(&dst, &ps, &["--dequantize"]), "converted qwen2 8-bit");
 }
 
 /// A repo id resolves through the local hub cache layout to its snapshot,

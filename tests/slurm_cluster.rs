@@ -3,8 +3,9 @@
 //! One test drives it through every scenario in turn (one cluster, one
 //! queue): an array sweep equals the same sweep run locally; `runner cancel`
 //! mid-run then `submit --resume` completes without duplicates or losses; a
-//! requeued task continues its run; a failing task is reported with its log
-//! tail and does not block the others.
+//! requeued task continues its run; a task with a time limit requeues
+//! itself before the limit; a failing task is reported with its log tail
+//! and does not block the others.
 
 use crate::common;
 
@@ -278,6 +279,52 @@ fn requeue_continues(cluster: &Cluster) {
     assert!(attempts.contains(&2), "no run was continued by a second attempt: {attempts:?}");
 }
 
+/// With a time limit the job script traps Slurm's warning signal
+/// (`--time 2` with `requeue_signal_seconds: 50`: USR1 to the batch shell
+/// 10 to 70 s after the start), requeues its own task and stops the worker
+/// with SIGTERM; the task's second start finishes. A fake worker stands in
+/// for `runner worker` (what is tested is the script with Slurm): it prints
+/// its starts and its SIGTERM, and its second start exits at once.
+fn requeue_before_the_time_limit(cluster: &Cluster) {
+    let dir = sweep_dir(&spec(1, 1, ""));
+    let flags = ["submit", "--executor", "slurm", "--dry-run", "--time", "2", "--set", "executor.slurm.requeue_signal_seconds=50"];
+    must(cluster.runner(dir.path(), &flags), "runner submit --dry-run");
+    let sub = std::fs::read_dir(commit_dir(dir.path()).join("submissions")).unwrap().flatten().next().expect("the submission").path();
+    let fake = dir.path().join("fake-worker");
+    std::fs::write(
+        &fake,
+        "#!/bin/bash\necho \"fake worker: start, restart ${SLURM_RESTART_COUNT:-0}\"\n\
+         if [ \"${SLURM_RESTART_COUNT:-0}\" -ge 1 ]; then echo 'fake worker: done'; exit 0; fi\n\
+         trap 'echo \"fake worker: SIGTERM\"; exit 143' TERM\nwhile :; do sleep 0.2; done\n",
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let text = std::fs::read_to_string(sub.join("job.sbatch")).unwrap();
+    assert!(text.contains("#SBATCH --signal=B:USR1@50\n") && text.contains(env!("CARGO_BIN_EXE_runner")), "{text}");
+    let script = dir.path().join("job.sbatch");
+    std::fs::write(&script, text.replace(env!("CARGO_BIN_EXE_runner"), &fake.display().to_string())).unwrap();
+    let out = must(cluster.command("sbatch").arg("--parsable").arg(&script).output().unwrap(), "sbatch");
+    let job = out.trim().split(';').next().unwrap_or_default().to_owned();
+    cluster.wait_done(&job);
+    assert_eq!(cluster.states(&job), vec!["COMPLETED"]);
+    let log = std::fs::read_to_string(sub.join("logs").join(format!("{job}_0.out"))).unwrap();
+    let expected = [
+        "fake worker: start, restart 0".to_owned(),
+        format!("runner job script: time limit near, requeueing {job}_0"),
+        "fake worker: SIGTERM".to_owned(),
+        "fake worker: start, restart 1".to_owned(),
+        "fake worker: done".to_owned(),
+    ];
+    let mut at = 0;
+    for e in &expected {
+        let found = log[at..].find(e.as_str()).unwrap_or_else(|| panic!("`{e}` missing or out of order in the task log:\n{log}"));
+        at += found + e.len();
+    }
+}
+
 fn failing_task_is_reported(cluster: &Cluster) {
     let dir = sweep_dir(&spec(2, 4, "  ghost: {path: /nonexistent/ghost-model.gguf}"));
     let job = cluster.submit(dir.path(), &["--group-size", "4"]);
@@ -298,5 +345,6 @@ fn sweeps_on_a_real_slurm_cluster() {
     array_equals_local(&cluster);
     cancel_then_resume(&cluster);
     requeue_continues(&cluster);
+    requeue_before_the_time_limit(&cluster);
     failing_task_is_reported(&cluster);
 }

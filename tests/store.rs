@@ -5,4 +5,5 @@ mod report_fixture;
 
 mod run_resume;
 mod store_records;
+mod store_rescore;
 mod store_summary;

@@ -7,6 +7,7 @@ mod list;
 mod model;
 mod plan;
 mod report;
+mod rescore;
 mod run;
 mod schema;
 mod shell;
@@ -64,6 +65,13 @@ pub enum Command {
     Plot(report::PlotArgs),
     /// Compare two results sets sample by sample (paired bootstrap, sign test).
     Diff(report::DiffArgs),
+    /// One table across every commit's results of the experiment, oldest
+    /// first (markdown or JSON).
+    History(report::HistoryArgs),
+    /// Score the recorded outputs of earlier results again with this build
+    /// (parsing, metrics, rewards), without a model, into a new results
+    /// directory `<commit>-rescore-<their commit>`.
+    Rescore(rescore::RescoreArgs),
     /// Weights & Biases: replay outboxes.
     #[command(subcommand)]
     Wandb(wandb::WandbCommand),
@@ -142,6 +150,8 @@ pub enum CliError {
     Usage(String),
     #[error(transparent)]
     Estimate(#[from] crate::schedule::EstimateError),
+    #[error(transparent)]
+    Rescore(#[from] crate::rescore::RescoreError),
     #[error("{failed} runs failed and {not_started} were not started (see above and `runner status`)")]
     RunsFailed { failed: usize, not_started: usize },
 }
@@ -159,6 +169,7 @@ impl CliError {
             CliError::Engine(_) | CliError::Evaluate(_) | CliError::Io { .. } => 1,
             CliError::Store(_) | CliError::Schedule(_) | CliError::RunsFailed { .. } => 1,
             CliError::Report(e) => e.exit_code(),
+            CliError::Rescore(e) => e.exit_code(),
             CliError::Fetch(e) => e.exit_code(),
             CliError::Estimate(e) => e.exit_code(),
             CliError::Execute(crate::execute::ExecuteError::Option { .. }) | CliError::Usage(_) | CliError::TreeMoved { .. } => 2,
@@ -182,6 +193,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Table(args) => report::table(&args),
         Command::Plot(args) => report::plot(&args),
         Command::Diff(args) => report::diff(&args),
+        Command::History(args) => report::history(&args),
+        Command::Rescore(args) => rescore::rescore(&args),
         Command::Schema { output } => schema::schema(output.as_deref()),
         Command::List { json } => list::list(json),
         Command::Completions { shell } => shell::completions(shell),

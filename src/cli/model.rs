@@ -21,7 +21,8 @@ pub enum ModelCommand {
     },
     /// Write a model as an mlx-community style directory (optionally quantized).
     Convert {
-        /// A `.gguf` file or asset.
+        /// A `.gguf` file, a safetensors model directory (config.json,
+        /// weights, tokenizer files), or an asset.
         src: String,
         /// The directory to create.
         dst: std::path::PathBuf,
@@ -104,7 +105,7 @@ pub fn model(cmd: ModelCommand) -> Result<(), CliError> {
                 _ => src.clone().into(),
             };
             let q = quantize.map(|bits| crate::engine::convert::Quantization { bits, group_size });
-            crate::engine::convert::convert_gguf(&path, &dst, q)?;
+            crate::engine::convert::convert(&path, &dst, q)?;
             println!("wrote {}", dst.display());
             Ok(())
         }

@@ -68,6 +68,27 @@ pub struct PlotArgs {
     pub out: Option<PathBuf>,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// The results root (default: results/ at the root of the repository
+    /// holding the experiment file).
+    #[arg(long, value_name = "DIR")]
+    pub results_dir: Option<PathBuf>,
+    /// Group each commit's rows by these columns (default as for `runner table`).
+    #[arg(long, value_delimiter = ',', value_name = "COLUMNS")]
+    pub by: Option<Vec<String>>,
+    /// Metrics to show (default as for `runner table`).
+    #[arg(long, value_delimiter = ',', value_name = "METRICS")]
+    pub metrics: Option<Vec<String>>,
+    #[arg(long, value_enum, default_value = "md")]
+    pub format: DiffFormat,
+    /// Write to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
 /// Formats a diff can be rendered in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum DiffFormat {
@@ -169,6 +190,29 @@ fn side(rev: &str, spec: Option<&Path>, results_dir: Option<&Path>) -> Result<Pa
             }
         }
     }
+}
+
+pub fn history(args: &HistoryArgs) -> Result<(), CliError> {
+    let name = crate::spec::load(&args.spec.spec, &args.spec.sets)?.spec.name;
+    let results = Results::locate(&args.spec.spec, args.results_dir.as_deref());
+    let dir = results.experiment_dir(&name);
+    let tags = store::history::tag_dirs(&dir, results.repo.as_ref())?;
+    let mut commits = Vec::with_capacity(tags.len());
+    for tag in tags {
+        let df = if tag.dir.join(layout::RUNS).is_dir() {
+            store::load_samples(&tag.dir)?
+        } else {
+            store::parquet::samples_frame(&[]).map_err(|e| StoreError::Parquet { path: tag.dir.clone(), message: e.to_string() })?
+        };
+        commits.push((tag, df));
+    }
+    let opts = TableOptions { by: args.by.clone(), metrics: args.metrics.clone() };
+    let h = report::history::build(&name, &dir.display().to_string(), commits, &opts)?;
+    let format = match args.format {
+        DiffFormat::Md => Format::Md,
+        DiffFormat::Json => Format::Json,
+    };
+    write_out(args.output.as_deref(), &format.exporter().history(&h)?)
 }
 
 pub fn diff(args: &DiffArgs) -> Result<(), CliError> {

@@ -35,6 +35,9 @@ pub struct SubmitArgs {
     /// Generic resources (`gpu:1`).
     #[arg(long, value_name = "G")]
     pub gres: Option<String>,
+    /// GPUs per task (`--gpus`): a count, or `TYPE:N` (`a100:1`).
+    #[arg(long, value_name = "N")]
+    pub gpus: Option<String>,
     #[arg(long, value_name = "A")]
     pub account: Option<String>,
     /// Further sbatch options, separated by spaces (`"--qos=high --constraint=a100"`).
@@ -46,6 +49,10 @@ pub struct SubmitArgs {
     /// Submit without `--requeue`.
     #[arg(long)]
     pub no_requeue: bool,
+    /// A shell line the job script runs before the worker (`"module load
+    /// cuda/12"`); repeatable, after the spec's `executor.slurm.setup`.
+    #[arg(long, value_name = "LINE", allow_hyphen_values = true)]
+    pub setup: Vec<String>,
     /// Also submit a job that builds the table once every task succeeded
     /// (`--dependency=afterok`), written to the submission's `tables.md`.
     #[arg(long)]
@@ -97,6 +104,9 @@ impl SubmitArgs {
             extra_sbatch: self.extra_sbatch.as_deref().map(|e| e.split_whitespace().map(str::to_owned).collect()).unwrap_or_default(),
             group_size: self.group_size,
             requeue: self.no_requeue.then_some(false),
+            gpus: self.gpus.clone(),
+            setup: self.setup.clone(),
+            requeue_signal_seconds: None,
         }
     }
 }

@@ -115,6 +115,28 @@ struct QuantConfig {
     bits: i32,
 }
 
+/// The weight files of a model directory: `model.safetensors`, or the
+/// shards `model.safetensors.index.json` lists, in name order.
+pub(crate) fn weight_files(dir: &Path) -> Result<Vec<PathBuf>, EngineError> {
+    let bad = |what: String| EngineError::BadModel(format!("{}: {what}", dir.display()));
+    if dir.join("model.safetensors").is_file() {
+        return Ok(vec![dir.join("model.safetensors")]);
+    }
+    let index_path = dir.join("model.safetensors.index.json");
+    let index: serde_json::Value = std::fs::read_to_string(&index_path)
+        .map_err(|_| EngineError::ModelNotFound(format!("{}: no model.safetensors or model.safetensors.index.json", dir.display())))
+        .and_then(|t| serde_json::from_str(&t).map_err(|e| bad(format!("model.safetensors.index.json: {e}"))))?;
+    let mut shards: Vec<PathBuf> = index["weight_map"]
+        .as_object()
+        .ok_or_else(|| bad("model.safetensors.index.json has no weight_map".into()))?
+        .values()
+        .filter_map(|v| v.as_str().map(|f| dir.join(f)))
+        .collect();
+    shards.sort();
+    shards.dedup();
+    Ok(shards)
+}
+
 /// Loads a Hugging Face / mlx-community model directory: `config.json`,
 /// `model.safetensors` (or shards listed in `model.safetensors.index.json`),
 /// dense f32/f16/bf16 or MLX-quantized weights, and the tokenizer files.
@@ -127,23 +149,7 @@ pub fn load_dir(dir: &Path, dtype: Option<Dtype>) -> Result<LoadedModel, EngineE
     let arch = architecture(&extra.model_type).map_err(|e| EngineError::Unsupported(format!("{}: {e}", dir.display())))?;
     let config = (arch.config)(&text).map_err(|e| bad(format!("config.json: {e}")))?;
     config.validate().map_err(|e| bad(format!("config.json: {e}")))?;
-    let files: Vec<PathBuf> = if dir.join("model.safetensors").is_file() {
-        vec![dir.join("model.safetensors")]
-    } else {
-        let index_path = dir.join("model.safetensors.index.json");
-        let index: serde_json::Value = std::fs::read_to_string(&index_path)
-            .map_err(|_| EngineError::ModelNotFound(format!("{}: no model.safetensors or model.safetensors.index.json", dir.display())))
-            .and_then(|t| serde_json::from_str(&t).map_err(|e| bad(format!("model.safetensors.index.json: {e}"))))?;
-        let mut shards: Vec<PathBuf> = index["weight_map"]
-            .as_object()
-            .ok_or_else(|| bad("model.safetensors.index.json has no weight_map".into()))?
-            .values()
-            .filter_map(|v| v.as_str().map(|f| dir.join(f)))
-            .collect();
-        shards.sort();
-        shards.dedup();
-        shards
-    };
+    let files = weight_files(dir)?;
     let mut raw: HashMap<String, Array> = HashMap::new();
     let mut digest = String::new();
     for file in &files {
@@ -176,7 +182,11 @@ pub fn load_dir(dir: &Path, dtype: Option<Dtype>) -> Result<LoadedModel, EngineE
                 if ![2, 3, 4, 6, 8].contains(&q.bits) {
                     return Err(EngineError::Unsupported(format!("{}: {}-bit quantization", dir.display(), q.bits)));
                 }
-                weights.insert(name.clone(), dequantize(w, scales, biases, q.group_size, q.bits)?.as_dtype(dtype)?);
+                // Expanded in the compute dtype: 16-bit scales widened
+                // first, so an f32 computation keeps every bit they give.
+                let scales = scales.as_dtype(dtype)?;
+                let biases = biases.map(|b| b.as_dtype(dtype)).transpose()?;
+                weights.insert(name.clone(), dequantize(w, &scales, biases.as_ref(), q.group_size, q.bits)?.as_dtype(dtype)?);
             }
             (None, Some(scales), _) => {
                 weights.insert(format!("{stem}.scales"), scales.clone());

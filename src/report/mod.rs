@@ -11,6 +11,7 @@ pub mod font;
 pub mod format;
 pub mod frame;
 pub mod group;
+pub mod history;
 pub mod metric;
 pub mod paper;
 pub mod plot;

@@ -78,9 +78,48 @@ pub struct SlurmSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_size: Option<u32>,
     /// Submit with `--requeue` (default true): preempted or failed nodes
-    /// give the task back to the queue, and it resumes.
+    /// give the task back to the queue, and it resumes. With a time limit,
+    /// a task also requeues itself shortly before the limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requeue: Option<bool>,
+    /// GPUs per task (`--gpus`): a count (`1`) or `TYPE:COUNT` (`a100:1`).
+    #[serde(default, deserialize_with = "gpus_token", skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "gpus_schema")]
+    pub gpus: Option<String>,
+    /// Shell lines the job script runs before the worker starts (after
+    /// `set -euo pipefail`), verbatim, one per item: e.g. `module load
+    /// cuda/12`, `source ~/venvs/mlx/bin/activate`. They run as shell code
+    /// on the cluster: an experiment file is code you trust, like a Makefile.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub setup: Vec<String>,
+    /// With a time limit and requeue on: seconds before the limit at which
+    /// Slurm signals the job script to requeue its task and stop the worker
+    /// (`--signal=B:USR1@<seconds>`, default 120).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requeue_signal_seconds: Option<u32>,
+}
+
+/// `gpus: 1` as well as `gpus: "a100:1"`: a count is kept as its digits.
+fn gpus_token<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Count(u64),
+        Token(String),
+    }
+    match Raw::deserialize(deserializer)
+        .map_err(|_| serde::de::Error::custom("gpus must be a count (1) or a Slurm --gpus value (a100:1)"))?
+    {
+        Raw::Count(n) => Ok(Some(n.to_string())),
+        Raw::Token(t) => Ok(Some(t)),
+    }
+}
+
+fn gpus_schema(_generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "description": "GPUs per task (`--gpus`): a count (`1`) or `TYPE:COUNT` (`a100:1`).",
+        "anyOf": [{ "type": "integer", "minimum": 1 }, { "type": "string" }]
+    })
 }
 
 /// Experiment trackers results are streamed to.

@@ -77,3 +77,28 @@ impl Repo {
         Ok(Some(crate::assets::hex(&h.finalize()[..4])))
     }
 }
+
+/// When a commit was made and its subject line.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CommitInfo {
+    /// Committer date, ISO 8601 (`2026-12-05T21:04:11+00:00`).
+    pub date: String,
+    /// The same date in seconds since the epoch (for ordering).
+    #[serde(skip)]
+    pub timestamp: i64,
+    pub subject: String,
+}
+
+impl Repo {
+    /// The date and subject of commit `sha`; `None` when this repository
+    /// does not have it (results copied from another clone).
+    pub fn commit_info(&self, sha: &str) -> Option<CommitInfo> {
+        let out = git(&self.root, &["log", "-1", "--format=%cI%n%ct%n%s", &format!("{sha}^{{commit}}"), "--"]).ok()?;
+        let text = String::from_utf8_lossy(&out);
+        let mut lines = text.lines();
+        let date = lines.next()?.trim().to_owned();
+        let timestamp = lines.next()?.trim().parse().ok()?;
+        let subject = lines.next().unwrap_or_default().trim().to_owned();
+        (!date.is_empty()).then_some(CommitInfo { date, timestamp, subject })
+    }
+}

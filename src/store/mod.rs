@@ -8,6 +8,7 @@
 
 pub mod columns;
 pub mod git;
+pub mod history;
 pub mod jsonl;
 pub mod layout;
 pub mod lock;

@@ -84,6 +84,23 @@ pub struct Provenance {
     /// Dataset label -> sha256 of its files, filled in as datasets load.
     #[serde(default)]
     pub data_sha256: BTreeMap<String, String>,
+    /// Set when these results are another directory's records scored again
+    /// by this build (`runner rescore`): the outputs come from there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rescored_from: Option<RescoreOrigin>,
+}
+
+/// The results a rescored directory took its outputs from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RescoreOrigin {
+    /// The name of the results directory read (its commit tag).
+    pub tag: String,
+    /// The commit its outputs were generated at.
+    pub commit: CommitTag,
+    /// The runner version that generated them.
+    pub runner_version: String,
+    /// When the records were scored again (RFC 3339).
+    pub rescored_at: String,
 }
 
 impl Provenance {
@@ -95,6 +112,7 @@ impl Provenance {
             machine: Machine::current(),
             model_revisions: BTreeMap::new(),
             data_sha256: BTreeMap::new(),
+            rescored_from: None,
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Slurm: a submission is one job array (`--requeue` unless disabled),
 //! task `i` running `runner worker` for task `i` of the manifest; its state
 //! comes from `squeue` (and `sacct` where accounting is configured); a
-//! cancel is `scancel` of the array.
+//! cancel is `scancel` of the array. With a time limit and requeue on, a
+//! task requeues itself shortly before the limit (see [`script`]).
 
 mod options;
 pub mod queue;

@@ -1,6 +1,17 @@
 //! The sbatch script of a submission: one job array whose task `i` runs
 //! `runner worker` for task `i` of the manifest. Options go in `#SBATCH`
-//! lines (validated tokens); paths go in the shell part, single-quoted.
+//! lines (validated tokens); paths go in the shell part, single-quoted;
+//! setup lines (`executor.slurm.setup`, `--setup`) go in verbatim, after
+//! `set -euo pipefail` and before the worker starts.
+//!
+//! With requeue on and a time limit, Slurm signals the batch shell with
+//! USR1 some seconds before the limit (`--signal=B:USR1@N`): the script
+//! runs the worker in the background, and its trap requeues this array
+//! task (`scontrol requeue JOB_TASK`), then stops the worker with SIGTERM
+//! (it releases its locks at once) and waits for it. A plain SIGTERM
+//! (`scancel`, preemption) is passed on to the worker the same way.
+//! Without the trap the shell `exec`s the worker, which gets Slurm's
+//! signals itself.
 
 use std::path::Path;
 
@@ -13,6 +24,58 @@ pub fn shell_quote(s: &str) -> String {
         return s.to_owned();
     }
     format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// What the trap writes to the task's log when it requeues the task
+/// (`runner status` reads it).
+pub const REQUEUE_NOTE: &str = "runner job script: time limit near, requeueing";
+
+/// The `#SBATCH` option that asks for the requeue signal.
+const SIGNAL_OPTION: &str = "#SBATCH --signal=B:USR1@";
+
+/// Whether a job script (the text of `job.sbatch`) requeues its task
+/// before the time limit.
+pub fn requeues_before_limit(script: &str) -> bool {
+    script.lines().any(|l| l.starts_with(SIGNAL_OPTION))
+}
+
+/// The lines that start `command` (already quoted) with the trap: run in
+/// the background, requeue on USR1, pass SIGTERM on, exit with the
+/// worker's status.
+fn trapped(command: &str, seconds: u32) -> Vec<String> {
+    let task = "\"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\"";
+    [
+        format!("# Slurm sends USR1 to this shell {seconds} s before the time limit: requeue this"),
+        "# task, then stop the worker (SIGTERM: it releases its locks at once) and wait".to_owned(),
+        "# for it. A SIGTERM from Slurm (scancel, preemption) is passed on the same way.".to_owned(),
+        "worker=".to_owned(),
+        "trapped=".to_owned(),
+        "stop_worker() {".to_owned(),
+        "    trapped=1".to_owned(),
+        "    if [ -n \"$worker\" ]; then kill -TERM \"$worker\" 2>/dev/null || true; fi".to_owned(),
+        "}".to_owned(),
+        "requeue_task() {".to_owned(),
+        format!("    echo \"{REQUEUE_NOTE} {}\" >&2", "${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"),
+        format!("    scontrol requeue {task} || echo \"runner job script: scontrol requeue failed\" >&2"),
+        "    stop_worker".to_owned(),
+        "}".to_owned(),
+        "trap requeue_task USR1".to_owned(),
+        "trap stop_worker TERM".to_owned(),
+        format!("{command} &"),
+        "worker=$!".to_owned(),
+        "# A trapped signal ends `wait` early: wait again until the worker's status is known.".to_owned(),
+        "status=".to_owned(),
+        "while :; do".to_owned(),
+        "    trapped=".to_owned(),
+        "    wait \"$worker\" && s=0 || s=$?".to_owned(),
+        "    # 127 after a trap: the wait before already had the worker's status.".to_owned(),
+        "    if [ \"$s\" -eq 127 ] && [ -n \"$status\" ]; then break; fi".to_owned(),
+        "    status=$s".to_owned(),
+        "    if [ -z \"$trapped\" ]; then break; fi".to_owned(),
+        "done".to_owned(),
+        "exit \"$status\"".to_owned(),
+    ]
+    .into()
 }
 
 /// A job name Slurm shows: the experiment name, reduced to safe characters.
@@ -65,24 +128,34 @@ pub fn render(manifest: &Manifest, options: &SlurmOptions, runner: &Path, submis
         ("mem", options.mem.clone()),
         ("cpus-per-task", options.cpus_per_task.map(|c| c.to_string())),
         ("gres", options.gres.clone()),
+        ("gpus", options.gpus.clone()),
         ("account", options.account.clone()),
     ] {
         if let Some(v) = value {
             lines.push(format!("#SBATCH --{flag}={v}"));
         }
     }
+    let signal = options.requeue_signal();
+    if let Some(seconds) = signal {
+        lines.push(format!("{SIGNAL_OPTION}{seconds}"));
+    }
     for e in &options.extra_sbatch {
         lines.push(format!("#SBATCH {e}"));
     }
     lines.push(String::new());
     lines.push("set -euo pipefail".to_owned());
-    // exec: Slurm's SIGTERM (scancel, preemption, time limit) reaches the
-    // worker itself, which stops at once and releases its locks.
-    lines.push(format!(
-        "exec {} worker --manifest {} --task \"$SLURM_ARRAY_TASK_ID\"",
+    lines.extend(options.setup.iter().cloned());
+    let command = format!(
+        "{} worker --manifest {} --task \"$SLURM_ARRAY_TASK_ID\"",
         shell_quote(&runner.display().to_string()),
         shell_quote(&submission_dir.join(crate::execute::manifest::MANIFEST).display().to_string())
-    ));
+    );
+    match signal {
+        Some(seconds) => lines.extend(trapped(&command, seconds)),
+        // exec: Slurm's SIGTERM (scancel, preemption, time limit) reaches
+        // the worker itself, which stops at once and releases its locks.
+        None => lines.push(format!("exec {command}")),
+    }
     let mut text = lines.join("\n");
     text.push('\n');
     Ok(text)
@@ -106,6 +179,7 @@ pub fn render_tables(manifest: &Manifest, runner: &Path, submission_dir: &Path, 
     }
     lines.push(String::new());
     lines.push("set -euo pipefail".to_owned());
+    lines.extend(options.setup.iter().cloned());
     let mut cmd = vec![shell_quote(&runner.display().to_string()), "table".into(), shell_quote(&manifest.spec.display().to_string())];
     for s in &manifest.sets {
         cmd.push("--set".into());

@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value};
 use super::{group_label, Exporter};
 use crate::report::bootstrap::{self, Estimate};
 use crate::report::diff::Diff;
+use crate::report::history::History;
 use crate::report::metric::Metric;
 use crate::report::table::Table;
 use crate::report::ReportError;
@@ -33,6 +34,18 @@ fn metric(m: Metric) -> Value {
             "higher_is_better": m.higher_is_better })
 }
 
+/// A table's rows: key, sample count and each metric's estimate.
+fn rows(t: &Table) -> Vec<Value> {
+    t.rows
+        .iter()
+        .map(|r| {
+            let metrics: Map<String, Value> =
+                t.metrics.iter().zip(&r.cells).map(|(m, c)| (m.name.to_owned(), c.as_ref().map_or(Value::Null, estimate))).collect();
+            json!({ "key": key(&t.by, &r.key), "n": r.n, "metrics": metrics })
+        })
+        .collect()
+}
+
 fn pretty(v: &Value) -> String {
     let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
     s.push('\n');
@@ -45,15 +58,7 @@ impl Exporter for Json {
     }
 
     fn table(&self, t: &Table) -> String {
-        let rows: Vec<Value> = t
-            .rows
-            .iter()
-            .map(|r| {
-                let metrics: Map<String, Value> =
-                    t.metrics.iter().zip(&r.cells).map(|(m, c)| (m.name.to_owned(), c.as_ref().map_or(Value::Null, estimate))).collect();
-                json!({ "key": key(&t.by, &r.key), "n": r.n, "metrics": metrics })
-            })
-            .collect();
+        let rows = rows(t);
         let metrics: Vec<Value> = t.metrics.iter().map(|m| metric(m)).collect();
         pretty(&json!({
             "provenance": t.provenance.to_json(),
@@ -62,6 +67,39 @@ impl Exporter for Json {
             "intervals": interval_note(),
             "rows": rows,
         }))
+    }
+
+    fn history(&self, h: &History) -> Result<String, ReportError> {
+        let commits: Vec<Value> = h
+            .entries
+            .iter()
+            .map(|e| {
+                let t = &e.tag;
+                json!({
+                    "tag": t.tag,
+                    "results_dir": t.dir.display().to_string(),
+                    "commit": t.commit.commit,
+                    "dirty": t.commit.dirty,
+                    "date": t.info.as_ref().map(|i| &i.date),
+                    "subject": t.info.as_ref().map(|i| &i.subject),
+                    "rescored_from": t.rescored_from,
+                    "planned_runs": t.planned,
+                    "complete_runs": e.table.as_ref().map_or(0, |t| t.provenance.run_ids.len()),
+                    "samples": e.table.as_ref().map_or(0, |t| t.provenance.samples),
+                    "runs_sha256": e.table.as_ref().map(|t| t.provenance.runs_sha256.clone()),
+                    "rows": e.table.as_ref().map(rows).unwrap_or_default(),
+                })
+            })
+            .collect();
+        let metrics: Vec<Value> = h.metrics.iter().map(|m| metric(m)).collect();
+        Ok(pretty(&json!({
+            "experiment": h.experiment,
+            "results": h.results,
+            "by": h.by,
+            "metrics": metrics,
+            "intervals": interval_note(),
+            "commits": commits,
+        })))
     }
 
     fn diff(&self, d: &Diff) -> Result<String, ReportError> {

@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use super::{group_label, is_best, mean_pm, p_value, signed, Exporter};
 use crate::report::diff::Diff;
+use crate::report::history::History;
 use crate::report::paper::PaperTable;
 use crate::report::provenance::Provenance;
 use crate::report::table::Table;
@@ -34,9 +35,82 @@ fn cell_text(s: &str) -> String {
     s.replace('|', "\\|")
 }
 
+/// `s` cut to `n` characters, with an ellipsis where cut.
+fn short(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        return s.to_owned();
+    }
+    let mut cut: String = s.chars().take(n - 1).collect();
+    cut.push('…');
+    cut
+}
+
+/// A table cell: mean ± half width, and its own count where it differs
+/// from the group's.
+fn estimate_cell(e: &crate::report::bootstrap::Estimate, n: usize) -> String {
+    let (mean, half) = mean_pm(e);
+    let mut s = format!("{mean} ± {half}");
+    if e.n != n {
+        s.push_str(&format!(" (n={})", e.n));
+    }
+    s
+}
+
 impl Exporter for Markdown {
     fn name(&self) -> &'static str {
         "md"
+    }
+
+    fn history(&self, h: &History) -> Result<String, ReportError> {
+        let mut out = String::new();
+        let _ = writeln!(out, "<!-- runner history");
+        let _ = writeln!(out, "experiment: {}", h.experiment.replace("--", "- -"));
+        let _ = writeln!(out, "results: {}", h.results.replace("--", "- -"));
+        let _ = writeln!(out, "commits: {}", h.entries.len());
+        for e in &h.entries {
+            let runs = e.table.as_ref().map_or_else(
+                || "none complete".to_owned(),
+                |t| format!("{} complete, sha256 of sorted run ids {}", t.provenance.run_ids.len(), t.provenance.runs_sha256),
+            );
+            let _ = writeln!(out, "{}: {} planned runs, {runs}", e.tag.tag, e.tag.planned);
+        }
+        let _ = writeln!(out, "-->\n");
+        let mut head: Vec<String> = vec!["commit".into(), "date".into(), "subject".into()];
+        head.extend(h.by.iter().cloned());
+        head.push("n".into());
+        head.extend(h.metrics.iter().map(|m| format!("{} {}", m.name, m.arrow())));
+        row(&mut out, &head);
+        let align: Vec<String> = std::iter::repeat_n("---".to_owned(), 3 + h.by.len())
+            .chain(std::iter::repeat_n("---:".to_owned(), h.metrics.len() + 1))
+            .collect();
+        row(&mut out, &align);
+        for e in &h.entries {
+            let mut tag = cell_text(&e.tag.tag);
+            if let Some(from) = &e.tag.rescored_from {
+                tag.push_str(&format!(" (rescored from {})", cell_text(from)));
+            }
+            let date = e.tag.info.as_ref().map_or("-".to_owned(), |i| i.date.chars().take(10).collect());
+            let subject = e.tag.info.as_ref().map_or("-".to_owned(), |i| cell_text(&short(&i.subject, 60)));
+            let Some(t) = &e.table else {
+                let mut cells = vec![tag, date, subject];
+                cells.extend(std::iter::repeat_n("-".to_owned(), h.by.len()));
+                cells.push("0".into());
+                cells.extend(std::iter::repeat_n("-".to_owned(), h.metrics.len()));
+                row(&mut out, &cells);
+                continue;
+            };
+            for (i, r) in t.rows.iter().enumerate() {
+                // Date and subject once per commit.
+                let (date, subject) = if i == 0 { (date.clone(), subject.clone()) } else { (String::new(), String::new()) };
+                let mut cells = vec![tag.clone(), date, subject];
+                cells.extend(r.key.iter().map(|k| cell_text(&k.to_string())));
+                cells.push(r.n.to_string());
+                cells.extend(r.cells.iter().map(|c| c.as_ref().map_or("-".to_owned(), |e| estimate_cell(e, r.n))));
+                row(&mut out, &cells);
+            }
+        }
+        out.push_str("\nOne row per commit and group, oldest commit first; each commit's complete runs only. Mean ± half the width of its 95% interval, as in `runner table`.\n");
+        Ok(out)
     }
 
     fn table(&self, t: &Table) -> String {
@@ -55,17 +129,15 @@ impl Exporter for Markdown {
             for (m, c) in r.cells.iter().enumerate() {
                 cells.push(match c {
                     None => "-".into(),
-                    Some(e) => {
+                    Some(e) if is_best(t, m, e) => {
                         let (mean, half) = mean_pm(e);
-                        let mut s = format!("{mean} ± {half}");
-                        if is_best(t, m, e) {
-                            s = format!("**{s}**");
-                        }
+                        let mut s = format!("**{mean} ± {half}**");
                         if e.n != r.n {
                             s.push_str(&format!(" (n={})", e.n));
                         }
                         s
                     }
+                    Some(e) => estimate_cell(e, r.n),
                 });
             }
             row(&mut out, &cells);

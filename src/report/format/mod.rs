@@ -9,6 +9,7 @@ mod markdown;
 use super::bootstrap::Estimate;
 use super::diff::Diff;
 use super::frame::Level;
+use super::history::History;
 use super::paper::{Block, PaperTable};
 use super::table::Table;
 use super::ReportError;
@@ -30,6 +31,10 @@ pub trait Exporter {
 
     fn diff(&self, _diff: &Diff) -> Result<String, ReportError> {
         Err(ReportError::Unsupported { format: self.name(), what: "diffs", valid: "md, json" })
+    }
+
+    fn history(&self, _history: &History) -> Result<String, ReportError> {
+        Err(ReportError::Unsupported { format: self.name(), what: "history", valid: "md, json" })
     }
 
     fn paper(&self, _table: &PaperTable) -> Result<String, ReportError> {

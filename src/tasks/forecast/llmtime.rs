@@ -8,12 +8,12 @@
 //! zeros (`0.523` → `523`, `1.04` → `1040`, `0` → `0`), with a leading `-`
 //! for negative values (which only a continuation can produce). Digits are
 //! joined by `bit_sep`, time steps by `time_sep`.
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::spec::SerializationSpec;
 
 /// How a series is written as text.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LlmTimeOptions {
     /// Quantile of `x − offset` that becomes 1 (default 0.95).
     pub alpha: f64,

@@ -1,0 +1,228 @@
+//! `runner rescore`: the recorded outputs of a results directory read and
+//! scored again by this build's task code (parsing, metrics, rewards),
+//! without a model, into a new results directory
+//! `<this tag>-rescore-<their tag>`. A parser or metric fix then costs a
+//! rescore, not a run.
+//!
+//! Each record keeps everything the search produced (its output text and
+//! tokens, counters, tree, seed, timing); `reward`, `parse_status`,
+//! `answer`, `truth` and `metrics` are recomputed from the output, with the
+//! serialization and history the sample's prompt was built with (both in
+//! the record). The search itself is not repeated: a method that chose its
+//! output by reward (best-of-N, the tree methods) chose it under the old
+//! reward, and only a new run shows what it would choose under the new one.
+//!
+//! The new directory is built under a temporary name and renamed into place
+//! whole; the directory read is never written.
+
+mod record;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::plan::DatasetRef;
+use crate::schedule::sources::Sources;
+use crate::store::layout::{run_dir, PLAN_JSON, RUN_JSON, SAMPLES_JSONL, SAMPLES_PARQUET};
+use crate::store::plan_file::PlanFile;
+use crate::store::provenance::{Machine, RescoreOrigin};
+use crate::store::row::{RunColumns, SampleRow};
+use crate::store::{jsonl, write_atomic, write_samples_parquet, CommitTag, RunFile, RunStatus, StoreError};
+use crate::tasks::forecast::llmtime::LlmTimeOptions;
+use crate::tasks::{Sample, Task, TaskError};
+
+pub use record::{rescore_record, RecordChange};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RescoreError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Fetch(#[from] crate::assets::FetchError),
+    #[error("{}: {source}", path.display())]
+    Task { path: PathBuf, source: TaskError },
+    #[error("{}: no plan.json: not a results directory `runner run` wrote", dir.display())]
+    NoPlan { dir: PathBuf },
+    #[error("{}: already exists; these records were rescored at this commit before (remove the directory to rescore them again)", dir.display())]
+    Exists { dir: PathBuf },
+    #[error("{}: dataset `{dataset}`: the data's sha256 is {now}, but the records were made from {recorded}; restore the data they were made from", path.display())]
+    DataChanged { path: PathBuf, dataset: String, recorded: String, now: String },
+    #[error("{}: line {line}: {message}", path.display())]
+    Record { path: PathBuf, line: usize, message: String },
+}
+
+impl RescoreError {
+    /// 2 for what the user can fix (the input), 1 for the machine.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RescoreError::NoPlan { .. } | RescoreError::Exists { .. } | RescoreError::DataChanged { .. } => 2,
+            RescoreError::Fetch(e) => e.exit_code(),
+            RescoreError::Store(StoreError::NoResults { .. }) => 2,
+            RescoreError::Store(_) | RescoreError::Task { .. } | RescoreError::Record { .. } => 1,
+        }
+    }
+}
+
+/// What rescoring one run changed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RunRescored {
+    pub run_id: String,
+    /// `model/dataset/method`.
+    pub label: String,
+    pub records: usize,
+    /// Records whose reward, parse status or metrics changed.
+    pub reward_changed: usize,
+    pub parse_status_changed: usize,
+    pub metrics_changed: usize,
+}
+
+/// What `rescore` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rescored {
+    pub from: PathBuf,
+    pub to: PathBuf,
+    pub runs: Vec<RunRescored>,
+}
+
+/// The directory name of `tag`'s rescore of the results named `source`
+/// (a rescore of a rescore names the results the outputs came from).
+pub fn target_name(tag: &CommitTag, source: &str) -> String {
+    let origin = source.split_once("-rescore-").map_or(source, |(o, _)| o);
+    format!("{tag}-rescore-{origin}")
+}
+
+/// Rescores every recorded run of `source` (a results directory) into
+/// `target`, with the data sources of `spec` (the experiment file: where
+/// relative paths and the lock file are).
+pub fn rescore(spec: &Path, source: &Path, target: &Path, tag: &CommitTag) -> Result<Rescored, RescoreError> {
+    let plan = PlanFile::read(source)?.ok_or_else(|| RescoreError::NoPlan { dir: source.to_path_buf() })?;
+    if target.exists() {
+        return Err(RescoreError::Exists { dir: target.to_path_buf() });
+    }
+    let sources = Sources::cached(&plan.runs, spec)?;
+    let building = crate::store::tmp_name(target);
+    if building.exists() {
+        std::fs::remove_dir_all(&building).map_err(StoreError::io(&building))?;
+    }
+    let result = build(&plan, &sources, source, &building, tag);
+    match result {
+        Ok(runs) => {
+            std::fs::rename(&building, target).map_err(StoreError::io(target))?;
+            Ok(Rescored { from: source.to_path_buf(), to: target.to_path_buf(), runs })
+        }
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&building);
+            Err(e)
+        }
+    }
+}
+
+/// Writes the rescored results of `plan` (read from `source`) into `out`.
+fn build(plan: &PlanFile, sources: &Sources, source: &Path, out: &Path, tag: &CommitTag) -> Result<Vec<RunRescored>, RescoreError> {
+    let mut tasks = Tasks::default();
+    let mut done = Vec::new();
+    for run in &plan.runs {
+        let dir = run_dir(source, &run.run_id.0);
+        let Some(file) = RunFile::read(&dir.join(RUN_JSON))? else { continue };
+        let samples_path = dir.join(SAMPLES_JSONL);
+        let records = jsonl::read(&samples_path)?.values;
+        let out_dir = run_dir(out, &run.run_id.0);
+        let mut changes = RunRescored {
+            run_id: run.run_id.0.clone(),
+            label: format!("{}/{}/{}", run.model.name, run.dataset.name, run.method.name),
+            records: records.len(),
+            ..RunRescored::default()
+        };
+        let mut lines = Vec::with_capacity(records.len());
+        if !records.is_empty() {
+            let (task, samples) = tasks.get(sources, &run.dataset, &records[0])?;
+            for (i, old) in records.iter().enumerate() {
+                let at = |message: String| RescoreError::Record { path: samples_path.clone(), line: i + 1, message };
+                let (new, change) = rescore_record(old, task, samples).map_err(at)?;
+                changes.reward_changed += usize::from(change.reward);
+                changes.parse_status_changed += usize::from(change.parse_status);
+                changes.metrics_changed += usize::from(change.metrics);
+                lines.push(new);
+            }
+        }
+        write_records(&out_dir.join(SAMPLES_JSONL), &lines)?;
+        if file.status == RunStatus::Complete && dir.join(SAMPLES_PARQUET).exists() {
+            let columns = RunColumns::of(run);
+            let rows: Vec<SampleRow> = lines.iter().map(|v| SampleRow::from_record(v, &columns)).collect();
+            write_samples_parquet(&out_dir.join(SAMPLES_PARQUET), &rows)?;
+        }
+        file.write(&out_dir.join(RUN_JSON))?;
+        done.push(changes);
+    }
+    write_plan(plan, out, tag)?;
+    crate::store::summary::write_summary(out, &plan.runs, crate::store::lock::LockTiming::default())?;
+    Ok(done)
+}
+
+fn write_records(path: &Path, records: &[serde_json::Value]) -> Result<(), StoreError> {
+    let mut text = Vec::new();
+    for r in records {
+        serde_json::to_writer(&mut text, r).map_err(|e| StoreError::Corrupt { path: path.into(), line: 0, message: e.to_string() })?;
+        text.push(b'\n');
+    }
+    write_atomic(path, &text)
+}
+
+/// The source's plan with this build's provenance and where the outputs
+/// came from.
+fn write_plan(plan: &PlanFile, out: &Path, tag: &CommitTag) -> Result<(), StoreError> {
+    let mut next = plan.clone();
+    let before = &plan.provenance;
+    let origin = before.rescored_from.clone().unwrap_or_else(|| RescoreOrigin {
+        tag: before.commit.to_string(),
+        commit: before.commit.clone(),
+        runner_version: before.runner_version.clone(),
+        rescored_at: String::new(),
+    });
+    next.provenance.rescored_from = Some(RescoreOrigin { rescored_at: crate::store::now_rfc3339(), ..origin });
+    next.provenance.commit = tag.clone();
+    next.provenance.runner_version = env!("CARGO_PKG_VERSION").into();
+    next.provenance.machine = Machine::current();
+    let path = out.join(PLAN_JSON);
+    let mut text =
+        serde_json::to_vec_pretty(&next).map_err(|e| StoreError::Corrupt { path: path.clone(), line: 0, message: e.to_string() })?;
+    text.push(b'\n');
+    write_atomic(&path, &text)
+}
+
+/// Each dataset entry's task and selected samples, loaded once.
+#[derive(Default)]
+struct Tasks {
+    loaded: HashMap<String, (Task, Vec<Sample>)>,
+}
+
+impl Tasks {
+    /// The task of `d` and its selected samples; the data must be the data
+    /// `first` (a record of the run) was made from.
+    fn get(&mut self, sources: &Sources, d: &DatasetRef, first: &serde_json::Value) -> Result<(&Task, &[Sample]), RescoreError> {
+        let key = serde_json::to_string(d).unwrap_or_else(|_| d.name.clone());
+        let path = sources.data_path(&d.source)?;
+        if !self.loaded.contains_key(&key) {
+            let task = Task::load(&path, d.format, d.split)
+                .map_err(|source| RescoreError::Task { path: path.clone(), source })?
+                .for_dataset(d, LlmTimeOptions::default());
+            let selection = task
+                .select(d.samples as usize, d.selection_seed, d.stratify_by.as_deref())
+                .map_err(|source| RescoreError::Task { path: path.clone(), source })?;
+            let samples: Vec<Sample> = task.dataset.selected(&selection).cloned().collect();
+            self.loaded.insert(key.clone(), (task, samples));
+        }
+        let (task, samples) = &self.loaded[&key];
+        let recorded = first.get("data_sha256").and_then(serde_json::Value::as_str).unwrap_or_default();
+        if recorded != task.dataset.sha256 {
+            return Err(RescoreError::DataChanged {
+                path,
+                dataset: d.name.clone(),
+                recorded: recorded.to_owned(),
+                now: task.dataset.sha256.clone(),
+            });
+        }
+        Ok((task, samples))
+    }
+}
