@@ -21,12 +21,28 @@ pub static malloc_conf: &[u8; 36] = b"dirty_decay_ms:-1,muzzy_decay_ms:-1\0";
 fn main() -> ExitCode {
     restart_with_blas_settings();
     let cli = runner::cli::Cli::parse();
+    if cli.command.only_prints() {
+        stop_quietly_on_a_closed_pipe();
+    }
     match runner::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(e.exit_code())
         }
+    }
+}
+
+/// A command that only prints (`runner list | head`) ends, as other Unix
+/// tools do, when its reader goes away: SIGPIPE back to its default action.
+/// Commands that write results keep it ignored, so a closed pipe can never
+/// stop them between two writes.
+fn stop_quietly_on_a_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to its default, before any
+    // thread is started, touches no memory of this process.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

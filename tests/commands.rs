@@ -75,6 +75,28 @@ fn completions_and_manual_pages_cover_every_command() {
 }
 
 /// `(command path, its long flags)` for every command and subcommand.
+/// Printing commands end quietly when their reader goes away (`| head`):
+/// no panic, no message; each is stopped by SIGPIPE or finishes.
+#[test]
+fn printing_commands_end_quietly_on_a_closed_pipe() {
+    use std::os::unix::process::ExitStatusExt;
+    let spec = common::root().join("experiments/quickstart.yaml");
+    let spec = spec.to_str().unwrap();
+    for args in [vec!["list"], vec!["schema"], vec!["man"], vec!["plan", spec], vec!["completions", "zsh"], vec!["doctor", "--no-bench"]] {
+        let mut child = common::runner()
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = common::stderr(&out);
+        assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{args:?}: {err}");
+        assert!(out.status.success() || out.status.signal() == Some(libc::SIGPIPE), "{args:?}: {:?} {err}", out.status);
+    }
+}
+
 fn commands(cmd: &clap::Command, path: &str, out: &mut Vec<(String, Vec<String>)>) {
     for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
         let p = format!("{path} {}", sub.get_name());

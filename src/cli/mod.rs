@@ -119,6 +119,27 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// Whether the command only reads and prints (it writes no results, no
+    /// lock, no outbox), so that a closed standard output may end it.
+    pub fn only_prints(&self) -> bool {
+        matches!(
+            self,
+            Command::Plan(_)
+                | Command::Validate { .. }
+                | Command::Status(_)
+                | Command::Table(_)
+                | Command::Diff(_)
+                | Command::History(_)
+                | Command::Completions { .. }
+                | Command::Man { output: None }
+                | Command::List { .. }
+                | Command::Doctor { .. }
+                | Command::Schema { output: None }
+        )
+    }
+}
+
 /// A failed command and the exit code it maps to.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {

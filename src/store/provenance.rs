@@ -17,6 +17,11 @@ pub struct Machine {
     pub cpu: Option<String>,
     pub cpu_cores: usize,
     pub total_memory_bytes: Option<u64>,
+    /// The GPUs MLX can use: on Apple silicon the chip's own (named after
+    /// the chip), on Linux the NVIDIA GPUs the driver lists (CUDA backend);
+    /// empty where there is none.
+    #[serde(default)]
+    pub gpus: Vec<String>,
 }
 
 impl Machine {
@@ -28,6 +33,7 @@ impl Machine {
             RefreshKind::nothing().with_cpu(CpuRefreshKind::nothing()).with_memory(MemoryRefreshKind::nothing().with_ram()),
         );
         let cpu = sys.cpus().first().map(|c| c.brand().trim().to_owned()).filter(|b| !b.is_empty());
+        let gpus = gpus(cpu.as_deref());
         Machine {
             os: System::long_os_version().unwrap_or_else(|| std::env::consts::OS.to_owned()),
             arch: std::env::consts::ARCH.into(),
@@ -35,13 +41,48 @@ impl Machine {
             cpu,
             cpu_cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             total_memory_bytes: Some(sys.total_memory()).filter(|m| *m > 0),
+            gpus,
         }
     }
+}
+
+/// The GPUs of this machine (see [`Machine::gpus`]).
+fn gpus(cpu: Option<&str>) -> Vec<String> {
+    if cfg!(all(target_os = "macos", target_arch = "aarch64")) {
+        return cpu.map(|c| format!("{c} (integrated GPU)")).into_iter().collect();
+    }
+    let mut found: Vec<String> = std::fs::read_dir("/proc/driver/nvidia/gpus")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("information")).ok())
+        .filter_map(|text| nvidia_model(&text))
+        .collect();
+    found.sort();
+    found
+}
+
+/// The `Model:` line of an NVIDIA driver's `information` file.
+fn nvidia_model(information: &str) -> Option<String> {
+    information.lines().find_map(|l| l.strip_prefix("Model:")).map(|m| m.trim().to_owned()).filter(|m| !m.is_empty())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nvidia_gpus_are_named_from_the_driver_information() {
+        let info = "Model: \t\t NVIDIA H100 80GB HBM3\nIRQ:   \t\t 35\nGPU UUID: \t GPU-0\nBus Type: \t PCIe\n";
+        assert_eq!(nvidia_model(info).as_deref(), Some("NVIDIA H100 80GB HBM3"));
+        assert_eq!(nvidia_model("IRQ: 35\n"), None);
+        // This machine: the driver's list, or none without one.
+        let m = Machine::current();
+        let listed = std::fs::read_dir("/proc/driver/nvidia/gpus").map(|rd| rd.count()).unwrap_or(0);
+        if !cfg!(target_os = "macos") {
+            assert_eq!(m.gpus.len(), listed, "{m:?}");
+        }
+    }
 
     #[test]
     fn the_machine_names_its_cpu_and_memory() {
