@@ -21,7 +21,7 @@ pub static malloc_conf: &[u8; 36] = b"dirty_decay_ms:-1,muzzy_decay_ms:-1\0";
 fn main() -> ExitCode {
     restart_with_blas_settings();
     let cli = runner::cli::Cli::parse();
-    if cli.command.only_prints() {
+    if cli.command.stops_on_closed_pipe() {
         stop_quietly_on_a_closed_pipe();
     }
     match runner::cli::run(cli) {
@@ -35,8 +35,8 @@ fn main() -> ExitCode {
 
 /// A command that only prints (`runner list | head`) ends, as other Unix
 /// tools do, when its reader goes away: SIGPIPE back to its default action.
-/// Commands that write results keep it ignored, so a closed pipe can never
-/// stop them between two writes.
+/// Commands that write results as they go keep it ignored, so a closed pipe
+/// can never stop them between two writes.
 fn stop_quietly_on_a_closed_pipe() {
     #[cfg(unix)]
     // SAFETY: setting a signal's disposition to its default, before any

@@ -83,12 +83,8 @@ fn printing_commands_end_quietly_on_a_closed_pipe() {
     let spec = common::root().join("experiments/quickstart.yaml");
     let spec = spec.to_str().unwrap();
     for args in [vec!["list"], vec!["schema"], vec!["man"], vec!["plan", spec], vec!["completions", "zsh"], vec!["doctor", "--no-bench"]] {
-        let mut child = common::runner()
-            .args(&args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child =
+            common::runner().args(&args).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
         drop(child.stdout.take());
         let out = child.wait_with_output().unwrap();
         let err = common::stderr(&out);

@@ -272,7 +272,7 @@ fn a_safetensors_directory_quantizes_to_the_tensors_of_its_gguf() {
     }
     // A quantized directory is not quantized again, and nothing is overwritten.
     let err = convert(&from_dir, &tmp.path().join("again"), q).unwrap_err().to_string();
-    assert!(err.contains("already MLX-quantized"), "{err}");
+    assert!(err.contains("already quantized") && err.contains("`quantization`"), "{err}");
     assert!(!tmp.path().join("again").exists());
     let err = convert(&dense, &from_gguf, q).unwrap_err().to_string();
     assert!(err.contains("already exists"), "{err}");
@@ -309,6 +309,41 @@ fn a_sharded_bf16_qwen2_directory_converts_to_8_bits_as_mlx_lm_reads_it() {
     assert!(ours.format.contains("8-bit"), "{}", ours.format);
     let ps = prompts(&ours.tokenizer);
     assert_close(&our_logits(&ours, &ps), &reference_logits(&dst, &ps, &["--dequantize"]), "converted qwen2 8-bit");
+    // The quantization is the one the reference writes for the same bf16
+    // weights (same rule, groups of 32): tensor for tensor, bit for bit.
+    let grouped = tmp.path().join("q8g32");
+    let out = common::runner()
+        .args(["model", "convert"])
+        .arg(&src)
+        .arg(&grouped)
+        .args(["--quantize", "8", "--group-size", "32"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let theirs = tmp.path().join("theirs");
+    let args = [
+        "tiny",
+        theirs.to_str().unwrap(),
+        "--arch",
+        "qwen2",
+        "--tokenizer-from",
+        tok.to_str().unwrap(),
+        "--dtype",
+        "bfloat16",
+        "--quantize",
+        "8",
+    ];
+    run_py(&args, None);
+    let (a, b) = (tensors(&grouped), tensors(&theirs));
+    let mut names: Vec<&String> = a.keys().collect();
+    names.sort();
+    let mut other: Vec<&String> = b.keys().collect();
+    other.sort();
+    assert_eq!(names, other);
+    for n in names {
+        assert_eq!((a[n].shape(), a[n].dtype()), (b[n].shape(), b[n].dtype()), "{n}");
+        assert!(a[n].eq_values(&b[n]).unwrap(), "{n} differs from the reference's quantization");
+    }
 }
 
 /// A repo id resolves through the local hub cache layout to its snapshot,

@@ -161,6 +161,11 @@ fn wait_for(path: &Path) {
 /// fake `scontrol` on PATH, sends `signal` once the worker runs; returns
 /// the exit code, the fake worker's record, and what scontrol was asked.
 fn signalled(dir: &Path, script: &str, signal: &str) -> (Option<i32>, String, String, String) {
+    signalled_after(dir, script, signal, "worker.started")
+}
+
+/// [`signalled`], the signal sent once `file` appears in `dir`.
+fn signalled_after(dir: &Path, script: &str, signal: &str, file: &str) -> (Option<i32>, String, String, String) {
     let bin = dir.join("bin");
     let path = dir.join("job.sbatch");
     std::fs::write(&path, script).unwrap();
@@ -174,8 +179,8 @@ fn signalled(dir: &Path, script: &str, signal: &str) -> (Option<i32>, String, St
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    wait_for(&dir.join("worker.started"));
-    // Past `worker=$!` in the script.
+    wait_for(&dir.join(file));
+    // Past `worker=$!` in the script (or into the setup line).
     std::thread::sleep(std::time::Duration::from_millis(200));
     let kill = std::process::Command::new("kill").arg(format!("-{signal}")).arg(child.id().to_string()).status().unwrap();
     assert!(kill.success());
@@ -201,7 +206,11 @@ fn the_trap_requeues_the_task_before_the_time_limit_and_stops_the_worker() {
         let script = job_script(dir.path(), &["--gpus", "a100:2", "--setup", "export FAKE_FLAG=1"], &fake);
         assert!(script.contains("#SBATCH --gpus=a100:2\n"), "the flag wins over the spec's gpus: 1\n{script}");
         assert!(script.contains("#SBATCH --signal=B:USR1@120\n"), "{script}");
-        assert!(script.contains("set -euo pipefail\nexport FAKE_SETUP=spec\nexport FAKE_FLAG=1\n"), "setup lines in order:\n{script}");
+        assert!(script.contains("set -euo pipefail\n"), "{script}");
+        assert!(
+            script.contains("trap stop_worker TERM\nexport FAKE_SETUP=spec\nexport FAKE_FLAG=1\n"),
+            "traps, then setup lines in order:\n{script}"
+        );
         assert!(!script.contains("exec "), "{script}");
         let syntax = std::process::Command::new("bash").arg("-n").arg("-c").arg(&script).output().unwrap();
         assert!(syntax.status.success(), "bash -n: {}", common::stderr(&syntax));
@@ -218,6 +227,24 @@ fn the_trap_requeues_the_task_before_the_time_limit_and_stops_the_worker() {
             assert_eq!(scontrol, "", "scancel is no requeue");
         }
     }
+}
+
+/// USR1 while a setup line runs is not lost: the task requeues, and the
+/// worker, once started, is stopped at once.
+#[test]
+fn a_signal_during_setup_still_requeues_and_stops_the_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    executable(&bin.join("scontrol"), "#!/bin/bash\necho \"$@\" >> \"$FAKE_DIR/scontrol.args\"\n");
+    let fake = bin.join("fake-runner");
+    executable(&fake, "#!/bin/bash\necho started > \"$FAKE_DIR/worker.started\"\nexec sleep 30\n");
+    let script = job_script(dir.path(), &["--setup", "touch \"$FAKE_DIR/setup.started\"; sleep 1"], &fake);
+    let started = std::time::Instant::now();
+    let (code, _, scontrol, stderr) = signalled_after(dir.path(), &script, "USR1", "setup.started");
+    assert_eq!(scontrol, "requeue 77_1\n", "{stderr}");
+    assert_eq!(code, Some(143), "the worker was stopped by SIGTERM\n{stderr}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "the worker ran on");
 }
 
 #[test]

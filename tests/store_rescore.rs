@@ -19,10 +19,21 @@ datasets:
   m3: {task: forecasting, path: m3.json, samples: 3, selection_seed: 0, history: 12}
   motions: {task: activity_recognition, asset: BasicMotions/BasicMotions_TEST.ts, samples: 2, selection_seed: 0, readings: 8}
 methods:
-  greedy: {max_new_tokens: 96}
-  best_of_n: {num_rollouts: 2, max_new_tokens: 96}
+  greedy: {max_new_tokens: 112}
+  best_of_n: {num_rollouts: 2, max_new_tokens: 112}
 seeds: [0]
 "#;
+
+/// A reply `a, b, c,` written with digits apart and steps joined by " ,".
+fn merged_digits(output: &str) -> String {
+    let values: Vec<String> = output
+        .split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(|v| v.chars().map(String::from).collect::<Vec<_>>().join(" "))
+        .collect();
+    format!("{} ,", values.join(" ,"))
+}
 
 fn records(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
@@ -74,6 +85,13 @@ fn rescoring_recomputes_scores_from_recorded_outputs_into_a_new_tag() {
     faulty[1]["reward"] = (-1.0).into();
     faulty[1]["answer"] = Value::Null;
     faulty[1]["metrics"]["smape"] = 200.0.into();
+    // A reply written with another serialization (digits apart, steps
+    // joined by " ,"), recorded with it: read with the record's own.
+    faulty[0]["output"] = merged_digits(truth[0]["output"].as_str().unwrap()).into();
+    faulty[0]["serialization"]["bit_sep"] = " ".into();
+    faulty[0]["serialization"]["time_sep"] = " ,".into();
+    // A record whose prompt showed fewer history values: its scaler differs.
+    faulty[2]["history_shown"] = 6.into();
     write_records(&greedy, &faulty);
     // And an output that does not parse (a best-of-N activity reply).
     let bon = run_of(&source, "motions", "best_of_n").join("samples.jsonl");
@@ -97,20 +115,35 @@ fn rescoring_recomputes_scores_from_recorded_outputs_into_a_new_tag() {
         let r = by_label[label];
         (r["records"].as_u64().unwrap(), r["reward_changed"].as_u64().unwrap(), r["parse_status_changed"].as_u64().unwrap())
     };
-    assert_eq!(counts("smollm2/m3/greedy"), (3, 1, 1));
+    assert_eq!(counts("smollm2/m3/greedy").0, 3);
+    assert_eq!(counts("smollm2/m3/greedy").2, 1, "only the faulty parse changes status");
     assert_eq!(counts("smollm2/motions/best_of_n"), (2, 1, 1));
     assert_eq!(counts("smollm2/m3/best_of_n"), (3, 0, 0));
     assert_eq!(counts("smollm2/motions/greedy"), (2, 0, 0));
 
-    // The faulty parser's record is corrected: the rescored records are
-    // those the run itself wrote, field for field.
-    assert_eq!(records(&run_of(&target, "m3", "greedy").join("samples.jsonl")), truth);
+    // The faulty parser's record is corrected to what the run itself wrote;
+    // the differently serialized reply reads as the same forecast; the
+    // shorter history scales the same digits to other values.
+    let greedy_now = records(&run_of(&target, "m3", "greedy").join("samples.jsonl"));
+    assert_eq!(greedy_now[1], truth[1]);
+    assert_eq!(
+        (&greedy_now[0]["answer"], &greedy_now[0]["metrics"], &greedy_now[0]["reward"]),
+        (&truth[0]["answer"], &truth[0]["metrics"], &truth[0]["reward"])
+    );
+    assert_eq!(greedy_now[0]["parse_status"], "ok");
+    assert_eq!(greedy_now[2]["parse_status"], "ok");
+    assert_ne!(greedy_now[2]["answer"], truth[2]["answer"], "history_shown is read from the record");
     for (dataset, method) in [("m3", "best_of_n"), ("motions", "greedy")] {
         assert_eq!(
             records(&run_of(&target, dataset, method).join("samples.jsonl")),
             records(&run_of(&source, dataset, method).join("samples.jsonl")),
             "{dataset}/{method}: the same code scores every record as it was"
         );
+    }
+    // An unchanged run's table is the source's, row for row.
+    for (dataset, method) in [("m3", "best_of_n"), ("motions", "greedy")] {
+        let frame = |dir: &Path| runner::store::parquet::read_frame(&run_of(dir, dataset, method).join("samples.parquet")).unwrap();
+        assert!(frame(&target).equals_missing(&frame(&source)), "{dataset}/{method}: samples.parquet");
     }
     // The unparsable reply is a failure with the failure reward; the rest
     // of its record (search counters, tokens, seed) is kept.
@@ -154,6 +187,21 @@ fn rescoring_recomputes_scores_from_recorded_outputs_into_a_new_tag() {
     assert_eq!(again.status.code(), Some(2), "{}", common::stderr(&again));
     assert!(common::stderr(&again).contains("already exists"), "{}", common::stderr(&again));
     assert_eq!(snapshot(&target), kept);
+
+    // A record of a sample the data does not have: refused, naming it.
+    std::fs::remove_dir_all(&target).unwrap();
+    let motions = run_of(&source, "motions", "greedy").join("samples.jsonl");
+    let kept_motions = std::fs::read(&motions).unwrap();
+    let mut unknown = records(&motions);
+    unknown[1]["sample_id"] = "nope".into();
+    write_records(&motions, &unknown);
+    let missing = rescore(&spec, &results, &[]);
+    assert_eq!(missing.status.code(), Some(2), "{}", common::stderr(&missing));
+    assert!(common::stderr(&missing).contains("sample `nope` is not in"), "{}", common::stderr(&missing));
+    assert!(common::stderr(&missing).contains("line 2"), "{}", common::stderr(&missing));
+    assert!(!target.exists());
+    std::fs::write(&motions, kept_motions).unwrap();
+    assert!(rescore(&spec, &results, &[]).status.success());
 
     // Data that is not the data the records were made from: refused,
     // naming the file, and nothing is left behind.

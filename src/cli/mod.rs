@@ -120,9 +120,9 @@ pub enum Command {
 }
 
 impl Command {
-    /// Whether the command only reads and prints (it writes no results, no
-    /// lock, no outbox), so that a closed standard output may end it.
-    pub fn only_prints(&self) -> bool {
+    /// Whether a closed standard output may end the command: it only reads
+    /// and prints, or (`rescore`) prints only once its files are in place.
+    pub fn stops_on_closed_pipe(&self) -> bool {
         matches!(
             self,
             Command::Plan(_)
@@ -131,6 +131,7 @@ impl Command {
                 | Command::Table(_)
                 | Command::Diff(_)
                 | Command::History(_)
+                | Command::Rescore(_)
                 | Command::Completions { .. }
                 | Command::Man { output: None }
                 | Command::List { .. }

@@ -122,16 +122,23 @@ pub fn convert_dir(src: &Path, dst: &Path, q: Option<Quantization>) -> Result<()
     let model_type = config["model_type"].as_str().unwrap_or_default().to_owned();
     let arch = super::models::architecture(&model_type).map_err(|e| EngineError::Unsupported(format!("{}: {e}", src.display())))?;
     (arch.config)(&text).map_err(|e| bad(format!("config.json: {e}")))?.validate().map_err(|e| bad(format!("config.json: {e}")))?;
-    if config.get("quantization").is_some_and(|v| !v.is_null()) {
-        return Err(EngineError::BadInput(format!(
-            "{}: already MLX-quantized (config.json has `quantization`); convert the unquantized model",
-            src.display()
-        )));
+    for key in ["quantization", "quantization_config"] {
+        if config.get(key).is_some_and(|v| !v.is_null()) {
+            return Err(EngineError::BadInput(format!(
+                "{}: already quantized (config.json has `{key}`); convert the unquantized model",
+                src.display()
+            )));
+        }
     }
     let mut weights = HashMap::new();
     for file in super::model::weight_files(src)? {
         super::safetensors_header::check(&file).map_err(|e| bad(format!("{}: {e}", file.display())))?;
         weights.extend(Array::load_safetensors(&file).map_err(|e| bad(format!("{}: {e}", file.display())))?);
+    }
+    // Tied embeddings: the output projection is the embedding; a stored
+    // copy is dropped, as the GGUF path does.
+    if config["tie_word_embeddings"].as_bool() == Some(true) {
+        weights.remove("lm_head.weight");
     }
     let weights = match q {
         None => weights,
@@ -181,13 +188,15 @@ fn write_dir(
 fn quantize_weights(weights: HashMap<String, Array>, q: Quantization) -> Result<HashMap<String, Array>, EngineError> {
     let mut out = HashMap::new();
     for (name, w) in weights {
-        let quantizable = name.ends_with(".weight") && w.ndim() == 2 && w.shape()[1] % q.group_size == 0 && !name.contains("norm");
+        let float = matches!(w.dtype(), Dtype::Float32 | Dtype::Float16 | Dtype::Bfloat16);
+        let quantizable = float && name.ends_with(".weight") && w.ndim() == 2 && w.shape()[1] % q.group_size == 0 && !name.contains("norm");
         if !quantizable {
             out.insert(name, w);
             continue;
         }
         let stem = name.trim_end_matches(".weight");
-        let (wq, scales, biases) = quantize(&w, q.group_size, q.bits)?;
+        let (wq, scales, biases) =
+            quantize(&w, q.group_size, q.bits).map_err(|e| EngineError::BadModel(format!("quantizing {name}: {e}")))?;
         out.insert(format!("{stem}.weight"), wq);
         out.insert(format!("{stem}.scales"), scales);
         out.insert(format!("{stem}.biases"), biases);

@@ -182,10 +182,12 @@ pub fn load_dir(dir: &Path, dtype: Option<Dtype>) -> Result<LoadedModel, EngineE
                 if ![2, 3, 4, 6, 8].contains(&q.bits) {
                     return Err(EngineError::Unsupported(format!("{}: {}-bit quantization", dir.display(), q.bits)));
                 }
-                // Expanded in the compute dtype: 16-bit scales widened
-                // first, so an f32 computation keeps every bit they give.
-                let scales = scales.as_dtype(dtype)?;
-                let biases = biases.map(|b| b.as_dtype(dtype)).transpose()?;
+                // For an f32 computation 16-bit scales are widened first, so
+                // the expansion keeps every bit they give; other dtypes
+                // expand in the scales' own.
+                let widen = |a: &Array| if dtype == Dtype::Float32 { a.as_dtype(dtype) } else { Ok(a.clone()) };
+                let scales = widen(scales)?;
+                let biases = biases.map(widen).transpose()?;
                 weights.insert(name.clone(), dequantize(w, &scales, biases.as_ref(), q.group_size, q.bits)?.as_dtype(dtype)?);
             }
             (None, Some(scales), _) => {

@@ -17,12 +17,12 @@
 
 mod record;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::plan::DatasetRef;
+use crate::plan::{DatasetRef, RunConfig};
 use crate::schedule::sources::Sources;
 use crate::store::layout::{run_dir, PLAN_JSON, RUN_JSON, SAMPLES_JSONL, SAMPLES_PARQUET};
 use crate::store::plan_file::PlanFile;
@@ -32,7 +32,7 @@ use crate::store::{jsonl, write_atomic, write_samples_parquet, CommitTag, RunFil
 use crate::tasks::forecast::llmtime::LlmTimeOptions;
 use crate::tasks::{Sample, Task, TaskError};
 
-pub use record::{rescore_record, RecordChange};
+pub use record::{rescore_record, RecordChange, RecordError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RescoreError {
@@ -50,6 +50,8 @@ pub enum RescoreError {
     DataChanged { path: PathBuf, dataset: String, recorded: String, now: String },
     #[error("{}: line {line}: {message}", path.display())]
     Record { path: PathBuf, line: usize, message: String },
+    #[error("{}: line {line}: sample `{sample}` is not in {} (dataset `{dataset}`); restore the data the records were made from", records.display(), data.display())]
+    NotInData { records: PathBuf, line: usize, sample: String, data: PathBuf, dataset: String },
 }
 
 impl RescoreError {
@@ -57,6 +59,7 @@ impl RescoreError {
     pub fn exit_code(&self) -> u8 {
         match self {
             RescoreError::NoPlan { .. } | RescoreError::Exists { .. } | RescoreError::DataChanged { .. } => 2,
+            RescoreError::NotInData { .. } => 2,
             RescoreError::Fetch(e) => e.exit_code(),
             RescoreError::Store(StoreError::NoResults { .. }) => 2,
             RescoreError::Store(_) | RescoreError::Task { .. } | RescoreError::Record { .. } => 1,
@@ -88,7 +91,7 @@ pub struct Rescored {
 /// The directory name of `tag`'s rescore of the results named `source`
 /// (a rescore of a rescore names the results the outputs came from).
 pub fn target_name(tag: &CommitTag, source: &str) -> String {
-    let origin = source.split_once("-rescore-").map_or(source, |(o, _)| o);
+    let origin = source.split_once("-rescore-").map_or(source, |(_, from)| from);
     format!("{tag}-rescore-{origin}")
 }
 
@@ -100,17 +103,26 @@ pub fn rescore(spec: &Path, source: &Path, target: &Path, tag: &CommitTag) -> Re
     if target.exists() {
         return Err(RescoreError::Exists { dir: target.to_path_buf() });
     }
-    let sources = Sources::cached(&plan.runs, spec)?;
+    // Only the data of runs that have records is needed.
+    let recorded: Vec<RunConfig> = plan.runs.iter().filter(|r| run_dir(source, &r.run_id.0).join(RUN_JSON).is_file()).cloned().collect();
+    let sources = Sources::cached(&recorded, spec)?;
     let building = crate::store::tmp_name(target);
     if building.exists() {
         std::fs::remove_dir_all(&building).map_err(StoreError::io(&building))?;
     }
     let result = build(&plan, &sources, source, &building, tag);
     match result {
-        Ok(runs) => {
-            std::fs::rename(&building, target).map_err(StoreError::io(target))?;
-            Ok(Rescored { from: source.to_path_buf(), to: target.to_path_buf(), runs })
-        }
+        Ok(runs) => match std::fs::rename(&building, target) {
+            Ok(()) => Ok(Rescored { from: source.to_path_buf(), to: target.to_path_buf(), runs }),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&building);
+                // Another rescore to the same name finished first.
+                if target.exists() {
+                    return Err(RescoreError::Exists { dir: target.to_path_buf() });
+                }
+                Err(StoreError::Io { path: target.to_path_buf(), source: e }.into())
+            }
+        },
         Err(e) => {
             let _ = std::fs::remove_dir_all(&building);
             Err(e)
@@ -136,10 +148,19 @@ fn build(plan: &PlanFile, sources: &Sources, source: &Path, out: &Path, tag: &Co
         };
         let mut lines = Vec::with_capacity(records.len());
         if !records.is_empty() {
-            let (task, samples) = tasks.get(sources, &run.dataset, &records[0])?;
+            let (task, samples, data) = tasks.get(sources, &run.dataset, &records[0])?;
             for (i, old) in records.iter().enumerate() {
-                let at = |message: String| RescoreError::Record { path: samples_path.clone(), line: i + 1, message };
-                let (new, change) = rescore_record(old, task, samples).map_err(at)?;
+                let line = i + 1;
+                let (new, change) = rescore_record(old, task, samples).map_err(|e| match e {
+                    RecordError::NotInData(sample) => RescoreError::NotInData {
+                        records: samples_path.clone(),
+                        line,
+                        sample,
+                        data: data.to_path_buf(),
+                        dataset: run.dataset.name.clone(),
+                    },
+                    RecordError::Malformed(message) => RescoreError::Record { path: samples_path.clone(), line, message },
+                })?;
                 changes.reward_changed += usize::from(change.reward);
                 changes.parse_status_changed += usize::from(change.parse_status);
                 changes.metrics_changed += usize::from(change.metrics);
@@ -148,8 +169,11 @@ fn build(plan: &PlanFile, sources: &Sources, source: &Path, out: &Path, tag: &Co
         }
         write_records(&out_dir.join(SAMPLES_JSONL), &lines)?;
         if file.status == RunStatus::Complete && dir.join(SAMPLES_PARQUET).exists() {
+            // In sample order, one row per sample, as a run writes it.
+            let by_index: BTreeMap<u64, &serde_json::Value> =
+                lines.iter().map(|v| (v.get("sample_index").and_then(serde_json::Value::as_u64).unwrap_or(u64::MAX), v)).collect();
             let columns = RunColumns::of(run);
-            let rows: Vec<SampleRow> = lines.iter().map(|v| SampleRow::from_record(v, &columns)).collect();
+            let rows: Vec<SampleRow> = by_index.values().map(|v| SampleRow::from_record(v, &columns)).collect();
             write_samples_parquet(&out_dir.join(SAMPLES_PARQUET), &rows)?;
         }
         file.write(&out_dir.join(RUN_JSON))?;
@@ -191,38 +215,61 @@ fn write_plan(plan: &PlanFile, out: &Path, tag: &CommitTag) -> Result<(), StoreE
     write_atomic(&path, &text)
 }
 
-/// Each dataset entry's task and selected samples, loaded once.
+/// Each dataset entry's task and its samples by id, loaded once.
 #[derive(Default)]
 struct Tasks {
-    loaded: HashMap<String, (Task, Vec<Sample>)>,
+    loaded: HashMap<String, Loaded>,
+}
+
+struct Loaded {
+    task: Task,
+    by_id: HashMap<String, Sample>,
+    path: PathBuf,
 }
 
 impl Tasks {
-    /// The task of `d` and its selected samples; the data must be the data
-    /// `first` (a record of the run) was made from.
-    fn get(&mut self, sources: &Sources, d: &DatasetRef, first: &serde_json::Value) -> Result<(&Task, &[Sample]), RescoreError> {
+    /// The task of `d`, its samples by id and its data path; the data must
+    /// be the data `first` (a record of the run) was made from.
+    fn get(
+        &mut self,
+        sources: &Sources,
+        d: &DatasetRef,
+        first: &serde_json::Value,
+    ) -> Result<(&Task, &HashMap<String, Sample>, &Path), RescoreError> {
         let key = serde_json::to_string(d).unwrap_or_else(|_| d.name.clone());
-        let path = sources.data_path(&d.source)?;
         if !self.loaded.contains_key(&key) {
+            let path = sources.data_path(&d.source)?;
             let task = Task::load(&path, d.format, d.split)
                 .map_err(|source| RescoreError::Task { path: path.clone(), source })?
                 .for_dataset(d, LlmTimeOptions::default());
-            let selection = task
-                .select(d.samples as usize, d.selection_seed, d.stratify_by.as_deref())
-                .map_err(|source| RescoreError::Task { path: path.clone(), source })?;
-            let samples: Vec<Sample> = task.dataset.selected(&selection).cloned().collect();
-            self.loaded.insert(key.clone(), (task, samples));
+            let by_id = task.dataset.samples.iter().map(|s| (s.id().to_owned(), s.clone())).collect();
+            self.loaded.insert(key.clone(), Loaded { task, by_id, path });
         }
-        let (task, samples) = &self.loaded[&key];
+        let Loaded { task, by_id, path } = &self.loaded[&key];
         let recorded = first.get("data_sha256").and_then(serde_json::Value::as_str).unwrap_or_default();
         if recorded != task.dataset.sha256 {
             return Err(RescoreError::DataChanged {
-                path,
+                path: path.clone(),
                 dataset: d.name.clone(),
                 recorded: recorded.to_owned(),
                 now: task.dataset.sha256.clone(),
             });
         }
-        Ok((task, samples))
+        Ok((task, by_id, path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rescore_is_named_after_the_results_its_outputs_came_from() {
+        let tag = CommitTag { commit: "c".repeat(40), dirty: None };
+        assert_eq!(target_name(&tag, "aaaaaaaaaaaa"), "cccccccccccc-rescore-aaaaaaaaaaaa");
+        // A rescore of a rescore: the outputs came from `aaaa…`.
+        assert_eq!(target_name(&tag, "bbbbbbbbbbbb-rescore-aaaaaaaaaaaa"), "cccccccccccc-rescore-aaaaaaaaaaaa");
+        let dirty = CommitTag { commit: "c".repeat(40), dirty: Some("0123abcd".into()) };
+        assert_eq!(target_name(&dirty, "bbbbbbbbbbbb-dirty-99999999"), "cccccccccccc-dirty-0123abcd-rescore-bbbbbbbbbbbb-dirty-99999999");
     }
 }

@@ -111,7 +111,8 @@ impl Results {
         let prefix = format!("{short}-dirty-");
         let mut dirty: Vec<PathBuf> =
             std::fs::read_dir(&exp).map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect()).unwrap_or_default();
-        dirty.retain(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix)));
+        // Rescored results (`…-rescore-…`) are named as directories only.
+        dirty.retain(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix) && !n.contains("-rescore-")));
         dirty.sort();
         match dirty.len() {
             1 => Ok(dirty.remove(0)),

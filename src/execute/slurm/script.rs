@@ -39,10 +39,11 @@ pub fn requeues_before_limit(script: &str) -> bool {
     script.lines().any(|l| l.starts_with(SIGNAL_OPTION))
 }
 
-/// The lines that start `command` (already quoted) with the trap: run in
-/// the background, requeue on USR1, pass SIGTERM on, exit with the
-/// worker's status.
-fn trapped(command: &str, seconds: u32) -> Vec<String> {
+/// The trap's functions and handlers, installed before the setup lines so
+/// that a signal during setup is not lost: USR1 requeues the task and stops
+/// the worker, TERM stops the worker; a signal before the worker exists is
+/// remembered in `trapped`.
+fn trap_lines(seconds: u32) -> Vec<String> {
     let task = "\"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\"";
     [
         format!("# Slurm sends USR1 to this shell {seconds} s before the time limit: requeue this"),
@@ -61,8 +62,19 @@ fn trapped(command: &str, seconds: u32) -> Vec<String> {
         "}".to_owned(),
         "trap requeue_task USR1".to_owned(),
         "trap stop_worker TERM".to_owned(),
+    ]
+    .into()
+}
+
+/// The lines that start `command` (already quoted) under the trap: in the
+/// background, stopped at once when a signal came first, waited for until
+/// its status is known, which the script exits with.
+fn trapped_start(command: &str) -> Vec<String> {
+    [
         format!("{command} &"),
         "worker=$!".to_owned(),
+        "# A signal that came before the worker existed stops it now.".to_owned(),
+        "if [ -n \"$trapped\" ]; then kill -TERM \"$worker\" 2>/dev/null || true; fi".to_owned(),
         "# A trapped signal ends `wait` early: wait again until the worker's status is known.".to_owned(),
         "status=".to_owned(),
         "while :; do".to_owned(),
@@ -144,6 +156,9 @@ pub fn render(manifest: &Manifest, options: &SlurmOptions, runner: &Path, submis
     }
     lines.push(String::new());
     lines.push("set -euo pipefail".to_owned());
+    if let Some(seconds) = signal {
+        lines.extend(trap_lines(seconds));
+    }
     lines.extend(options.setup.iter().cloned());
     let command = format!(
         "{} worker --manifest {} --task \"$SLURM_ARRAY_TASK_ID\"",
@@ -151,7 +166,7 @@ pub fn render(manifest: &Manifest, options: &SlurmOptions, runner: &Path, submis
         shell_quote(&submission_dir.join(crate::execute::manifest::MANIFEST).display().to_string())
     );
     match signal {
-        Some(seconds) => lines.extend(trapped(&command, seconds)),
+        Some(_) => lines.extend(trapped_start(&command)),
         // exec: Slurm's SIGTERM (scancel, preemption, time limit) reaches
         // the worker itself, which stops at once and releases its locks.
         None => lines.push(format!("exec {command}")),
