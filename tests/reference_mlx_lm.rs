@@ -242,6 +242,41 @@ fn tensors(dir: &Path) -> std::collections::HashMap<String, mlx_rs::Array> {
     mlx_rs::Array::load_safetensors(dir.join("model.safetensors")).unwrap()
 }
 
+/// Asserts that two model directories hold the same tensor names, shapes,
+/// dtypes and bits; returns the names.
+fn assert_same_tensors(ours: &Path, theirs: &Path, what: &str) -> Vec<String> {
+    let (a, b) = (tensors(ours), tensors(theirs));
+    let mut names: Vec<String> = a.keys().cloned().collect();
+    names.sort();
+    let mut other: Vec<String> = b.keys().cloned().collect();
+    other.sort();
+    assert_eq!(names, other, "{what}: tensor names");
+    for n in &names {
+        assert_eq!((a[n].shape(), a[n].dtype()), (b[n].shape(), b[n].dtype()), "{what}: {n}");
+        assert!(a[n].eq_values(&b[n]).unwrap(), "{what}: {n} differs");
+    }
+    names
+}
+
+/// A model directory's `config.json`.
+fn config_of(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap()
+}
+
+/// `runner model convert SRC DST FLAGS...`, which must succeed.
+fn convert_with_cli(src: &Path, dst: &Path, flags: &[&str]) {
+    let out = common::runner().args(["model", "convert"]).arg(src).arg(dst).args(flags).output().unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+}
+
+/// `reference.py tiny` of the qwen2 test model (seed 0) in bf16 into `dir`,
+/// with `extra` flags.
+fn tiny_bf16_qwen2(dir: &Path, tok: &Path, extra: &[&str]) {
+    let mut args = vec!["tiny", dir.to_str().unwrap(), "--arch", "qwen2", "--tokenizer-from", tok.to_str().unwrap(), "--dtype", "bfloat16"];
+    args.extend_from_slice(extra);
+    run_py(&args, None);
+}
+
 /// A safetensors directory converts as its GGUF does: SmolLM2's GGUF
 /// written dense, then that directory quantized, gives bit for bit the
 /// tensors of the GGUF quantized directly.
@@ -254,19 +289,9 @@ fn a_safetensors_directory_quantizes_to_the_tensors_of_its_gguf() {
     convert_gguf(&smollm2(), &dense, None).unwrap();
     convert(&dense, &from_dir, q).unwrap();
     convert(&smollm2(), &from_gguf, q).unwrap();
-    let (a, b) = (tensors(&from_dir), tensors(&from_gguf));
-    let mut names: Vec<&String> = a.keys().collect();
-    names.sort();
-    let mut other: Vec<&String> = b.keys().collect();
-    other.sort();
-    assert_eq!(names, other);
+    let names = assert_same_tensors(&from_dir, &from_gguf, "directory against GGUF");
     assert!(names.iter().any(|n| n.ends_with(".scales")), "quantized");
-    for n in names {
-        assert_eq!((a[n].shape(), a[n].dtype()), (b[n].shape(), b[n].dtype()), "{n}");
-        assert!(a[n].eq_values(&b[n]).unwrap(), "{n} differs");
-    }
-    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(from_dir.join("config.json")).unwrap()).unwrap();
-    assert_eq!(config["quantization"], serde_json::json!({"group_size": 64, "bits": 4}));
+    assert_eq!(config_of(&from_dir)["quantization"], serde_json::json!({"group_size": 64, "bits": 4}));
     for f in ["tokenizer.json", "tokenizer_config.json"] {
         assert_eq!(std::fs::read(dense.join(f)).unwrap(), std::fs::read(from_dir.join(f)).unwrap(), "{f} copied");
     }
@@ -286,24 +311,11 @@ fn a_sharded_bf16_qwen2_directory_converts_to_8_bits_as_mlx_lm_reads_it() {
     let tmp = tempfile::tempdir().unwrap();
     let tok = tokenizer_dir(tmp.path());
     let src = tmp.path().join("hf");
-    let args = [
-        "tiny",
-        src.to_str().unwrap(),
-        "--arch",
-        "qwen2",
-        "--tokenizer-from",
-        tok.to_str().unwrap(),
-        "--dtype",
-        "bfloat16",
-        "--shards",
-        "2",
-    ];
-    run_py(&args, None);
+    tiny_bf16_qwen2(&src, &tok, &["--shards", "2"]);
     assert!(src.join("model.safetensors.index.json").is_file());
     let dst = tmp.path().join("q8");
-    let out = common::runner().args(["model", "convert"]).arg(&src).arg(&dst).args(["--quantize", "8"]).output().unwrap();
-    assert!(out.status.success(), "{}", common::stderr(&out));
-    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dst.join("config.json")).unwrap()).unwrap();
+    convert_with_cli(&src, &dst, &["--quantize", "8"]);
+    let config = config_of(&dst);
     assert_eq!((config["model_type"].as_str(), config["quantization"]["bits"].as_i64()), (Some("qwen2"), Some(8)));
     let ours = load(dst.to_str().unwrap(), Dtype::Float32).unwrap();
     assert!(ours.format.contains("8-bit"), "{}", ours.format);
@@ -312,38 +324,10 @@ fn a_sharded_bf16_qwen2_directory_converts_to_8_bits_as_mlx_lm_reads_it() {
     // The quantization is the one the reference writes for the same bf16
     // weights (same rule, groups of 32): tensor for tensor, bit for bit.
     let grouped = tmp.path().join("q8g32");
-    let out = common::runner()
-        .args(["model", "convert"])
-        .arg(&src)
-        .arg(&grouped)
-        .args(["--quantize", "8", "--group-size", "32"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", common::stderr(&out));
+    convert_with_cli(&src, &grouped, &["--quantize", "8", "--group-size", "32"]);
     let theirs = tmp.path().join("theirs");
-    let args = [
-        "tiny",
-        theirs.to_str().unwrap(),
-        "--arch",
-        "qwen2",
-        "--tokenizer-from",
-        tok.to_str().unwrap(),
-        "--dtype",
-        "bfloat16",
-        "--quantize",
-        "8",
-    ];
-    run_py(&args, None);
-    let (a, b) = (tensors(&grouped), tensors(&theirs));
-    let mut names: Vec<&String> = a.keys().collect();
-    names.sort();
-    let mut other: Vec<&String> = b.keys().collect();
-    other.sort();
-    assert_eq!(names, other);
-    for n in names {
-        assert_eq!((a[n].shape(), a[n].dtype()), (b[n].shape(), b[n].dtype()), "{n}");
-        assert!(a[n].eq_values(&b[n]).unwrap(), "{n} differs from the reference's quantization");
-    }
+    tiny_bf16_qwen2(&theirs, &tok, &["--quantize", "8"]);
+    assert_same_tensors(&grouped, &theirs, "against the reference's quantization");
 }
 
 /// A repo id resolves through the local hub cache layout to its snapshot,

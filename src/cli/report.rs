@@ -96,6 +96,15 @@ pub enum DiffFormat {
     Json,
 }
 
+impl From<DiffFormat> for Format {
+    fn from(f: DiffFormat) -> Format {
+        match f {
+            DiffFormat::Md => Format::Md,
+            DiffFormat::Json => Format::Json,
+        }
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct DiffArgs {
     /// The earlier results: a git revision or a results directory.
@@ -208,11 +217,7 @@ pub fn history(args: &HistoryArgs) -> Result<(), CliError> {
     }
     let opts = TableOptions { by: args.by.clone(), metrics: args.metrics.clone() };
     let h = report::history::build(&name, &dir.display().to_string(), commits, &opts)?;
-    let format = match args.format {
-        DiffFormat::Md => Format::Md,
-        DiffFormat::Json => Format::Json,
-    };
-    write_out(args.output.as_deref(), &format.exporter().history(&h)?)
+    write_out(args.output.as_deref(), &Format::from(args.format).exporter().history(&h)?)
 }
 
 pub fn diff(args: &DiffArgs) -> Result<(), CliError> {
@@ -221,11 +226,7 @@ pub fn diff(args: &DiffArgs) -> Result<(), CliError> {
     let (a, b) = (store::load_samples(&dir_a)?, store::load_samples(&dir_b)?);
     let opts = DiffOptions { by: args.by.clone(), metrics: args.metrics.clone(), require: args.fail_on_regression.clone() };
     let d = report::diff(&a, Source::of_dir(&dir_a, spec), &b, Source::of_dir(&dir_b, spec), &opts)?;
-    let format = match args.format {
-        DiffFormat::Md => Format::Md,
-        DiffFormat::Json => Format::Json,
-    };
-    write_out(None, &format.exporter().diff(&d)?)?;
+    write_out(None, &Format::from(args.format).exporter().diff(&d)?)?;
     for metric in &args.fail_on_regression {
         d.check_regression(metric)?;
     }

@@ -24,11 +24,11 @@ use serde::Serialize;
 
 use crate::plan::{DatasetRef, RunConfig};
 use crate::schedule::sources::Sources;
-use crate::store::layout::{run_dir, PLAN_JSON, RUN_JSON, SAMPLES_JSONL, SAMPLES_PARQUET};
+use crate::store::layout::{run_dir, RUN_JSON, SAMPLES_JSONL, SAMPLES_PARQUET};
 use crate::store::plan_file::PlanFile;
 use crate::store::provenance::{Machine, RescoreOrigin};
 use crate::store::row::{RunColumns, SampleRow};
-use crate::store::{jsonl, write_atomic, write_samples_parquet, CommitTag, RunFile, RunStatus, StoreError};
+use crate::store::{jsonl, write_samples_parquet, CommitTag, RunFile, RunStatus, StoreError};
 use crate::tasks::forecast::llmtime::LlmTimeOptions;
 use crate::tasks::{Sample, Task, TaskError};
 
@@ -167,7 +167,7 @@ fn build(plan: &PlanFile, sources: &Sources, source: &Path, out: &Path, tag: &Co
                 lines.push(new);
             }
         }
-        write_records(&out_dir.join(SAMPLES_JSONL), &lines)?;
+        jsonl::write_new(&out_dir.join(SAMPLES_JSONL), &lines)?;
         if file.status == RunStatus::Complete && dir.join(SAMPLES_PARQUET).exists() {
             // In sample order, one row per sample, as a run writes it.
             let by_index: BTreeMap<u64, &serde_json::Value> =
@@ -182,15 +182,6 @@ fn build(plan: &PlanFile, sources: &Sources, source: &Path, out: &Path, tag: &Co
     write_plan(plan, out, tag)?;
     crate::store::summary::write_summary(out, &plan.runs, crate::store::lock::LockTiming::default())?;
     Ok(done)
-}
-
-fn write_records(path: &Path, records: &[serde_json::Value]) -> Result<(), StoreError> {
-    let mut text = Vec::new();
-    for r in records {
-        serde_json::to_writer(&mut text, r).map_err(|e| StoreError::Corrupt { path: path.into(), line: 0, message: e.to_string() })?;
-        text.push(b'\n');
-    }
-    write_atomic(path, &text)
 }
 
 /// The source's plan with this build's provenance and where the outputs
@@ -208,11 +199,7 @@ fn write_plan(plan: &PlanFile, out: &Path, tag: &CommitTag) -> Result<(), StoreE
     next.provenance.commit = tag.clone();
     next.provenance.runner_version = env!("CARGO_PKG_VERSION").into();
     next.provenance.machine = Machine::current();
-    let path = out.join(PLAN_JSON);
-    let mut text =
-        serde_json::to_vec_pretty(&next).map_err(|e| StoreError::Corrupt { path: path.clone(), line: 0, message: e.to_string() })?;
-    text.push(b'\n');
-    write_atomic(&path, &text)
+    next.write(out)
 }
 
 /// Each dataset entry's task and its samples by id, loaded once.

@@ -78,16 +78,33 @@ impl Appender {
 
     /// Writes `value` as one line and makes it durable before returning.
     pub fn append<T: serde::Serialize>(&mut self, value: &T) -> Result<(), StoreError> {
-        let mut line = serde_json::to_vec(value).map_err(|e| StoreError::Corrupt {
-            path: self.path.clone(),
-            line: 0,
-            message: format!("record has no JSON form: {e}"),
-        })?;
-        line.push(b'\n');
+        let mut line = Vec::new();
+        push_line(&mut line, value, &self.path)?;
         self.file.write_all(&line).map_err(StoreError::io(&self.path))?;
         self.file.flush().map_err(StoreError::io(&self.path))?;
         self.file.sync_data().map_err(StoreError::io(&self.path))
     }
+}
+
+/// `value` as one JSON line appended to `out` (`path` names the file in
+/// the error).
+fn push_line<T: serde::Serialize>(out: &mut Vec<u8>, value: &T, path: &Path) -> Result<(), StoreError> {
+    serde_json::to_writer(&mut *out, value).map_err(|e| StoreError::Corrupt {
+        path: path.into(),
+        line: 0,
+        message: format!("record has no JSON form: {e}"),
+    })?;
+    out.push(b'\n');
+    Ok(())
+}
+
+/// Writes `values` as a new file of JSON lines, whole or not at all.
+pub fn write_new<T: serde::Serialize>(path: &Path, values: &[T]) -> Result<(), StoreError> {
+    let mut text = Vec::new();
+    for v in values {
+        push_line(&mut text, v, path)?;
+    }
+    super::write_atomic(path, &text)
 }
 
 /// The raw bytes of `path` (for byte comparisons in checks).

@@ -57,13 +57,16 @@ impl PlanFile {
                 old
             }
         };
-        let mut text = serde_json::to_vec_pretty(&merged).map_err(|e| StoreError::Corrupt {
-            path: commit_dir.join(PLAN_JSON),
-            line: 0,
-            message: e.to_string(),
-        })?;
-        text.push(b'\n');
-        super::write_atomic(&commit_dir.join(PLAN_JSON), &text)?;
+        merged.write(commit_dir)?;
         Ok(merged)
+    }
+
+    /// Writes `self` as `commit_dir/plan.json` (atomically), replacing any.
+    pub fn write(&self, commit_dir: &Path) -> Result<(), StoreError> {
+        let path = commit_dir.join(PLAN_JSON);
+        let mut text =
+            serde_json::to_vec_pretty(self).map_err(|e| StoreError::Corrupt { path: path.clone(), line: 0, message: e.to_string() })?;
+        text.push(b'\n');
+        super::write_atomic(&path, &text)
     }
 }
